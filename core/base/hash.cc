@@ -1,0 +1,56 @@
+#include "core/base/hash.h"
+
+#include <xxhash.h>
+
+#include "absl/strings/str_format.h"
+
+namespace hfshim {
+
+std::string Hash128::Hex() const { return absl::StrFormat("%016x%016x", hi, lo); }
+
+bool Hash128::FromHex(absl::string_view hex, Hash128* out) {
+  if (hex.size() != 32) return false;
+  uint64_t parts[2] = {0, 0};
+  for (size_t i = 0; i < 32; ++i) {
+    char c = hex[i];
+    int v;
+    if (c >= '0' && c <= '9') {
+      v = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      v = c - 'a' + 10;
+    } else {
+      return false;
+    }
+    parts[i / 16] = (parts[i / 16] << 4) | static_cast<uint64_t>(v);
+  }
+  out->hi = parts[0];
+  out->lo = parts[1];
+  return true;
+}
+
+Hash128 ContentHash(absl::string_view data) {
+  XXH128_hash_t h = XXH3_128bits(data.data(), data.size());
+  return Hash128{h.high64, h.low64};
+}
+
+uint64_t BlockChecksum(absl::string_view data) { return XXH3_64bits(data.data(), data.size()); }
+
+uint64_t PathHash(absl::string_view path) {
+  // A fixed seed keeps inode numbers distinct from plain content checksums of the same bytes.
+  constexpr uint64_t kPathSeed = 0x68667368696d; /* "hfshim" */
+  return XXH3_64bits_withSeed(path.data(), path.size(), kPathSeed);
+}
+
+ContentHasher::ContentHasher() : state_(XXH3_createState()) {
+  XXH3_128bits_reset(static_cast<XXH3_state_t*>(state_));
+}
+ContentHasher::~ContentHasher() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
+void ContentHasher::Update(absl::string_view data) {
+  XXH3_128bits_update(static_cast<XXH3_state_t*>(state_), data.data(), data.size());
+}
+Hash128 ContentHasher::Finish() const {
+  XXH128_hash_t h = XXH3_128bits_digest(static_cast<XXH3_state_t*>(state_));
+  return Hash128{h.high64, h.low64};
+}
+
+}  // namespace hfshim

@@ -1,0 +1,58 @@
+// ContentCache: the node disk cache of file content, shared by every process of the node.
+//
+// Content is stored by its XXH3-128 hash under the HFSHIM_CACHE_DIR directories (spread by hash),
+// so a blob shared by several repos or revisions is cached once. A cache file is only ever
+// created complete and verified (write to a temp file, check the per-block XXH3-64 checksums from
+// the index, rename into place), so a reader never sees torn or wrong bytes and a process killed
+// mid-fill leaves only a temp file that is cleaned up later.
+//
+// Thread-safety: thread-safe. Concurrent misses on the same content within a process fetch it
+// once (single-flight); across processes a per-content lock file makes one process fetch while
+// the others wait. Safe to use in a fork child after ResetAfterFork().
+#ifndef HFSHIM_CORE_CACHE_CONTENT_CACHE_H_
+#define HFSHIM_CORE_CACHE_CONTENT_CACHE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/config/config.h"
+#include "core/env/env.h"
+#include "core/index/entry.h"
+#include "core/index/index_reader.h"
+#include "core/store/object_store.h"
+
+namespace hfshim {
+
+class ContentCache {
+ public:
+  // `store` and `env` must outlive the cache. Creates the cache directories (0700) if missing;
+  // refuses (FailedPrecondition, naming the directory and the fix) a cache directory writable by
+  // other users, since content there cannot be trusted.
+  static absl::StatusOr<std::unique_ptr<ContentCache>> Create(const Config& config,
+                                                              ObjectStore* store, Env* env);
+  virtual ~ContentCache() = default;
+
+  // Returns the path of a local file holding exactly the complete content of file `entry`,
+  // fetching it from the store first if it is not cached. When the content comes from a pack,
+  // the other files of the fetched pack range listed by `index.PackMembers` are cached too.
+  // Errors: NotFound (object missing in the store), DataLoss (checksum mismatch after retries),
+  // Unavailable/DeadlineExceeded (store unreachable), ResourceExhausted (disk full); each message
+  // names the file's content hash or object key and the cause.
+  virtual absl::StatusOr<std::string> Materialize(const Entry& entry, const IndexReader& index,
+                                                  absl::Time deadline) = 0;
+
+  // The path content `hash` has (or would have) in the cache; no I/O.
+  virtual std::string PathFor(const Hash128& hash) const = 0;
+
+  // True if content `hash` is complete in the cache (one stat).
+  virtual bool Contains(const Hash128& hash) const = 0;
+
+  // Called in a fork child: drops in-flight state inherited from the parent.
+  virtual void ResetAfterFork() = 0;
+};
+
+}  // namespace hfshim
+
+#endif  // HFSHIM_CORE_CACHE_CONTENT_CACHE_H_

@@ -1,0 +1,32 @@
+// Whole-file helpers on top of Env. All take the Env explicitly so tests can inject faults.
+#ifndef HFSHIM_CORE_ENV_FILE_UTIL_H_
+#define HFSHIM_CORE_ENV_FILE_UTIL_H_
+
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/env/env.h"
+
+namespace hfshim {
+
+// Reads a whole file.
+absl::StatusOr<std::string> ReadFile(Env* env, const std::string& path);
+
+// Writes all of `data` to fd at `off`, looping over short writes. Fails on a zero-byte write.
+absl::Status WriteAll(Env* env, int fd, absl::string_view data, uint64_t off);
+
+// Writes `data` to a unique temp file beside `path`, fsyncs it and renames it over `path`:
+// readers see the old file or the new one, never a torn one. The temp file is removed on failure.
+absl::Status WriteFileAtomic(Env* env, const std::string& path, absl::string_view data);
+
+// A unique temp name beside `path` ("<path>.tmp.<pid>.<counter>").
+std::string TempPathFor(const std::string& path);
+
+// mkdir -p. OK if it exists.
+absl::Status MakeDirs(Env* env, const std::string& path, mode_t mode = 0755);
+
+}  // namespace hfshim
+
+#endif  // HFSHIM_CORE_ENV_FILE_UTIL_H_
