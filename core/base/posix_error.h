@@ -7,14 +7,13 @@
 #ifndef HFSHIM_CORE_BASE_POSIX_ERROR_H_
 #define HFSHIM_CORE_BASE_POSIX_ERROR_H_
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace hfshim {
 
-// A status whose canonical code matches `err` (ENOENT -> NotFound, EROFS -> FailedPrecondition, ...)
-// and which carries `err` itself, so StatusToErrno() gives it back exactly. Requires err > 0.
+// A status whose canonical code matches `err` (ENOENT -> NotFound, EROFS -> FailedPrecondition,
+// ...) and which carries `err` itself, so StatusToErrno() gives it back exactly. Requires err > 0.
 absl::Status PosixError(int err, absl::string_view message);
 
 // The errno for `status`: its payload if it has one, else the table (NotFound -> ENOENT,

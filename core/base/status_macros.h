@@ -11,9 +11,9 @@
 #define HFSHIM_CONCAT_INNER_(a, b) a##b
 #define HFSHIM_CONCAT_(a, b) HFSHIM_CONCAT_INNER_(a, b)
 
-#define RETURN_IF_ERROR(expr)                     \
-  do {                                            \
-    const ::absl::Status hfshim_status_ = (expr); \
+#define RETURN_IF_ERROR(expr)                        \
+  do {                                               \
+    const ::absl::Status hfshim_status_ = (expr);    \
     if (!hfshim_status_.ok()) return hfshim_status_; \
   } while (0)
 

@@ -29,16 +29,16 @@ struct Config {
   std::string prefix;                   // absolute path of the virtual hub cache (not realpath'd)
   double refresh_seconds = 30;          // 0 = check on every open (tests)
   LogLevel log_level = LogLevel::kWarn;
-  double timeout_seconds = 60;          // total deadline of one store request
+  double timeout_seconds = 60;  // total deadline of one store request
   double connect_timeout_seconds = 5;
-  int retries = 4;                      // retries after the first attempt of a store request
-  int threads = 8;                      // parallel transfers (push, warm, readahead)
-  bool disable = false;                 // HFSHIM_DISABLE=1: the shim passes everything through
-  std::string s3_endpoint;              // empty = AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL / AWS
-  std::string s3_addressing = "auto";   // auto | path | virtual
-  bool s3_anonymous = false;            // unsigned requests for public buckets
-  std::string profile_path;             // HFSHIM_PROFILE: append an access profile here
-  bool stats = true;                    // HFSHIM_STATS: shared-memory counters for hfshim-stat
+  int retries = 4;                     // retries after the first attempt of a store request
+  int threads = 8;                     // parallel transfers (push, warm, readahead)
+  bool disable = false;                // HFSHIM_DISABLE=1: the shim passes everything through
+  std::string s3_endpoint;             // empty = AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL / AWS
+  std::string s3_addressing = "auto";  // auto | path | virtual
+  bool s3_anonymous = false;           // unsigned requests for public buckets
+  std::string profile_path;            // HFSHIM_PROFILE: append an access profile here
+  bool stats = true;                   // HFSHIM_STATS: shared-memory counters for hfshim-stat
 };
 
 // Looks up an environment variable; nullptr when unset. The default reads the process environment.

@@ -20,11 +20,20 @@ bool ParseBytes(absl::string_view text, uint64_t* out) {
   }
   double multiplier = 1;
   switch (t.back()) {
-    case 'K': multiplier = 1024.0; break;
-    case 'M': multiplier = 1024.0 * 1024; break;
-    case 'G': multiplier = 1024.0 * 1024 * 1024; break;
-    case 'T': multiplier = 1024.0 * 1024 * 1024 * 1024; break;
-    default: break;
+    case 'K':
+      multiplier = 1024.0;
+      break;
+    case 'M':
+      multiplier = 1024.0 * 1024;
+      break;
+    case 'G':
+      multiplier = 1024.0 * 1024 * 1024;
+      break;
+    case 'T':
+      multiplier = 1024.0 * 1024 * 1024 * 1024;
+      break;
+    default:
+      break;
   }
   if (multiplier != 1) t.pop_back();
   double value = 0;

@@ -3,6 +3,7 @@
 #define HFSHIM_CORE_CONFIG_PARSE_H_
 
 #include <cstdint>
+
 #include "absl/strings/string_view.h"
 
 namespace hfshim {

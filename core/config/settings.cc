@@ -93,8 +93,7 @@ const Setting kSettings[] = {
        c->cache_dirs = std::move(dirs);
        return true;
      }},
-    {"HFSHIM_CACHE_SIZE", FIXED_DEFAULT("100G"), "bytes",
-     "a size such as 500M, 100G or 2T",
+    {"HFSHIM_CACHE_SIZE", FIXED_DEFAULT("100G"), "bytes", "a size such as 500M, 100G or 2T",
      "Upper limit of the node disk cache over all cache directories; least recently used content "
      "is evicted beyond it.",
      [](absl::string_view v, const EnvLookup&, Config* c) {
@@ -152,11 +151,16 @@ const Setting kSettings[] = {
     {"HFSHIM_LOG", FIXED_DEFAULT("warn"), "level", "error, warn, info or debug",
      "Which hfshim: lines go to stderr.",
      [](absl::string_view v, const EnvLookup&, Config* c) {
-       if (v == "error") c->log_level = LogLevel::kError;
-       else if (v == "warn") c->log_level = LogLevel::kWarn;
-       else if (v == "info") c->log_level = LogLevel::kInfo;
-       else if (v == "debug") c->log_level = LogLevel::kDebug;
-       else return false;
+       if (v == "error")
+         c->log_level = LogLevel::kError;
+       else if (v == "warn")
+         c->log_level = LogLevel::kWarn;
+       else if (v == "info")
+         c->log_level = LogLevel::kInfo;
+       else if (v == "debug")
+         c->log_level = LogLevel::kDebug;
+       else
+         return false;
        return true;
      }},
     {"HFSHIM_TIMEOUT", FIXED_DEFAULT("60"), "seconds", "a number of seconds > 0",
@@ -185,7 +189,8 @@ const Setting kSettings[] = {
     {"HFSHIM_S3_ENDPOINT", FIXED_DEFAULT(""), "URL", "an http:// or https:// URL",
      "S3 endpoint (MinIO, Ceph RGW, ...). Default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS.",
      [](absl::string_view v, const EnvLookup&, Config* c) {
-       if (!v.empty() && !absl::StartsWith(v, "http://") && !absl::StartsWith(v, "https://")) return false;
+       if (!v.empty() && !absl::StartsWith(v, "http://") && !absl::StartsWith(v, "https://"))
+         return false;
        c->s3_endpoint = std::string(v);
        return true;
      }},
@@ -242,8 +247,8 @@ absl::StatusOr<Config> LoadConfig(const EnvLookup& env) {
     const char* set = env(s.name);
     std::string text = set ? std::string(set) : s.default_value(env);
     if (!s.parse(text, env, &config)) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "%s=\"%s\" is not valid; use %s", s.name, set ? set : text, s.accepted));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s=\"%s\" is not valid; use %s", s.name, set ? set : text, s.accepted));
     }
   }
   return config;

@@ -106,8 +106,8 @@ bool StartStats() {
   close(fd);
   if (map == MAP_FAILED) return false;
   auto* header = static_cast<SegmentHeader*>(map);
-  auto* counters = reinterpret_cast<std::atomic<uint64_t>*>(static_cast<char*>(map) +
-                                                            sizeof(SegmentHeader));
+  auto* counters =
+      reinterpret_cast<std::atomic<uint64_t>*>(static_cast<char*>(map) + sizeof(SegmentHeader));
   auto* latency = counters + kCounterCount;
   // Carry over what was counted before the segment existed.
   for (size_t i = 0; i < kCounterCount; ++i) counters[i].store(g_counters[i].load());

@@ -65,8 +65,10 @@ TEST(ConfigTest, DefaultsFollowXdgAndHome) {
 }
 
 TEST(ConfigTest, HubCacheResolutionOrderMatchesHuggingfaceHub) {
-  EXPECT_EQ(DefaultHubCachePath(FakeEnv({{"HOME", "/h"}, {"HF_HUB_CACHE", "/a"},
-                                         {"HUGGINGFACE_HUB_CACHE", "/b"}, {"HF_HOME", "/c"}})),
+  EXPECT_EQ(DefaultHubCachePath(FakeEnv({{"HOME", "/h"},
+                                         {"HF_HUB_CACHE", "/a"},
+                                         {"HUGGINGFACE_HUB_CACHE", "/b"},
+                                         {"HF_HOME", "/c"}})),
             "/a");
   EXPECT_EQ(DefaultHubCachePath(
                 FakeEnv({{"HOME", "/h"}, {"HUGGINGFACE_HUB_CACHE", "/b"}, {"HF_HOME", "/c"}})),

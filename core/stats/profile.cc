@@ -1,0 +1,169 @@
+#include "core/stats/profile.h"
+
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <mutex>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/base/log.h"
+
+namespace hfshim {
+namespace {
+
+constexpr size_t kBufferBytes = 64 * 1024;
+constexpr uint64_t kMaxLineAgeUs = 1000000;
+
+std::atomic<int> g_profile_fd{-1};
+
+uint64_t NowUs() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
+
+void WriteOut(const char* data, size_t n) {
+  int fd = g_profile_fd.load(std::memory_order_relaxed);
+  if (fd < 0 || n == 0) return;
+  // O_APPEND: one write places whole lines atomically at the end of the file.
+  (void)!write(fd, data, n);
+}
+
+// One thread's pending lines. Registered in a global list so FlushProfile() reaches them.
+struct ThreadBuffer {
+  char data[kBufferBytes];
+  size_t used = 0;
+  uint64_t oldest_us = 0;
+  std::mutex mu;  // taken by the owner on append and by FlushProfile; never contended on the
+                  // hot path except during exit
+  ThreadBuffer* next = nullptr;
+  void FlushLocked() {
+    WriteOut(data, used);
+    used = 0;
+  }
+};
+
+std::mutex g_registry_mu;
+ThreadBuffer* g_registry = nullptr;  // intentionally leaked: threads may outlive exit handlers
+
+ThreadBuffer* MyBuffer() {
+  thread_local ThreadBuffer* buffer = nullptr;
+  if (buffer == nullptr) {
+    buffer = new ThreadBuffer();
+    std::lock_guard<std::mutex> lock(g_registry_mu);
+    buffer->next = g_registry;
+    g_registry = buffer;
+  }
+  return buffer;
+}
+
+void AppendEscaped(std::string* out, absl::string_view path) {
+  for (char c : path) {
+    if (c == '\n') {
+      out->append("\\n");
+    } else if (c == '\\') {
+      out->append("\\\\");
+    } else {
+      out->push_back(c);
+    }
+  }
+}
+
+}  // namespace
+
+bool StartProfile(const std::string& path) {
+  if (g_profile_fd.load() >= 0) return true;
+  int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    Log(LogLevel::kWarn, absl::StrCat("cannot open HFSHIM_PROFILE file ", path, ": ",
+                                      strerror(errno), "; profiling is off"));
+    return false;
+  }
+  // Keep the fd away from the low numbers applications expect to own.
+  int high = fcntl(fd, F_DUPFD_CLOEXEC, 900);
+  if (high >= 0) {
+    close(fd);
+    fd = high;
+  }
+  g_profile_fd.store(fd);
+  atexit(FlushProfile);
+  return true;
+}
+
+bool ProfileEnabled() { return g_profile_fd.load(std::memory_order_relaxed) >= 0; }
+
+std::string FormatProfileLine(const ProfileRecord& r) {
+  std::string line = absl::StrCat(r.unix_us, " ", r.op, " ", r.latency_us, " ", r.offset, " ",
+                                  r.bytes, " ", r.tier, " ");
+  AppendEscaped(&line, r.path);
+  line.push_back('\n');
+  return line;
+}
+
+void RecordProfile(absl::string_view op, absl::string_view path, uint64_t offset, uint64_t bytes,
+                   uint64_t latency_us, absl::string_view tier) {
+  if (!ProfileEnabled()) return;
+  const uint64_t now = NowUs();
+  ProfileRecord r{now,   std::string(op),   latency_us,       offset,
+                  bytes, std::string(tier), std::string(path)};
+  const std::string line = FormatProfileLine(r);
+  ThreadBuffer* b = MyBuffer();
+  std::lock_guard<std::mutex> lock(b->mu);
+  if (b->used + line.size() > kBufferBytes) b->FlushLocked();
+  if (line.size() > kBufferBytes) {
+    WriteOut(line.data(), line.size());
+    return;
+  }
+  if (b->used == 0) b->oldest_us = now;
+  std::memcpy(b->data + b->used, line.data(), line.size());
+  b->used += line.size();
+  if (now - b->oldest_us >= kMaxLineAgeUs) b->FlushLocked();
+}
+
+void FlushProfile() {
+  std::lock_guard<std::mutex> registry(g_registry_mu);
+  for (ThreadBuffer* b = g_registry; b != nullptr; b = b->next) {
+    std::lock_guard<std::mutex> lock(b->mu);
+    b->FlushLocked();
+  }
+}
+
+void ResetProfileAfterFork() {
+  // Single-threaded in the child: the mutexes may have been held by threads that no longer
+  // exist, so rebuild them rather than lock them.
+  new (&g_registry_mu) std::mutex();
+  for (ThreadBuffer* b = g_registry; b != nullptr; b = b->next) {
+    new (&b->mu) std::mutex();
+    b->used = 0;
+  }
+}
+
+bool ParseProfileLine(absl::string_view line, ProfileRecord* out) {
+  std::vector<absl::string_view> parts = absl::StrSplit(line, absl::MaxSplits(' ', 6));
+  if (parts.size() != 7) return false;
+  ProfileRecord r;
+  if (!absl::SimpleAtoi(parts[0], &r.unix_us) || !absl::SimpleAtoi(parts[2], &r.latency_us) ||
+      !absl::SimpleAtoi(parts[3], &r.offset) || !absl::SimpleAtoi(parts[4], &r.bytes)) {
+    return false;
+  }
+  r.op = std::string(parts[1]);
+  r.tier = std::string(parts[5]);
+  for (size_t i = 0; i < parts[6].size(); ++i) {
+    char c = parts[6][i];
+    if (c == '\\' && i + 1 < parts[6].size()) {
+      char n = parts[6][++i];
+      r.path.push_back(n == 'n' ? '\n' : n);
+    } else {
+      r.path.push_back(c);
+    }
+  }
+  *out = std::move(r);
+  return true;
+}
+
+}  // namespace hfshim

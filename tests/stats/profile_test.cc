@@ -1,0 +1,78 @@
+#include "core/stats/profile.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace hfshim {
+namespace {
+
+TEST(ProfileLineTest, RoundTripsPathsWithSpacesNewlinesAndBackslashes) {
+  ProfileRecord r{1700000000000000,
+                  "read",
+                  42,
+                  4096,
+                  8192,
+                  "store",
+                  "datasets--a--b/snapshots/r/dir with space/x\ny\\z.png"};
+  std::string line = FormatProfileLine(r);
+  ASSERT_EQ(line.back(), '\n');
+  EXPECT_EQ(line.find('\n'), line.size() - 1) << "embedded newline must be escaped";
+  ProfileRecord back;
+  ASSERT_TRUE(ParseProfileLine(line.substr(0, line.size() - 1), &back));
+  EXPECT_EQ(back.unix_us, r.unix_us);
+  EXPECT_EQ(back.op, r.op);
+  EXPECT_EQ(back.latency_us, r.latency_us);
+  EXPECT_EQ(back.offset, r.offset);
+  EXPECT_EQ(back.bytes, r.bytes);
+  EXPECT_EQ(back.tier, r.tier);
+  EXPECT_EQ(back.path, r.path);
+}
+
+TEST(ProfileLineTest, RejectsMalformedLines) {
+  ProfileRecord r;
+  EXPECT_FALSE(ParseProfileLine("", &r));
+  EXPECT_FALSE(ParseProfileLine("1 open 2 3", &r));
+  EXPECT_FALSE(ParseProfileLine("x open 2 3 4 disk p", &r));
+}
+
+TEST(ProfileTest, ThreadsAppendWholeLinesAndFlushAtTheEnd) {
+  char tmpl[] = "/tmp/hfshim-profile-XXXXXX";
+  int fd = mkstemp(tmpl);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  ASSERT_TRUE(StartProfile(tmpl));
+  ASSERT_TRUE(ProfileEnabled());
+  constexpr int kThreads = 4, kPerThread = 5000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        RecordProfile("open", "models--o--m/snapshots/r/file" + std::to_string(t), 0, i, 7, "disk");
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  FlushProfile();
+  std::ifstream in(tmpl);
+  std::string line;
+  int count = 0;
+  while (std::getline(in, line)) {
+    ProfileRecord r;
+    ASSERT_TRUE(ParseProfileLine(line, &r)) << line;
+    EXPECT_EQ(r.op, "open");
+    ++count;
+  }
+  EXPECT_EQ(count, kThreads * kPerThread);
+  unlink(tmpl);
+}
+
+}  // namespace
+}  // namespace hfshim
