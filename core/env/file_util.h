@@ -3,10 +3,10 @@
 #define HFSHIM_CORE_ENV_FILE_UTIL_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "core/env/env.h"
 
 namespace hfshim {

@@ -5,10 +5,10 @@
 
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "core/base/hash.h"
 
 namespace hfshim {
@@ -26,16 +26,16 @@ struct ContentLocation {
 
 struct Entry {
   EntryType type = EntryType::kFile;
-  uint32_t mode = 0;       // full st_mode: S_IFDIR/S_IFREG/S_IFLNK | permission bits
-  uint32_t nlink = 1;      // directories: 2 + number of subdirectories, as on a local disk
-  uint64_t ino = 0;        // stable: derived from the path (PathHash), never 0
-  uint64_t size = 0;       // files: content length; symlinks: target length; dirs: 0
-  int64_t mtime_ns = 0;    // nanoseconds since the epoch
+  uint32_t mode = 0;     // full st_mode: S_IFDIR/S_IFREG/S_IFLNK | permission bits
+  uint32_t nlink = 1;    // directories: 2 + number of subdirectories, as on a local disk
+  uint64_t ino = 0;      // stable: derived from the path (PathHash), never 0
+  uint64_t size = 0;     // files: content length; symlinks: target length; dirs: 0
+  int64_t mtime_ns = 0;  // nanoseconds since the epoch
 
   // Files only.
-  Hash128 content_hash;             // XXH3-128 of the whole content (content address)
-  ContentLocation location;         // where the content is
-  uint32_t block_size = 0;          // checksummed block size (power of two)
+  Hash128 content_hash;                   // XXH3-128 of the whole content (content address)
+  ContentLocation location;               // where the content is
+  uint32_t block_size = 0;                // checksummed block size (power of two)
   std::vector<uint64_t> block_checksums;  // XXH3-64 of content block i: [i*bs, min((i+1)*bs, size))
 
   // Symlinks only: the target exactly as readlink() returns it (relative in a hub cache).

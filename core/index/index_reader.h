@@ -14,12 +14,12 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "core/index/entry.h"
 
 namespace hfshim {
@@ -27,7 +27,7 @@ namespace hfshim {
 // Facts about a generation, stored in its "meta" database.
 struct IndexMeta {
   uint32_t format_version = 0;
-  uint64_t sequence = 0;       // the head number this generation was published as
+  uint64_t sequence = 0;  // the head number this generation was published as
   int64_t created_unix_ns = 0;
   uint64_t entry_count = 0;
 };
@@ -44,8 +44,8 @@ struct Resolved {
   // `escaped_path` is what remains, relative to the root's parent directory (e.g. "../x/y" from
   // root becomes "x/y" relative to the hub cache's parent) and the caller resolves it on disk.
   bool in_index = true;
-  std::string path;      // canonical path of the final entry (symlinks followed as asked)
-  Entry entry;           // the final entry (the root has a synthesised directory entry)
+  std::string path;  // canonical path of the final entry (symlinks followed as asked)
+  Entry entry;       // the final entry (the root has a synthesised directory entry)
   std::string escaped_path;
 };
 
@@ -73,8 +73,7 @@ class IndexReader {
   // start), in name order. Streams: callers page through huge directories with bounded memory.
   // ENOTDIR if dir_path is not a directory, ENOENT if absent.
   virtual absl::StatusOr<std::vector<DirChild>> List(absl::string_view dir_path,
-                                                      absl::string_view after,
-                                                      size_t max) const = 0;
+                                                     absl::string_view after, size_t max) const = 0;
 
   // Visits every entry in key order (parents before children is NOT guaranteed; key order groups
   // siblings). Stops early when `visit` returns false.

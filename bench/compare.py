@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""Macro comparison: hfshim against native disk, FUSE peers and the raw store, in one run.
+
+  /usr/bin/python3 bench/compare.py [--files 20000] [--model-mb 1024] [--repeat 3] [--json OUT]
+
+Generates a seeded hub cache (bench/macro/dataset.py), pushes it into a file:// store and, when
+s3rver is installed (scripts/setup.sh), into an s3rver bucket on loopback; mounts rclone and s3fs
+over the same bucket when installed (apt-get install rclone s3fs fuse3); then runs every probe
+cold and warm in every configuration, median of --repeat runs with the spread, and prints
+files/s, MB/s, stat/s, ratios to native and to the best FUSE peer, CPU seconds and peak RSS.
+Cold means: the configuration's own cache deleted (hfshim node cache, FUSE cache dir after an
+unmount) and the kernel page cache dropped (echo 3 > /proc/sys/vm/drop_caches); the table says if
+dropping was not permitted.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from macro import dataset, servers  # noqa: E402
+from macro.configs import Fuse, Hfshim, Native  # noqa: E402
+
+PYTHON = "/usr/bin/python3"
+PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "macro", "probe.py")
+# (probe, manifest, threads, unit of the headline rate)
+PROBES = [
+    ("read_small", "small", 1, "files/s"),
+    ("read_small", "small", 4, "files/s"),
+    ("stat", "small", 1, "stat/s"),
+    ("walk", "small", 1, "entries/s"),
+    ("seq_read", "model", 1, "MB/s"),
+    ("mmap", "model", 1, "MB/s"),
+    ("dataloader", "small", 1, "files/s"),
+]
+
+
+def run_probe(config, probe, manifest, threads):
+    env = dict(os.environ)
+    env.update(config.env())
+    cmd = [PYTHON, PROBE, probe, config.root, manifest, str(threads)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    out, err = proc.stdout.read(), proc.stderr.read()
+    if status != 0:
+        raise RuntimeError("%s %s failed in %s: %s" % (probe, threads, config.name, err.decode()))
+    result = json.loads(out)
+    result["cpu_seconds"] = usage.ru_utime + usage.ru_stime
+    result["peak_rss"] = usage.ru_maxrss * 1024
+    return result
+
+
+def rate(result, unit):
+    if unit == "MB/s":
+        return result["bytes"] / 1e6 / result["seconds"]
+    return result["items"] / result["seconds"]
+
+
+def measure(configs, manifests, repeat, dropped):
+    rows = []
+    for probe, which, threads, unit in PROBES:
+        for temp in ("cold", "warm"):
+            for config in configs:
+                runs = []
+                if temp == "warm":
+                    try:
+                        run_probe(config, probe, manifests[which], threads)  # fill every cache
+                    except RuntimeError:
+                        pass  # reported by the measured runs below
+                try:
+                    for _ in range(repeat):
+                        if temp == "cold":
+                            dropped[0] &= config.make_cold()
+                        cpu0, _ = config.daemon_usage()
+                        r = run_probe(config, probe, manifests[which], threads)
+                        cpu1, rss = config.daemon_usage()
+                        r["daemon_cpu_seconds"], r["daemon_peak_rss"] = cpu1 - cpu0, rss
+                        runs.append(r)
+                except RuntimeError as e:  # a peer that cannot do this probe: say so, go on
+                    print("  %s: %s" % (config.name, str(e).strip()[-300:]), file=sys.stderr)
+                    continue
+                rates = [rate(r, unit) for r in runs]
+                rows.append({
+                    "probe": probe, "threads": threads, "temp": temp, "config": config.name,
+                    "unit": unit, "median": statistics.median(rates), "min": min(rates),
+                    "max": max(rates), "cpu_seconds": statistics.median(
+                        r["cpu_seconds"] + r["daemon_cpu_seconds"] for r in runs),
+                    "peak_rss_mb": max(r["peak_rss"] for r in runs) / 2**20,
+                    "daemon_rss_mb": max(r["daemon_peak_rss"] for r in runs) / 2**20,
+                    "runs": runs})
+                print("  %-10s t=%d %-4s %-16s %12.1f %s" % (probe, threads, temp, config.name,
+                                                           rows[-1]["median"], unit),
+                      file=sys.stderr, flush=True)
+    return rows
+
+
+def print_table(rows, fuse_names):
+    print("%-12s %-2s %-4s %-18s %12s %-9s %15s %9s %9s %7s %8s" % (
+        "probe", "t", "temp", "config", "median", "unit", "spread", "x native", "x FUSE",
+        "cpu s", "rss MB"))
+    for row in rows:
+        same = [r for r in rows if (r["probe"], r["threads"], r["temp"]) ==
+                (row["probe"], row["threads"], row["temp"])]
+        native = next((r["median"] for r in same if r["config"] == "native"), None)
+        fuse = max((r["median"] for r in same if r["config"] in fuse_names), default=None)
+        rss = max(row["peak_rss_mb"], row["daemon_rss_mb"])
+        print("%-12s %-2d %-4s %-18s %12.1f %-9s %7.0f-%-7.0f %9s %9s %7.2f %8.0f" % (
+            row["probe"], row["threads"], row["temp"], row["config"], row["median"], row["unit"],
+            row["min"], row["max"],
+            "%.2f" % (row["median"] / native) if native else "-",
+            "%.2f" % (row["median"] / fuse) if fuse else "-", row["cpu_seconds"], rss))
+
+
+def push(install, src, store_url, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    t0 = time.perf_counter()
+    subprocess.check_call([os.path.join(install, "bin", "hfshim-push"), "--store", store_url,
+                           src], env=e, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--files", type=int, default=20000)
+    ap.add_argument("--model-mb", type=int, default=1024)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--install", default=os.path.join(servers.REPO, "build", "install"))
+    ap.add_argument("--workdir", help="keep data here (default: a temp dir, removed)")
+    ap.add_argument("--no-s3", action="store_true", help="skip s3rver and the FUSE peers")
+    ap.add_argument("--json", help="write the raw numbers here")
+    args = ap.parse_args()
+
+    lib = os.path.join(args.install, "lib", "libhfshim.so")
+    if not os.path.exists(lib):
+        sys.exit("compare.py: %s is missing; run bash scripts/build.sh first" % lib)
+    work = args.workdir or tempfile.mkdtemp(prefix="hfshim-bench-")
+    cleanup = []
+    try:
+        src = os.path.join(work, "hub")
+        if not os.path.exists(src):
+            print("generating %d files + %d MiB model ..." % (args.files, args.model_mb),
+                  file=sys.stderr)
+            info = dataset.make_hub_cache(src, args.files, args.model_mb)
+        else:
+            info = json.load(open(os.path.join(work, "info.json")))
+        json.dump(info, open(os.path.join(work, "info.json"), "w"))
+        manifests = {"small": os.path.join(work, "small.txt"),
+                     "model": os.path.join(work, "model.txt")}
+        snap = info["dataset_snapshot"]
+        with open(manifests["small"], "w") as f:
+            for name in sorted(os.listdir(os.path.join(src, snap, "train"))):
+                for leaf in sorted(os.listdir(os.path.join(src, snap, "train", name))):
+                    f.write("%s/train/%s/%s\n" % (snap, name, leaf))
+        with open(manifests["model"], "w") as f:
+            f.write(info["model_file"] + "\n")
+
+        configs = [Native(src)]
+        fuse_names = set()
+        store = os.path.join(work, "store-file")
+        shutil.rmtree(store, ignore_errors=True)
+        push_seconds = {"file": push(args.install, src, "file://" + store)}
+        configs.append(Hfshim("hfshim file://", lib, "file://" + store, work))
+        if not args.no_s3:
+            try:
+                s3 = servers.S3rver(work)
+                cleanup.append(s3.stop)
+                push_seconds["s3rver"] = push(args.install, src, "s3://%s/hub" % servers.BUCKET,
+                                              s3.env())
+                configs.append(Hfshim("hfshim s3rver", lib, "s3://%s/hub" % servers.BUCKET,
+                                      work, s3.env()))
+                from macro.peers import add_fuse_peers
+                for peer in add_fuse_peers(s3, src, work):
+                    cleanup.append(peer.close)
+                    configs.append(peer)
+                    fuse_names.add(peer.name)
+            except Exception as e:  # report and continue with what runs
+                print("compare.py: S3 configurations skipped: %s" % e, file=sys.stderr)
+
+        dropped = [True]
+        rows = measure(configs, manifests, args.repeat, dropped)
+        print("hfshim macro benchmark: %d small files (%.0f MB), model %d MiB, %d cores, "
+              "median of %d" % (info["small_files"], info["small_bytes"] / 1e6, args.model_mb,
+                                os.cpu_count(), args.repeat))
+        print("cold = caches deleted%s" % (" + page cache dropped" if dropped[0] else
+                                           " (dropping the page cache was NOT permitted)"))
+        print("push seconds: %s" % push_seconds)
+        print_table(rows, fuse_names)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"info": info, "push_seconds": push_seconds, "rows": rows}, f, indent=1)
+    finally:
+        for stop in reversed(cleanup):
+            try:
+                stop()
+            except Exception:
+                pass
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""The configurations the macro benchmark compares, all reading the same hub cache.
+
+A configuration knows the root its probes read, the environment to run them with, how to make
+itself cold (caches emptied) and what its daemon costs (FUSE peers).
+"""
+
+import os
+import shutil
+
+from macro.servers import drop_page_cache
+
+
+class Native:
+    name = "native"
+
+    def __init__(self, root):
+        self.root = root
+
+    def env(self):
+        return {}
+
+    def make_cold(self):
+        return drop_page_cache()
+
+    def daemon_usage(self):
+        return 0.0, 0
+
+    def close(self):
+        pass
+
+
+class Hfshim:
+    """The preloaded shim over a store, with a private node cache and an empty prefix dir."""
+
+    def __init__(self, name, lib, store_url, workdir, extra_env=None):
+        self.name = name
+        self.lib = lib
+        self.store_url = store_url
+        self.root = os.path.join(workdir, "prefix-" + name.replace(" ", "-").replace("/", ""))
+        self.cache = self.root + "-cache"
+        os.makedirs(self.root, exist_ok=True)
+        self.extra_env = extra_env or {}
+
+    def env(self):
+        env = {"LD_PRELOAD": self.lib, "HFSHIM_STORE": self.store_url,
+               "HFSHIM_PREFIX": self.root, "HFSHIM_CACHE_DIR": self.cache}
+        env.update(self.extra_env)
+        return env
+
+    def make_cold(self):
+        shutil.rmtree(self.cache, ignore_errors=True)
+        return drop_page_cache()
+
+    def daemon_usage(self):
+        return 0.0, 0
+
+    def close(self):
+        pass
+
+
+class Fuse:
+    """A FUSE peer (macro.servers.FuseMount) whose tree is at mount/<subdir>."""
+
+    def __init__(self, mount, subdir=""):
+        self.name = mount.name
+        self.mount = mount
+        self.root = os.path.join(mount.mnt, subdir) if subdir else mount.mnt
+
+    def env(self):
+        return {}
+
+    def make_cold(self):
+        self.mount.make_cold()
+        return True
+
+    def daemon_usage(self):
+        return self.mount.usage()
+
+    def close(self):
+        self.mount.unmount()
