@@ -1,0 +1,235 @@
+// hfshim-stat: live counters of every shimmed process of this user, and access profiles.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "core/config/config.h"
+#include "core/stats/segment.h"
+#include "tools/stat/profile_summary.h"
+#include "tools/stat/stat_render.h"
+
+namespace hfshim {
+namespace {
+
+constexpr char kUsage[] =
+    "Usage: hfshim-stat [--once] [--interval SECONDS] [--pid PID]... [--json | --prometheus]\n"
+    "       hfshim-stat --prometheus --listen ADDR:PORT\n"
+    "       hfshim-stat --profile FILE [--top N] [--once] [--json]\n"
+    "\n"
+    "Shows the live counters of every process running with libhfshim.so (this user's), refreshed\n"
+    "every second like top: virtual opens/stats/listings, cache hit rate, bytes from the disk\n"
+    "cache and from the store, fetches in flight, errors, index generation.\n"
+    "\n"
+    "  --once             print one snapshot (totals since each process started) and exit\n"
+    "  --interval S       refresh period in seconds (default 1)\n"
+    "  --pid PID          only this process (repeatable)\n"
+    "  --json             one JSON snapshot on stdout\n"
+    "  --prometheus       Prometheus text exposition format on stdout\n"
+    "  --listen ADDR:PORT serve the Prometheus format over HTTP (GET /metrics) until stopped\n"
+    "  --profile FILE     summarise an access profile written with HFSHIM_PROFILE=FILE (top\n"
+    "                     repos and paths, latency percentiles); follows the file as it grows\n"
+    "                     unless --once\n"
+    "  --top N            rows in the profile's top lists (default 10)\n"
+    "\n"
+    "Segments live in $XDG_RUNTIME_DIR/hfshim/stats or /dev/shm/hfshim-<uid>; those of exited\n"
+    "processes are removed. Exit status: 0 ok, 1 failure, 2 usage error.\n";
+
+volatile sig_atomic_t g_stop = 0;
+void OnSignal(int) { g_stop = 1; }
+
+struct Options {
+  bool once = false;
+  double interval = 1;
+  std::vector<uint32_t> pids;
+  bool json = false;
+  bool prometheus = false;
+  std::string listen;
+  std::string profile;
+  size_t top = 10;
+};
+
+int Usage(const std::string& error) {
+  std::cerr << "hfshim-stat: " << error << "\n"
+            << "Try 'hfshim-stat --help'.\n";
+  return 2;
+}
+
+std::vector<SegmentSnapshot> Snapshot(const Options& o, bool* ok) {
+  auto all = ReadSegments(StatsDir(), /*remove_stale=*/true);
+  if (!all.ok()) {
+    std::cerr << "hfshim-stat: " << all.status().message() << "\n";
+    *ok = false;
+    return {};
+  }
+  *ok = true;
+  if (o.pids.empty()) return *std::move(all);
+  std::vector<SegmentSnapshot> out;
+  for (auto& s : *all) {
+    if (std::find(o.pids.begin(), o.pids.end(), s.pid) != o.pids.end()) out.push_back(s);
+  }
+  return out;
+}
+
+int ServePrometheus(const Options& o) {
+  std::string host = o.listen.substr(0, o.listen.rfind(':'));
+  int port = 0;
+  if (o.listen.find(':') == std::string::npos ||
+      !absl::SimpleAtoi(o.listen.substr(o.listen.rfind(':') + 1), &port) || port <= 0 ||
+      port > 65535) {
+    return Usage("--listen wants ADDR:PORT, e.g. 127.0.0.1:9400");
+  }
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
+    return Usage("--listen address '" + host + "' is not an IPv4 address");
+  }
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(s, 16) != 0) {
+    std::cerr << "hfshim-stat: cannot listen on " << o.listen << ": " << strerror(errno)
+              << "; choose a free port\n";
+    return 1;
+  }
+  std::cerr << "hfshim-stat: serving Prometheus metrics on http://" << o.listen << "/metrics\n";
+  while (!g_stop) {
+    int c = accept4(s, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) continue;
+    char req[4096];
+    ssize_t n = read(c, req, sizeof(req));
+    bool ok = false;
+    std::string body = n > 0 ? RenderPrometheus(Snapshot(o, &ok)) : "";
+    std::string resp = absl::StrCat(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: ",
+        body.size(), "\r\nConnection: close\r\n\r\n", body);
+    (void)!write(c, resp.data(), resp.size());
+    close(c);
+  }
+  close(s);
+  return 0;
+}
+
+int SummariseProfile(const Options& o) {
+  std::ifstream in(o.profile, std::ios::binary);
+  if (!in) {
+    std::cerr << "hfshim-stat: cannot read profile " << o.profile << ": " << strerror(errno)
+              << "; record one with HFSHIM_PROFILE=" << o.profile << "\n";
+    return 1;
+  }
+  ProfileAggregator agg;
+  std::string pending;
+  const bool live = !o.once && !o.json && isatty(1);
+  do {
+    std::string chunk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    in.clear();
+    pending += chunk;
+    pending.erase(0, agg.AddText(pending));
+    if (live)
+      std::cout << "\033[H\033[2J"
+                << "profile " << o.profile << "\n";
+    std::cout << (o.json ? agg.RenderJson(o.top) : agg.Render(o.top)) << std::flush;
+    if (live) std::this_thread::sleep_for(std::chrono::duration<double>(o.interval));
+  } while (live && !g_stop);
+  return 0;
+}
+
+int Run(const Options& o) {
+  if (!o.profile.empty()) return SummariseProfile(o);
+  if (!o.listen.empty()) return ServePrometheus(o);
+  bool ok = false;
+  std::vector<SegmentSnapshot> before = Snapshot(o, &ok);
+  if (!ok) return 1;
+  if (o.json || o.prometheus || o.once) {
+    std::cout << (o.json         ? RenderJson(before)
+                  : o.prometheus ? RenderPrometheus(before)
+                                 : RenderTable(before, nullptr, 0));
+    return 0;
+  }
+  const bool tty = isatty(1);
+  std::cout << RenderTable(before, nullptr, 0) << std::flush;
+  while (!g_stop) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(o.interval));
+    std::vector<SegmentSnapshot> now = Snapshot(o, &ok);
+    if (!ok) return 1;
+    if (tty) std::cout << "\033[H\033[2J";
+    std::cout << RenderTable(now, &before, o.interval) << (tty ? "" : "\n") << std::flush;
+    before = std::move(now);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace hfshim
+
+int main(int argc, char** argv) {
+  using hfshim::Usage;
+  hfshim::Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char* name) -> const char* {
+      if (i + 1 >= argc) return nullptr;
+      (void)name;
+      return argv[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      std::cout << hfshim::kUsage << "\n" << hfshim::SettingsHelp();
+      return 0;
+    } else if (a == "--version") {
+      std::cout << "hfshim-stat 0.1.0\n";
+      return 0;
+    } else if (a == "--once") {
+      o.once = true;
+    } else if (a == "--json") {
+      o.json = true;
+    } else if (a == "--prometheus") {
+      o.prometheus = true;
+    } else if (a == "--interval") {
+      const char* v = value("--interval");
+      if (!v || !absl::SimpleAtod(v, &o.interval) || o.interval <= 0) {
+        return Usage("--interval wants a number of seconds > 0");
+      }
+    } else if (a == "--pid") {
+      const char* v = value("--pid");
+      uint32_t pid = 0;
+      if (!v || !absl::SimpleAtoi(v, &pid)) return Usage("--pid wants a process id");
+      o.pids.push_back(pid);
+    } else if (a == "--listen") {
+      const char* v = value("--listen");
+      if (!v) return Usage("--listen wants ADDR:PORT");
+      o.listen = v;
+    } else if (a == "--profile") {
+      const char* v = value("--profile");
+      if (!v) return Usage("--profile wants a file");
+      o.profile = v;
+    } else if (a == "--top") {
+      const char* v = value("--top");
+      if (!v || !absl::SimpleAtoi(v, &o.top)) return Usage("--top wants a number");
+    } else {
+      return Usage("unknown argument '" + a + "'");
+    }
+  }
+  if (o.json && o.prometheus) return Usage("--json and --prometheus exclude each other");
+  // No SA_RESTART: a blocking accept() or sleep must return so the loop sees g_stop.
+  struct sigaction sa {};
+  sa.sa_handler = hfshim::OnSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return hfshim::Run(o);
+}
