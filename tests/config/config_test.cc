@@ -122,3 +122,24 @@ TEST(ConfigTest, HelpListsEverySetting) {
 
 }  // namespace
 }  // namespace hfshim
+
+#include <fstream>
+#include <sstream>
+
+namespace hfshim {
+namespace {
+
+// README.md must carry the settings table exactly as the code defines it. Regenerate with
+//   build/tests/config/settings_doc > /tmp/t.md  and paste it under "## Configuration".
+TEST(ConfigDocTest, ReadmeHasTheCurrentSettingsTable) {
+  std::ifstream in(HFSHIM_README_PATH);
+  ASSERT_TRUE(in) << HFSHIM_README_PATH;
+  std::stringstream readme;
+  readme << in.rdbuf();
+  EXPECT_NE(readme.str().find(SettingsMarkdown()), std::string::npos)
+      << "README.md's settings table is stale; replace it with:\n"
+      << SettingsMarkdown();
+}
+
+}  // namespace
+}  // namespace hfshim
