@@ -1,0 +1,24 @@
+// Path resolution with kernel semantics over any lookup function (the index's, or a test's).
+// See IndexReader::Resolve for the contract.
+#ifndef HFSHIM_CORE_INDEX_PATH_WALK_H_
+#define HFSHIM_CORE_INDEX_PATH_WALK_H_
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "core/index/entry.h"
+#include "core/index/index_reader.h"
+
+namespace hfshim {
+
+inline constexpr int kMaxSymlinkHops = 40;     // Linux's MAXSYMLINKS
+inline constexpr size_t kMaxPathBytes = 4095;  // PATH_MAX - 1
+
+// `lookup` returns the entry at an exact normalised path ("" = root) or an error (ENOENT).
+absl::StatusOr<Resolved> ResolvePath(
+    absl::string_view rel_path, bool follow_last,
+    absl::FunctionRef<absl::StatusOr<Entry>(absl::string_view)> lookup);
+
+}  // namespace hfshim
+
+#endif  // HFSHIM_CORE_INDEX_PATH_WALK_H_

@@ -1,0 +1,296 @@
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/base/posix_error.h"
+#include "core/index/index_reader.h"
+#include "core/index/index_writer.h"
+#include "gtest/gtest.h"
+
+namespace hfshim {
+namespace {
+
+constexpr char kRev[] = "0123456789abcdef0123456789abcdef01234567";
+constexpr char kRepo[] = "models--org--m";
+
+Entry Dir() {
+  Entry e;
+  e.type = EntryType::kDirectory;
+  e.mode = S_IFDIR | 0755;
+  e.nlink = 0;  // computed by the writer
+  e.mtime_ns = 1000;
+  return e;
+}
+Entry File(uint64_t size) {
+  Entry e;
+  e.type = EntryType::kFile;
+  e.mode = S_IFREG | 0644;
+  e.size = size;
+  e.mtime_ns = 2000;
+  e.content_hash = ContentHash(std::to_string(size));
+  e.location = {absl::StrCat("packs/p", size % 2), size * 10, size};
+  e.block_size = 1 << 22;
+  if (size) e.block_checksums = {size};
+  return e;
+}
+Entry Link(const std::string& target) {
+  Entry e;
+  e.type = EntryType::kSymlink;
+  e.mode = S_IFLNK | 0777;
+  e.size = target.size();
+  e.symlink_target = target;
+  return e;
+}
+
+class IndexTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/hfshim-index-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    path_ = dir_ + "/gen.mdb";
+    auto w = IndexWriter::Create(path_);
+    ASSERT_TRUE(w.ok()) << w.status();
+    const std::string r = kRepo;
+    std::vector<std::pair<std::string, Entry>> tree = {
+        {r, Dir()},
+        {r + "/blobs", Dir()},
+        {r + "/blobs/aaa", File(5)},
+        {r + "/blobs/bbb", File(0)},
+        {r + "/refs", Dir()},
+        {r + "/refs/main", File(40)},
+        {r + "/refs/pr", Dir()},
+        {r + "/refs/pr/1", File(40)},
+        {r + "/snapshots", Dir()},
+        {r + "/snapshots/" + kRev, Dir()},
+        {r + "/snapshots/" + kRev + "/config.json", Link("../../blobs/aaa")},
+        {r + "/snapshots/" + kRev + "/sub", Dir()},
+        {r + "/snapshots/" + kRev + "/sub/na\xc3\xafve file.txt", Link("../../../blobs/bbb")},
+        {r + "/snapshots/" + kRev + "/loop1", Link("loop2")},
+        {r + "/snapshots/" + kRev + "/loop2", Link("loop1")},
+        {r + "/snapshots/" + kRev + "/abs", Link("/etc/hostname")},
+        {r + "/snapshots/" + kRev + "/up", Link("../../../../outside")},
+        {r + "/snapshots/" + kRev + "/dirlink", Link("sub")},
+        {r + "/.no_exist", Dir()},
+        {r + "/.no_exist/" + kRev, Dir()},
+        {r + "/.no_exist/" + kRev + "/missing.json", File(0)},
+        {"datasets--org--d", Dir()},
+    };
+    for (int i = 0; i < 1000; ++i) {
+      tree.push_back({absl::StrCat("datasets--org--d/f", 10000 + i), File(i % 7)});
+    }
+    for (auto& [p, e] : tree) {
+      e.ino = InodeForPath(p);
+      ASSERT_TRUE((*w)->Add(p, e).ok()) << p;
+    }
+    IndexMeta meta;
+    meta.sequence = 42;
+    meta.created_unix_ns = 5;
+    ASSERT_TRUE((*w)->Finish(meta).ok());
+    auto reader = IndexReader::Open(path_);
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    reader_ = *std::move(reader);
+  }
+  void TearDown() override { ASSERT_EQ(system(("rm -rf " + dir_).c_str()), 0); }
+
+  int Errno(absl::string_view p, bool follow = true) {
+    auto r = reader_->Resolve(p, follow);
+    return r.ok() ? 0 : StatusToErrno(r.status());
+  }
+  std::string snap(absl::string_view rest) const {
+    return absl::StrCat(kRepo, "/snapshots/", kRev, rest);
+  }
+
+  std::string dir_, path_;
+  std::unique_ptr<IndexReader> reader_;
+};
+
+TEST_F(IndexTest, MetaAndLookup) {
+  EXPECT_EQ(reader_->meta().sequence, 42u);
+  EXPECT_EQ(reader_->meta().format_version, 1u);
+  EXPECT_EQ(reader_->meta().entry_count, 1022u);
+  auto e = reader_->Lookup(std::string(kRepo) + "/blobs/aaa");
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->size, 5u);
+  EXPECT_EQ(e->ino, InodeForPath(std::string(kRepo) + "/blobs/aaa"));
+  EXPECT_EQ(StatusToErrno(reader_->Lookup("nope").status()), ENOENT);
+  auto root = reader_->Lookup("");
+  ASSERT_TRUE(root.ok());
+  EXPECT_TRUE(S_ISDIR(root->mode));
+  EXPECT_EQ(root->nlink, 4u);  // 2 + two repos
+}
+
+TEST_F(IndexTest, DirectoryNlinkCountsSubdirectories) {
+  EXPECT_EQ(reader_->Lookup(kRepo)->nlink, 2u + 4u);  // blobs refs snapshots .no_exist
+  EXPECT_EQ(reader_->Lookup(std::string(kRepo) + "/refs")->nlink, 3u);
+  EXPECT_EQ(reader_->Lookup(std::string(kRepo) + "/blobs")->nlink, 2u);
+}
+
+TEST_F(IndexTest, ListingIsSortedAndPages) {
+  auto all = reader_->List("datasets--org--d", "", 100000);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 1000u);
+  for (size_t i = 1; i < all->size(); ++i) EXPECT_LT((*all)[i - 1].name, (*all)[i].name);
+  std::vector<std::string> paged;
+  std::string after;
+  while (true) {
+    auto page = reader_->List("datasets--org--d", after, 64);
+    ASSERT_TRUE(page.ok());
+    if (page->empty()) break;
+    for (auto& c : *page) paged.push_back(c.name);
+    after = page->back().name;
+  }
+  ASSERT_EQ(paged.size(), 1000u);
+  EXPECT_EQ(paged.front(), "f10000");
+  EXPECT_EQ(paged.back(), "f10999");
+  auto root = reader_->List("", "", 10);
+  ASSERT_TRUE(root.ok());
+  ASSERT_EQ(root->size(), 2u);
+  EXPECT_EQ((*root)[0].name, "datasets--org--d");
+  auto repo = reader_->List(kRepo, "", 10);
+  ASSERT_TRUE(repo.ok());
+  ASSERT_EQ(repo->size(), 4u);
+  EXPECT_EQ((*repo)[0].name, ".no_exist");  // grandchildren are not listed
+  EXPECT_EQ(StatusToErrno(reader_->List(std::string(kRepo) + "/blobs/aaa", "", 1).status()),
+            ENOTDIR);
+  EXPECT_EQ(StatusToErrno(reader_->List("nope", "", 1).status()), ENOENT);
+}
+
+TEST_F(IndexTest, ResolveFollowsSnapshotLinksToBlobs) {
+  auto r = reader_->Resolve(snap("/config.json"), true);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->in_index);
+  EXPECT_EQ(r->path, std::string(kRepo) + "/blobs/aaa");
+  EXPECT_EQ(r->entry.size, 5u);
+  auto nofollow = reader_->Resolve(snap("/config.json"), false);
+  ASSERT_TRUE(nofollow.ok());
+  EXPECT_EQ(nofollow->entry.type, EntryType::kSymlink);
+  EXPECT_EQ(nofollow->path, snap("/config.json"));
+  auto accented = reader_->Resolve(snap("/sub/na\xc3\xafve file.txt"), true);
+  ASSERT_TRUE(accented.ok());
+  EXPECT_EQ(accented->path, std::string(kRepo) + "/blobs/bbb");
+}
+
+TEST_F(IndexTest, ResolveHandlesDotsSlashesAndDotDot) {
+  EXPECT_EQ(reader_->Resolve(snap("/./sub//na\xc3\xafve file.txt"), true)->path,
+            std::string(kRepo) + "/blobs/bbb");
+  auto r = reader_->Resolve(absl::StrCat(kRepo, "/snapshots/", kRev, "/../", kRev, "/config.json"),
+                            true);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->path, std::string(kRepo) + "/blobs/aaa");
+  EXPECT_EQ(reader_->Resolve(snap("/dirlink/"), true)->path, snap("/sub"));
+  EXPECT_EQ(reader_->Resolve("", true)->path, "");
+  EXPECT_EQ(reader_->Resolve(std::string(kRepo) + "/..", true)->path, "");
+}
+
+TEST_F(IndexTest, ResolveErrorsMatchTheKernel) {
+  EXPECT_EQ(Errno(snap("/missing")), ENOENT);
+  EXPECT_EQ(Errno(snap("/config.json/")), ENOTDIR);
+  EXPECT_EQ(Errno(std::string(kRepo) + "/blobs/aaa/x"), ENOTDIR);
+  EXPECT_EQ(Errno(snap("/loop1")), ELOOP);
+  EXPECT_EQ(Errno(snap("/loop1"), /*follow=*/false), 0);
+  EXPECT_EQ(Errno(snap("/loop1/x"), false), ELOOP);
+  EXPECT_EQ(Errno(std::string(5000, 'a')), ENAMETOOLONG);
+  EXPECT_EQ(Errno(std::string(300, 'a')), ENAMETOOLONG);
+}
+
+TEST_F(IndexTest, ResolveReportsEscapes) {
+  auto up = reader_->Resolve("../x/y", true);
+  ASSERT_TRUE(up.ok());
+  EXPECT_FALSE(up->in_index);
+  EXPECT_EQ(up->escaped_path, "x/y");
+  auto rel = reader_->Resolve(snap("/up"), true);
+  ASSERT_TRUE(rel.ok());
+  EXPECT_FALSE(rel->in_index);
+  EXPECT_EQ(rel->escaped_path, "outside");
+  auto abs = reader_->Resolve(snap("/abs"), true);
+  ASSERT_TRUE(abs.ok());
+  EXPECT_FALSE(abs->in_index);
+  EXPECT_EQ(abs->escaped_path, "/etc/hostname");
+}
+
+TEST_F(IndexTest, ForEachVisitsEveryEntryWithItsPath) {
+  size_t n = 0;
+  bool saw_blob = false;
+  ASSERT_TRUE(reader_
+                  ->ForEach([&](absl::string_view p, const Entry& e) {
+                    ++n;
+                    if (p == std::string(kRepo) + "/blobs/aaa") saw_blob = e.size == 5;
+                    return true;
+                  })
+                  .ok());
+  EXPECT_EQ(n, 1022u);
+  EXPECT_TRUE(saw_blob);
+}
+
+TEST_F(IndexTest, PackMembersInRange) {
+  // Files of size s live in packs/p(s%2) at offset 10*s: p1 has sizes 1,3,5 at 10,30,50.
+  auto m = reader_->PackMembers("packs/p1", 0, 40);
+  ASSERT_TRUE(m.ok());
+  ASSERT_EQ(m->size(), 2u);
+  EXPECT_EQ((*m)[0].offset, 10u);
+  EXPECT_EQ((*m)[1].offset, 30u);
+  EXPECT_EQ((*m)[1].length, 3u);
+  EXPECT_EQ((*m)[1].checksum, 3u);
+  auto none = reader_->PackMembers("packs/p1", 31, 33);  // 30..33 starts before the range
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_F(IndexTest, ConcurrentLookupsFromManyThreads) {
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i) {
+        auto e = reader_->Lookup(absl::StrCat("datasets--org--d/f", 10000 + (i * 7 + t) % 1000));
+        if (!e.ok()) ++failures;
+        auto r = reader_->Resolve(snap("/config.json"), true);
+        if (!r.ok() || r->entry.size != 5) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+TEST_F(IndexTest, TruncatedOrGarbageFileIsDataLossNotACrash) {
+  struct stat st;
+  ASSERT_EQ(stat(path_.c_str(), &st), 0);
+  for (off_t keep : {off_t{0}, off_t{100}, st.st_size / 2}) {
+    const std::string copy = dir_ + "/trunc" + std::to_string(keep) + ".mdb";
+    ASSERT_EQ(system(("head -c " + std::to_string(keep) + " " + path_ + " > " + copy).c_str()), 0);
+    auto r = IndexReader::Open(copy);
+    ASSERT_FALSE(r.ok()) << keep;
+    EXPECT_TRUE(absl::IsDataLoss(r.status())) << r.status();
+  }
+  const std::string garbage = dir_ + "/garbage.mdb";
+  std::ofstream(garbage) << std::string(65536, 'x');
+  EXPECT_TRUE(absl::IsDataLoss(IndexReader::Open(garbage).status()));
+  EXPECT_EQ(StatusToErrno(IndexReader::Open(dir_ + "/absent.mdb").status()), ENOENT);
+}
+
+TEST(IndexWriterTest, OrphanEntriesAreRejected) {
+  char tmpl[] = "/tmp/hfshim-index-orphan-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string path = std::string(tmpl) + "/g.mdb";
+  auto w = IndexWriter::Create(path);
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->Add("a/b", File(1)).ok());
+  auto s = (*w)->Finish(IndexMeta{});
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_NE(s.message().find("'a'"), absl::string_view::npos);
+  EXPECT_NE(access(path.c_str(), F_OK), 0) << "nothing may appear at the path on failure";
+  EXPECT_FALSE((*w)->Add("/abs", File(1)).ok());
+  ASSERT_EQ(system(("rm -rf " + std::string(tmpl)).c_str()), 0);
+}
+
+}  // namespace
+}  // namespace hfshim
