@@ -1,0 +1,78 @@
+#include "core/env/file_util.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+
+#include "absl/strings/str_cat.h"
+#include "core/base/posix_error.h"
+#include "core/base/status_macros.h"
+
+namespace hfshim {
+
+absl::StatusOr<std::string> ReadFile(Env* env, const std::string& path) {
+  ASSIGN_OR_RETURN(int fd, env->Open(path, O_RDONLY));
+  std::string out;
+  char buf[65536];
+  uint64_t off = 0;
+  while (true) {
+    auto n = env->Pread(fd, buf, sizeof(buf), off);
+    if (!n.ok()) {
+      env->Close(fd).IgnoreError();
+      return absl::Status(n.status().code(), absl::StrCat(n.status().message(), " ", path));
+    }
+    if (*n == 0) break;
+    out.append(buf, *n);
+    off += *n;
+  }
+  env->Close(fd).IgnoreError();
+  return out;
+}
+
+absl::Status WriteAll(Env* env, int fd, absl::string_view data, uint64_t off) {
+  while (!data.empty()) {
+    ASSIGN_OR_RETURN(size_t n, env->Pwrite(fd, data.data(), data.size(), off));
+    if (n == 0) return PosixError(EIO, "write made no progress");
+    data.remove_prefix(n);
+    off += n;
+  }
+  return absl::OkStatus();
+}
+
+std::string TempPathFor(const std::string& path) {
+  static std::atomic<uint64_t> counter{0};
+  return absl::StrCat(path, ".tmp.", getpid(), ".", counter.fetch_add(1));
+}
+
+absl::Status WriteFileAtomic(Env* env, const std::string& path, absl::string_view data) {
+  const std::string tmp = TempPathFor(path);
+  ASSIGN_OR_RETURN(int fd, env->Open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644));
+  absl::Status s = WriteAll(env, fd, data, 0);
+  if (s.ok()) s = env->Fsync(fd);
+  absl::Status c = env->Close(fd);
+  if (s.ok()) s = c;
+  if (s.ok()) s = env->Rename(tmp, path);
+  if (!s.ok()) {
+    env->Unlink(tmp).IgnoreError();
+    return absl::Status(s.code(), absl::StrCat("write ", path, ": ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MakeDirs(Env* env, const std::string& path, mode_t mode) {
+  if (path.empty() || path == "/") return absl::OkStatus();
+  struct stat st;
+  if (env->Stat(path, &st).ok()) {
+    if (S_ISDIR(st.st_mode)) return absl::OkStatus();
+    return PosixError(ENOTDIR, path + " exists and is not a directory");
+  }
+  size_t slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0) {
+    RETURN_IF_ERROR(MakeDirs(env, path.substr(0, slash), mode));
+  }
+  return env->Mkdir(path, mode);
+}
+
+}  // namespace hfshim

@@ -1,0 +1,126 @@
+#include "core/index/generation.h"
+
+#include <fcntl.h>
+
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/base/hash.h"
+#include "core/base/status_macros.h"
+#include "core/env/file_util.h"
+#include "core/index/index_reader.h"
+#include "core/store/layout.h"
+
+namespace hfshim {
+namespace {
+
+constexpr char kHeadMagic[] = "hfshim-head 1";
+
+// The content hash a generation's key names ("index/<hash>.mdb"), or false.
+bool HashOfIndexKey(absl::string_view key, Hash128* hash) {
+  if (!absl::ConsumePrefix(&key, kIndexPrefix) || !absl::ConsumeSuffix(&key, ".mdb")) {
+    return false;
+  }
+  return Hash128::FromHex(key, hash);
+}
+
+}  // namespace
+
+std::string EncodeHead(const HeadRecord& h) {
+  return absl::StrCat(kHeadMagic, "\nsequence ", h.sequence, "\nindex ", h.index_key,
+                      "\ncreated_unix_ns ", h.created_unix_ns, "\nentries ", h.entry_count, "\n");
+}
+
+absl::StatusOr<HeadRecord> DecodeHead(absl::string_view text) {
+  std::vector<absl::string_view> lines = absl::StrSplit(text, '\n', absl::SkipEmpty());
+  if (lines.empty() || !absl::StartsWith(lines[0], "hfshim-head ")) {
+    return absl::DataLossError("head record is not an hfshim head");
+  }
+  if (lines[0] != kHeadMagic) {
+    return absl::DataLossError(absl::StrCat("head record has version '", lines[0].substr(12),
+                                            "', this build reads 1; upgrade hfshim"));
+  }
+  HeadRecord h;
+  int seen = 0;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(lines[i], absl::MaxSplits(' ', 1));
+    bool ok = true;
+    if (kv.first == "sequence") {
+      ok = absl::SimpleAtoi(kv.second, &h.sequence);
+      seen |= 1;
+    } else if (kv.first == "index") {
+      h.index_key = std::string(kv.second);
+      Hash128 unused;
+      ok = HashOfIndexKey(h.index_key, &unused);
+      seen |= 2;
+    } else if (kv.first == "created_unix_ns") {
+      ok = absl::SimpleAtoi(kv.second, &h.created_unix_ns);
+    } else if (kv.first == "entries") {
+      ok = absl::SimpleAtoi(kv.second, &h.entry_count);
+    }  // unknown keys are ignored: later minor additions stay readable
+    if (!ok) return absl::DataLossError(absl::StrCat("head record line '", lines[i], "' is bad"));
+  }
+  if (seen != 3) return absl::DataLossError("head record lacks sequence or index");
+  return h;
+}
+
+absl::StatusOr<std::optional<HeadRecord>> FindLatestHead(ObjectStore* store, absl::Time deadline) {
+  ASSIGN_OR_RETURN(std::vector<ObjectInfo> heads, store->List(kHeadPrefix, deadline));
+  uint64_t best = 0;
+  std::string best_key;
+  for (const ObjectInfo& o : heads) {
+    uint64_t n = 0;
+    if (ParseHeadKey(o.key, &n) && (best_key.empty() || n > best)) {
+      best = n;
+      best_key = o.key;
+    }
+  }
+  if (best_key.empty()) return std::optional<HeadRecord>();
+  ASSIGN_OR_RETURN(ObjectInfo info, store->Head(best_key, deadline));
+  std::string text;
+  RETURN_IF_ERROR(store->GetRange(best_key, 0, info.size, &text, deadline));
+  auto head = DecodeHead(text);
+  if (!head.ok()) {
+    return absl::DataLossError(
+        absl::StrCat(store->Describe(), "/", best_key, ": ", head.status().message()));
+  }
+  if (head->sequence != best) {
+    return absl::DataLossError(
+        absl::StrCat(store->Describe(), "/", best_key, " records sequence ", head->sequence));
+  }
+  return std::optional<HeadRecord>(*std::move(head));
+}
+
+absl::StatusOr<std::string> FetchGeneration(ObjectStore* store, const HeadRecord& head,
+                                            const std::string& local_dir, Env* env,
+                                            absl::Time deadline) {
+  Hash128 want;
+  if (!HashOfIndexKey(head.index_key, &want)) {
+    return absl::DataLossError(absl::StrCat("head names a bad index key '", head.index_key, "'"));
+  }
+  const std::string path = absl::StrCat(local_dir, "/", want.Hex(), ".mdb");
+  struct stat st;
+  if (env->Stat(path, &st).ok() && IndexReader::Open(path).ok()) return path;
+  RETURN_IF_ERROR(MakeDirs(env, local_dir, 0700));
+  ASSIGN_OR_RETURN(ObjectInfo info, store->Head(head.index_key, deadline));
+  std::string bytes;
+  RETURN_IF_ERROR(store->GetRange(head.index_key, 0, info.size, &bytes, deadline));
+  if (!(ContentHash(bytes) == want)) {
+    return absl::DataLossError(absl::StrCat(store->Describe(), "/", head.index_key,
+                                            " does not match its content hash; the store is "
+                                            "damaged: push again"));
+  }
+  RETURN_IF_ERROR(WriteFileAtomic(env, path, bytes));
+  auto reader = IndexReader::Open(path);
+  if (!reader.ok()) {
+    env->Unlink(path).IgnoreError();
+    return reader.status();
+  }
+  return path;
+}
+
+}  // namespace hfshim

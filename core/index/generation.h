@@ -1,0 +1,46 @@
+// The head protocol between pushers and readers (core/store/FORMAT.md):
+// heads/<N> records which index generation is current after push N. Heads are only created with
+// PutIfAbsent, so the highest N is the current state. Readers download the generation it names
+// once into a local directory and open it read-only.
+#ifndef HFSHIM_CORE_INDEX_GENERATION_H_
+#define HFSHIM_CORE_INDEX_GENERATION_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/env/env.h"
+#include "core/store/object_store.h"
+
+namespace hfshim {
+
+struct HeadRecord {
+  uint64_t sequence = 0;
+  std::string index_key;  // "index/<hash32>.mdb"
+  int64_t created_unix_ns = 0;
+  uint64_t entry_count = 0;
+  bool operator==(const HeadRecord&) const = default;
+};
+
+// Text, versioned (see core/index/FORMAT.md):
+//   hfshim-head 1\nsequence N\nindex KEY\ncreated_unix_ns T\nentries E\n
+std::string EncodeHead(const HeadRecord& head);
+// DataLoss naming the problem on malformed input or an unknown version.
+absl::StatusOr<HeadRecord> DecodeHead(absl::string_view text);
+
+// The current head of `store` (the highest heads/<N>), or nullopt if nothing was pushed yet.
+// Lists "heads/" (no delimiter listing), then reads that head.
+absl::StatusOr<std::optional<HeadRecord>> FindLatestHead(ObjectStore* store, absl::Time deadline);
+
+// Makes generation `head.index_key` available as a local file in `local_dir` and returns its
+// path. Downloads it (verifying its content hash against the key, then temp + rename) unless a
+// verified copy is already there. A corrupt download is deleted and reported as DataLoss.
+absl::StatusOr<std::string> FetchGeneration(ObjectStore* store, const HeadRecord& head,
+                                            const std::string& local_dir, Env* env,
+                                            absl::Time deadline);
+
+}  // namespace hfshim
+
+#endif  // HFSHIM_CORE_INDEX_GENERATION_H_
