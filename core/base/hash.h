@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "absl/strings/string_view.h"
 
@@ -19,6 +20,10 @@ struct Hash128 {
   std::string Hex() const;
   // Parses Hex() output; false on malformed input.
   static bool FromHex(absl::string_view hex, Hash128* out);
+  template <typename H>
+  friend H AbslHashValue(H h, const Hash128& x) {
+    return H::combine(std::move(h), x.hi, x.lo);
+  }
 };
 
 Hash128 ContentHash(absl::string_view data);

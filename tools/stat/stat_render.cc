@@ -47,34 +47,6 @@ void AppendRow(std::string* out, const std::string& pid, const std::string& comm
 
 }  // namespace
 
-std::string JsonQuote(absl::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          absl::StrAppendFormat(&out, "\\u%04x", c);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out += "\"";
-  return out;
-}
-
 SegmentSnapshot TotalOf(const std::vector<SegmentSnapshot>& processes) {
   SegmentSnapshot total;
   total.comm = "TOTAL";

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/stats/segment.h"
+#include "tools/cli/cli.h"
 
 namespace hfshim {
 
@@ -26,9 +27,6 @@ std::string RenderJson(const std::vector<SegmentSnapshot>& now);
 // Prometheus text format 0.0.4: hfshim_<name>_total counters and gauges, labelled by pid and
 // comm, plus the fetch latency histogram hfshim_fetch_latency_seconds.
 std::string RenderPrometheus(const std::vector<SegmentSnapshot>& now);
-
-// JSON string literal of `s` (quotes included; control characters escaped).
-std::string JsonQuote(absl::string_view s);
 
 }  // namespace hfshim
 

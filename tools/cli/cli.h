@@ -1,0 +1,52 @@
+// Shared pieces of the hfshim-* command-line tools: configuration with clear errors, a terminal
+// progress bar, JSON quoting and the common exit codes (0 ok, 1 failure, 2 usage error).
+#ifndef HFSHIM_TOOLS_CLI_CLI_H_
+#define HFSHIM_TOOLS_CLI_CLI_H_
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "core/config/config.h"
+
+namespace hfshim {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+// Loads the configuration; on an invalid HFSHIM_* value prints "<tool>: <why>" and exits 2.
+Config LoadConfigOrExit(const char* tool);
+
+// Prints "<tool>: <message>" to stderr and returns kExitFailure.
+int ReportFailure(const char* tool, const absl::Status& status);
+// Prints "<tool>: <message>\nTry '<tool> --help'." and returns kExitUsage.
+int ReportUsage(const char* tool, absl::string_view message);
+
+// JSON string literal of `s` (quotes included; control characters escaped).
+std::string JsonQuote(absl::string_view s);
+
+// "1.5 GB", "300 kB": decimal units, as transfer rates are usually shown.
+std::string HumanBytes(double bytes);
+
+// A one-line progress bar on stderr: files, bytes, rate and ETA, redrawn at most 10 times a
+// second, and only when stderr is a terminal (scripts and CI logs stay clean).
+class ProgressBar {
+ public:
+  explicit ProgressBar(std::string label);
+  ~ProgressBar();  // finishes the line
+  void Update(uint64_t files_done, uint64_t files_total, uint64_t bytes_done, uint64_t bytes_total);
+  void Finish();
+
+ private:
+  std::string label_;
+  bool enabled_;
+  bool drawn_ = false;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+};
+
+}  // namespace hfshim
+
+#endif  // HFSHIM_TOOLS_CLI_CLI_H_
