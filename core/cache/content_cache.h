@@ -49,8 +49,25 @@ class ContentCache {
   // True if content `hash` is complete in the cache (one stat).
   virtual bool Contains(const Hash128& hash) const = 0;
 
+  // Re-reads cached content `entry` and checks its block checksums (hfshim-warm --verify).
+  // OK if intact; NotFound if not cached; DataLoss if corrupt, in which case the cache file has
+  // been removed so the next Materialize fetches it again.
+  virtual absl::Status Verify(const Entry& entry) = 0;
+
   // Called in a fork child: drops in-flight state inherited from the parent.
   virtual void ResetAfterFork() = 0;
+
+  // What this instance did, for tests and tools.
+  struct Stats {
+    uint64_t hits = 0;           // Materialize calls answered from the cache
+    uint64_t misses = 0;         // Materialize calls that fetched
+    uint64_t requests = 0;       // store GETs made
+    uint64_t bytes_fetched = 0;  // bytes received from the store
+    uint64_t checksum_failures = 0;
+    uint64_t neighbours_filled = 0;  // pack members cached along with a requested file
+    uint64_t evictions = 0;
+  };
+  virtual Stats stats() const = 0;
 };
 
 }  // namespace hfshim

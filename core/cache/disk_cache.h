@@ -1,0 +1,26 @@
+// DiskCache: the ContentCache implementation (see content_cache.h for the contract).
+// Internal pieces shared with eviction live here; everyone else uses ContentCache.
+#ifndef HFSHIM_CORE_CACHE_DISK_CACHE_H_
+#define HFSHIM_CORE_CACHE_DISK_CACHE_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "core/env/env.h"
+
+namespace hfshim {
+
+// Refuses a cache directory that others could write into (group/other write bits, or owned by
+// another user): content there cannot be trusted. Creates it 0700 if missing.
+absl::Status PrepareCacheDir(Env* env, const std::string& dir);
+
+// Deletes least recently used content files (by mtime) under `dirs` until their total size is
+// at most `max_bytes` and each file system keeps `free_ratio` free. Returns files deleted.
+// Files open elsewhere stay readable (unlinked inodes live on).
+int EvictLeastRecentlyUsed(const std::vector<std::string>& dirs, uint64_t max_bytes,
+                           double free_ratio);
+
+}  // namespace hfshim
+
+#endif  // HFSHIM_CORE_CACHE_DISK_CACHE_H_

@@ -1,0 +1,96 @@
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "core/base/posix_error.h"
+#include "core/base/status_macros.h"
+#include "core/cache/disk_cache.h"
+#include "core/env/file_util.h"
+
+namespace hfshim {
+namespace {
+
+struct CachedFile {
+  std::string path;
+  uint64_t bytes;
+  int64_t used;  // mtime: refreshed on hits
+};
+
+void Collect(const std::string& dir, std::vector<CachedFile>* out) {
+  auto shards = Env::Default()->ListDir(dir + "/content");
+  if (!shards.ok()) return;
+  for (const std::string& shard : *shards) {
+    const std::string sdir = dir + "/content/" + shard;
+    auto names = Env::Default()->ListDir(sdir);
+    if (!names.ok()) continue;
+    for (const std::string& name : *names) {
+      if (name.size() != 32) continue;  // temp and lock files are not content
+      struct stat st;
+      const std::string p = sdir + "/" + name;
+      if (lstat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+        out->push_back({p, static_cast<uint64_t>(st.st_blocks) * 512, st.st_mtime});
+      }
+    }
+  }
+}
+
+bool LowOnSpace(const std::string& dir, double free_ratio) {
+  struct statvfs v;
+  if (statvfs(dir.c_str(), &v) != 0 || v.f_blocks == 0) return false;
+  return static_cast<double>(v.f_bavail) / static_cast<double>(v.f_blocks) < free_ratio;
+}
+
+}  // namespace
+
+absl::Status PrepareCacheDir(Env* env, const std::string& dir) {
+  absl::Status s = MakeDirs(env, dir, 0700);
+  if (!s.ok()) {
+    return absl::Status(s.code(),
+                        absl::StrCat("cannot create cache directory ", dir, ": ", s.message(),
+                                     "; set HFSHIM_CACHE_DIR to a "
+                                     "writable directory"));
+  }
+  struct stat st;
+  RETURN_IF_ERROR(env->Stat(dir, &st));
+  if ((st.st_mode & 022) != 0 || st.st_uid != geteuid()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cache directory ", dir,
+        " is writable by other users or owned by someone else, so "
+        "content there cannot be trusted; chmod 700 it or set HFSHIM_CACHE_DIR to a private "
+        "directory"));
+  }
+  return absl::OkStatus();
+}
+
+int EvictLeastRecentlyUsed(const std::vector<std::string>& dirs, uint64_t max_bytes,
+                           double free_ratio) {
+  std::vector<CachedFile> files;
+  for (const std::string& d : dirs) Collect(d, &files);
+  uint64_t total = 0;
+  for (const auto& f : files) total += f.bytes;
+  bool low = false;
+  for (const std::string& d : dirs) low |= LowOnSpace(d, free_ratio);
+  if (total <= max_bytes && !low) return 0;
+  std::sort(files.begin(), files.end(),
+            [](const CachedFile& a, const CachedFile& b) { return a.used < b.used; });
+  int deleted = 0;
+  for (const auto& f : files) {
+    bool still_low = false;
+    for (const std::string& d : dirs) still_low |= LowOnSpace(d, free_ratio);
+    if (total <= max_bytes && !still_low) break;
+    if (unlink(f.path.c_str()) == 0) {
+      total -= std::min(total, f.bytes);
+      ++deleted;
+    }
+  }
+  return deleted;
+}
+
+}  // namespace hfshim

@@ -1,0 +1,227 @@
+#include "core/cache/disk_cache.h"
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "core/base/posix_error.h"
+#include "core/cache/content_cache.h"
+#include "core/env/file_util.h"
+#include "core/index/generation.h"
+#include "core/index/index_reader.h"
+#include "core/push/publisher.h"
+#include "core/push/pusher.h"
+#include "core/store/local_store.h"
+#include "gtest/gtest.h"
+#include "tests/testing/fault_env.h"
+#include "tests/testing/temp_dir.h"
+
+namespace hfshim {
+namespace {
+
+absl::Time Later() { return absl::Now() + absl::Seconds(30); }
+
+// A pushed store with one dataset of small files and one model with a large file.
+class DiskCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string hub = tmp_.Sub("hub");
+    const std::string ds = hub + "/datasets--o--d/snapshots/r";
+    ASSERT_TRUE(MakeDirs(Env::Default(), ds).ok());
+    for (int i = 0; i < 200; ++i) {
+      std::string data = absl::StrCat("file ", i, " ", std::string(i * 37, 'a' + i % 26));
+      files_[absl::StrCat("datasets--o--d/snapshots/r/f", 1000 + i)] = data;
+      std::ofstream(absl::StrCat(ds, "/f", 1000 + i), std::ios::binary) << data;
+    }
+    const std::string md = hub + "/models--o--m/snapshots/r";
+    ASSERT_TRUE(MakeDirs(Env::Default(), md).ok());
+    std::string big(3 << 20, '\0');
+    for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 2654435761u) >> 13);
+    files_["models--o--m/snapshots/r/big.bin"] = big;
+    std::ofstream(md + "/big.bin", std::ios::binary) << big;
+    std::ofstream(md + "/empty", std::ios::binary);
+    files_["models--o--m/snapshots/r/empty"] = "";
+    store_ = NewLocalStore(tmp_.Sub("store"));
+    PushOptions o;
+    o.hub_dir = hub;
+    o.block_size = 1 << 20;
+    o.pack_threshold = 64 << 10;
+    o.work_dir = tmp_.Sub("work");
+    ASSERT_TRUE(Push(store_.get(), Env::Default(), o).ok());
+    auto gen = LoadLatestGeneration(store_.get(), Env::Default(), tmp_.Sub("work"), Later());
+    ASSERT_TRUE(gen.ok());
+    index_ = std::move(gen->reader);
+    config_.cache_dirs = {tmp_.Sub("cache1"), tmp_.Sub("cache2")};
+    config_.block_size_bytes = 1 << 20;
+    config_.cache_size_bytes = 1ull << 40;
+    config_.free_ratio = 0;
+    config_.threads = 4;
+  }
+  Entry EntryOf(const std::string& path) { return *index_->Lookup(path); }
+  std::unique_ptr<ContentCache> NewCache(Env* env = Env::Default()) {
+    auto c = ContentCache::Create(config_, store_.get(), env);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return *std::move(c);
+  }
+
+  TempDir tmp_;
+  std::map<std::string, std::string> files_;
+  std::unique_ptr<ObjectStore> store_;
+  std::unique_ptr<IndexReader> index_;
+  Config config_;
+};
+
+TEST_F(DiskCacheTest, ColdThenHitReturnsExactBytes) {
+  auto cache = NewCache();
+  for (const auto& [path, data] : files_) {
+    auto p = cache->Materialize(EntryOf(path), *index_, Later());
+    ASSERT_TRUE(p.ok()) << path << ": " << p.status();
+    EXPECT_EQ(*ReadFile(Env::Default(), *p), data) << path;
+  }
+  const auto cold = cache->stats();
+  for (const auto& [path, data] : files_) {
+    ASSERT_TRUE(cache->Materialize(EntryOf(path), *index_, Later()).ok());
+  }
+  EXPECT_EQ(cache->stats().requests, cold.requests) << "hits must not touch the store";
+}
+
+TEST_F(DiskCacheTest, OnePackFetchFillsTheNeighbours) {
+  auto cache = NewCache();
+  ASSERT_TRUE(
+      cache->Materialize(EntryOf("datasets--o--d/snapshots/r/f1000"), *index_, Later()).ok());
+  EXPECT_EQ(cache->stats().requests, 1u);
+  EXPECT_GT(cache->stats().neighbours_filled, 100u);
+  EXPECT_TRUE(cache->Contains(EntryOf("datasets--o--d/snapshots/r/f1150").content_hash));
+}
+
+TEST_F(DiskCacheTest, LargeFileIsFetchedInVerifiedBlocks) {
+  auto cache = NewCache();
+  auto p = cache->Materialize(EntryOf("models--o--m/snapshots/r/big.bin"), *index_, Later());
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(cache->stats().requests, 3u);  // 3 MiB in 1 MiB blocks
+  EXPECT_TRUE(*ReadFile(Env::Default(), *p) == files_["models--o--m/snapshots/r/big.bin"]);
+}
+
+TEST_F(DiskCacheTest, CorruptStoreObjectIsDataLossAndNothingIsCached) {
+  Entry big = EntryOf("models--o--m/snapshots/r/big.bin");
+  const std::string obj = tmp_.Sub("store/") + big.location.object_key;
+  std::fstream f(obj, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(1500000);
+  f.put('X');
+  f.close();
+  auto cache = NewCache();
+  auto p = cache->Materialize(big, *index_, Later());
+  EXPECT_TRUE(absl::IsDataLoss(p.status())) << p.status();
+  EXPECT_FALSE(cache->Contains(big.content_hash));
+  EXPECT_EQ(cache->stats().checksum_failures, 3u);  // retried, never returned
+}
+
+TEST_F(DiskCacheTest, MissingObjectIsNotFound) {
+  Entry big = EntryOf("models--o--m/snapshots/r/big.bin");
+  ASSERT_EQ(unlink((tmp_.Sub("store/") + big.location.object_key).c_str()), 0);
+  auto p = NewCache()->Materialize(big, *index_, Later());
+  EXPECT_EQ(StatusToErrno(p.status()), ENOENT) << p.status();
+}
+
+TEST_F(DiskCacheTest, VerifyDropsACorruptCacheFile) {
+  auto cache = NewCache();
+  Entry big = EntryOf("models--o--m/snapshots/r/big.bin");
+  auto p = cache->Materialize(big, *index_, Later());
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(cache->Verify(big).ok());
+  {
+    std::fstream f(*p, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(10);
+    f.put('Z');
+  }
+  EXPECT_TRUE(absl::IsDataLoss(cache->Verify(big)));
+  EXPECT_FALSE(cache->Contains(big.content_hash));
+  p = cache->Materialize(big, *index_, Later());  // fetched again, right bytes
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(*ReadFile(Env::Default(), *p) == files_["models--o--m/snapshots/r/big.bin"]);
+}
+
+TEST_F(DiskCacheTest, ThreadsMissingTogetherFetchOnce) {
+  auto cache = NewCache();
+  Entry big = EntryOf("models--o--m/snapshots/r/big.bin");
+  std::vector<std::thread> threads;
+  std::atomic<int> bad{0};
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&] {
+      auto p = cache->Materialize(big, *index_, Later());
+      if (!p.ok()) ++bad;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(cache->stats().requests, 3u);
+}
+
+TEST_F(DiskCacheTest, ProcessesMissingTogetherFetchOnce) {
+  Entry big = EntryOf("models--o--m/snapshots/r/big.bin");
+  int pipes[2];
+  ASSERT_EQ(pipe(pipes), 0);
+  std::vector<pid_t> kids;
+  for (int k = 0; k < 4; ++k) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      auto c = ContentCache::Create(config_, store_.get(), Env::Default());
+      auto p = (*c)->Materialize(big, *index_, Later());
+      uint64_t requests = p.ok() ? (*c)->stats().requests : 999;
+      if (write(pipes[1], &requests, sizeof(requests)) != sizeof(requests)) _exit(2);
+      _exit(0);
+    }
+    kids.push_back(pid);
+  }
+  uint64_t total = 0;
+  for (size_t k = 0; k < kids.size(); ++k) {
+    uint64_t r = 0;
+    ASSERT_EQ(read(pipes[0], &r, sizeof(r)), static_cast<ssize_t>(sizeof(r)));
+    total += r;
+  }
+  for (pid_t pid : kids) waitpid(pid, nullptr, 0);
+  EXPECT_EQ(total, 3u) << "each block of the file is fetched by one process only";
+}
+
+TEST_F(DiskCacheTest, DiskFullIsResourceExhaustedAndLeavesNoPartialFile) {
+  FaultInjectingEnv env;
+  auto cache = NewCache(&env);
+  env.FailWritesAfter(1, ENOSPC);
+  Entry big = EntryOf("models--o--m/snapshots/r/big.bin");
+  auto p = cache->Materialize(big, *index_, Later());
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(StatusToErrno(p.status()), ENOSPC);
+  EXPECT_NE(p.status().message().find("HFSHIM_CACHE_SIZE"), absl::string_view::npos);
+  EXPECT_FALSE(cache->Contains(big.content_hash));
+  env.Reset();
+  EXPECT_TRUE(cache->Materialize(big, *index_, Later()).ok());
+}
+
+TEST_F(DiskCacheTest, EvictionKeepsTheCacheUnderItsLimit) {
+  auto cache = NewCache();
+  for (const auto& [path, data] : files_) {
+    ASSERT_TRUE(cache->Materialize(EntryOf(path), *index_, Later()).ok());
+  }
+  int deleted = EvictLeastRecentlyUsed(config_.cache_dirs, 1 << 20, 0);
+  EXPECT_GT(deleted, 0);
+  EXPECT_EQ(EvictLeastRecentlyUsed(config_.cache_dirs, 1 << 20, 0), 0) << "already under";
+}
+
+TEST_F(DiskCacheTest, SharedWritableCacheDirIsRefused) {
+  ASSERT_TRUE(MakeDirs(Env::Default(), tmp_.Sub("shared")).ok());
+  ASSERT_EQ(chmod(tmp_.Sub("shared").c_str(), 0777), 0);
+  config_.cache_dirs = {tmp_.Sub("shared")};
+  auto c = ContentCache::Create(config_, store_.get(), Env::Default());
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("writable by other users"), absl::string_view::npos);
+}
+
+}  // namespace
+}  // namespace hfshim
