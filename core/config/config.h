@@ -37,6 +37,7 @@ struct Config {
   std::string s3_endpoint;             // empty = AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL / AWS
   std::string s3_addressing = "auto";  // auto | path | virtual
   bool s3_anonymous = false;           // unsigned requests for public buckets
+  bool s3_unsafe_put_if_absent = false;  // emulate put-if-absent where If-None-Match is ignored
   std::string profile_path;            // HFSHIM_PROFILE: append an access profile here
   bool stats = true;                   // HFSHIM_STATS: shared-memory counters for hfshim-stat
 };

@@ -207,6 +207,13 @@ const Setting kSettings[] = {
      [](absl::string_view v, const EnvLookup&, Config* c) {
        return ParseBool(v, &c->s3_anonymous);
      }},
+    {"HFSHIM_S3_UNSAFE_PUT_IF_ABSENT", FIXED_DEFAULT("0"), "bool", "0 or 1",
+     "1: on an S3 server that ignores If-None-Match (e.g. s3rver), emulate put-if-absent with "
+     "HEAD then PUT. Two pushers at the same moment can then lose one push: only for stores with "
+     "a single pusher. 0: such a store refuses to publish heads.",
+     [](absl::string_view v, const EnvLookup&, Config* c) {
+       return ParseBool(v, &c->s3_unsafe_put_if_absent);
+     }},
     {"HFSHIM_STATS", FIXED_DEFAULT("1"), "bool", "0 or 1",
      "Keep live counters in shared memory for hfshim-stat.",
      [](absl::string_view v, const EnvLookup&, Config* c) { return ParseBool(v, &c->stats); }},

@@ -1,0 +1,105 @@
+#include "core/store/fallback_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/base/log.h"
+
+namespace hfshim {
+namespace {
+
+class FallbackStore final : public ObjectStore {
+ public:
+  explicit FallbackStore(std::vector<std::unique_ptr<ObjectStore>> stores)
+      : stores_(std::move(stores)) {}
+
+  absl::Status GetRange(absl::string_view key, uint64_t offset, uint64_t length, std::string* out,
+                        absl::Time deadline) override {
+    return FirstOk([&](ObjectStore* s) { return s->GetRange(key, offset, length, out, deadline); },
+                   key);
+  }
+
+  absl::StatusOr<ObjectInfo> Head(absl::string_view key, absl::Time deadline) override {
+    absl::StatusOr<ObjectInfo> result;
+    absl::Status s = FirstOk(
+        [&](ObjectStore* st) {
+          result = st->Head(key, deadline);
+          return result.status();
+        },
+        key);
+    if (!s.ok()) return s;
+    return result;
+  }
+
+  absl::Status Put(absl::string_view key, absl::string_view data, absl::Time deadline) override {
+    return primary()->Put(key, data, deadline);
+  }
+  absl::Status PutFile(absl::string_view key, const std::string& local_path,
+                       absl::Time deadline) override {
+    return primary()->PutFile(key, local_path, deadline);
+  }
+  absl::Status PutIfAbsent(absl::string_view key, absl::string_view data,
+                           absl::Time deadline) override {
+    return primary()->PutIfAbsent(key, data, deadline);
+  }
+
+  absl::StatusOr<std::vector<ObjectInfo>> List(absl::string_view prefix,
+                                               absl::Time deadline) override {
+    std::vector<std::string> errors;
+    bool any_ok = false;
+    for (const auto& store : stores_) {
+      auto listed = store->List(prefix, deadline);
+      if (listed.ok()) {
+        if (!listed->empty()) return listed;
+        any_ok = true;
+        continue;
+      }
+      errors.push_back(std::string(listed.status().message()));
+    }
+    if (any_ok) return std::vector<ObjectInfo>();
+    return absl::UnavailableError(absl::StrCat("no store of ", Describe(), " could list '", prefix,
+                                               "': ", absl::StrJoin(errors, "; ")));
+  }
+
+  std::string Describe() const override {
+    std::vector<std::string> names;
+    for (const auto& s : stores_) names.push_back(s->Describe());
+    return absl::StrJoin(names, ",");
+  }
+
+ private:
+  ObjectStore* primary() const { return stores_.back().get(); }
+
+  // Tries `op` on each store in order. All misses -> NotFound; otherwise the failures, joined.
+  template <typename Op>
+  absl::Status FirstOk(const Op& op, absl::string_view key) {
+    std::vector<std::string> errors;
+    bool all_missing = true;
+    for (size_t i = 0; i < stores_.size(); ++i) {
+      absl::Status s = op(stores_[i].get());
+      if (s.ok()) return s;
+      // Answers that are about the request, not about where the object is, stop here.
+      if (absl::IsOutOfRange(s) || absl::IsInvalidArgument(s)) return s;
+      if (!absl::IsNotFound(s)) {
+        all_missing = false;
+        if (i + 1 < stores_.size()) {
+          Log(LogLevel::kDebug, absl::StrCat("falling back from ", stores_[i]->Describe(), " for ",
+                                             key, ": ", s.message()));
+        }
+      }
+      errors.push_back(std::string(s.message()));
+    }
+    const std::string message = absl::StrJoin(errors, "; ");
+    if (all_missing) return absl::NotFoundError(message);
+    return absl::UnavailableError(message);
+  }
+
+  const std::vector<std::unique_ptr<ObjectStore>> stores_;
+};
+
+}  // namespace
+
+std::unique_ptr<ObjectStore> NewFallbackStore(std::vector<std::unique_ptr<ObjectStore>> stores) {
+  return std::make_unique<FallbackStore>(std::move(stores));
+}
+
+}  // namespace hfshim

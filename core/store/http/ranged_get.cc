@@ -1,0 +1,110 @@
+#include "core/store/http/ranged_get.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace hfshim {
+
+std::string RangeHeader(uint64_t offset, uint64_t length) {
+  return absl::StrCat("bytes=", offset, "-", offset + length - 1);
+}
+
+int64_t TotalFromContentRange(const HttpResponse& response) {
+  const std::string* cr = response.Header("content-range");
+  if (cr == nullptr) return -1;
+  const size_t slash = cr->rfind('/');
+  int64_t total = -1;
+  if (slash == std::string::npos || !absl::SimpleAtoi(cr->substr(slash + 1), &total)) return -1;
+  return total;
+}
+
+absl::Status TakeRange(HttpResponse* response, uint64_t offset, uint64_t length,
+                       absl::string_view what, std::string* out) {
+  std::string& body = response->body;
+  if (response->status == 200) {  // the server ignored Range and sent the whole object
+    if (offset + length > body.size()) {
+      return absl::OutOfRangeError(absl::StrCat("range ", offset, "+", length, " ends past ", what,
+                                                " (", body.size(), " bytes)"));
+    }
+    if (offset == 0 && length == body.size()) {
+      *out = std::move(body);
+    } else {
+      out->assign(body, offset, length);
+    }
+    return absl::OkStatus();
+  }
+  if (response->status != 206) {
+    return absl::UnavailableError(
+        absl::StrCat(what, ": unexpected HTTP ", response->status, " to a ranged GET"));
+  }
+  const std::string* cr = response->Header("content-range");
+  uint64_t first = 0;
+  if (cr != nullptr) {
+    absl::string_view v(*cr);
+    if (absl::StartsWith(v, "bytes ")) v.remove_prefix(6);
+    const size_t dash = v.find('-');
+    if (dash == absl::string_view::npos || !absl::SimpleAtoi(v.substr(0, dash), &first) ||
+        first != offset) {
+      return absl::UnavailableError(absl::StrCat(what, ": server answered range '", *cr,
+                                                 "' to a request for ",
+                                                 RangeHeader(offset, length)));
+    }
+  }
+  if (body.size() != length) {
+    const int64_t total = TotalFromContentRange(*response);
+    if (body.size() < length && total >= 0 && offset + length > static_cast<uint64_t>(total)) {
+      return absl::OutOfRangeError(
+          absl::StrCat("range ", offset, "+", length, " ends past ", what, " (", total, " bytes)"));
+    }
+    return absl::UnavailableError(
+        absl::StrCat(what, ": ranged GET returned ", body.size(), " bytes instead of ", length));
+  }
+  *out = std::move(body);
+  return absl::OkStatus();
+}
+
+absl::Status FetchInParts(uint64_t offset, uint64_t length, uint64_t part_size, int parallel,
+                          const RangeFetcher& fetch, std::string* out) {
+  if (parallel <= 1 || part_size == 0 || length <= 2 * part_size) {
+    return fetch(offset, length, out);
+  }
+  const uint64_t parts = (length + part_size - 1) / part_size;
+  out->resize(length);
+  std::atomic<uint64_t> next{0};
+  std::mutex mu;
+  absl::Status first_error;
+  std::atomic<bool> failed{false};
+  auto worker = [&] {
+    std::string buf;
+    for (uint64_t i = next++; i < parts && !failed.load(); i = next++) {
+      const uint64_t off = i * part_size;
+      const uint64_t len = std::min(part_size, length - off);
+      absl::Status s = fetch(offset + off, len, &buf);
+      if (s.ok() && buf.size() != len) s = absl::InternalError("part fetch returned a wrong size");
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (first_error.ok()) first_error = s;
+        failed = true;
+        return;
+      }
+      std::memcpy(out->data() + off, buf.data(), len);
+    }
+  };
+  const int n = static_cast<int>(std::min<uint64_t>(parallel, parts));
+  std::vector<std::thread> threads;
+  for (int i = 1; i < n; ++i) threads.emplace_back(worker);
+  worker();
+  for (std::thread& t : threads) t.join();
+  if (!first_error.ok()) out->clear();
+  return first_error;
+}
+
+}  // namespace hfshim

@@ -1,0 +1,175 @@
+// Vfs routing: where a (dirfd, path) lands, and resolution inside the index.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "core/base/posix_error.h"
+#include "core/base/status_macros.h"
+#include "core/index/path_walk.h"
+#include "core/vfs/vfs.h"
+
+namespace hfshim {
+namespace {
+
+// Splits off the next component of `p` starting at *pos (skipping '/'), or "" at the end.
+absl::string_view NextComponent(absl::string_view p, size_t* pos) {
+  size_t i = *pos;
+  while (i < p.size() && p[i] == '/') ++i;
+  size_t start = i;
+  while (i < p.size() && p[i] != '/') ++i;
+  *pos = i;
+  return p.substr(start, i - start);
+}
+
+std::string JoinPath(absl::string_view base, absl::string_view rel) {
+  if (base.empty()) return std::string(rel);
+  if (rel.empty()) return std::string(base);
+  if (base.back() == '/') return absl::StrCat(base, rel);
+  return absl::StrCat(base, "/", rel);
+}
+
+absl::string_view Basename(absl::string_view path) {
+  size_t slash = path.rfind('/');
+  return slash == absl::string_view::npos ? path : path.substr(slash + 1);
+}
+
+// The directory holding the prefix (its real form), for paths that ".." out of the index root.
+std::string PrefixParent(const Prefix& prefix) {
+  absl::string_view real = prefix.real();
+  size_t slash = real.rfind('/');
+  if (slash == absl::string_view::npos || slash == 0) return "/";
+  return std::string(real.substr(0, slash));
+}
+
+// Marks the synthesised entry of a top-level name the index does not have (see Find).
+constexpr uint64_t kRealTopLevelIno = ~0ull;
+
+}  // namespace
+
+bool Vfs::PlaceholderDir(int fd, std::string* rel) {
+  struct stat st;
+  if (!env_->Fstat(fd, &st).ok() || !S_ISDIR(st.st_mode)) return false;
+  if (placeholders_.Lookup(st.st_dev, st.st_ino, rel)) return true;
+  // Not created by this process (inherited across exec): ask the kernel for its path.
+  absl::StatusOr<std::string> link = env_->ReadLink(absl::StrCat("/proc/self/fd/", fd));
+  return link.ok() && placeholders_.LookupPath(*link, rel);
+}
+
+absl::StatusOr<Location> Vfs::Locate(int dirfd, absl::string_view path) {
+  if (path.size() >= kVfsPathMax) return PosixError(ENAMETOOLONG, "path too long");
+  if (!path.empty() && path[0] == '/') return Route(path, /*base_virtual=*/false);
+  std::string vdir;
+  if (dirfd == AT_FDCWD) {
+    char cwd[kVfsPathMax];
+    if (::getcwd(cwd, sizeof(cwd)) == nullptr) return ErrnoStatus(errno, "getcwd");
+    if (!placeholders_.LookupPath(cwd, &vdir)) return Route(JoinPath(cwd, path), false);
+  } else if (!PlaceholderDir(dirfd, &vdir)) {
+    absl::StatusOr<std::string> base = env_->ReadLink(absl::StrCat("/proc/self/fd/", dirfd));
+    if (!base.ok()) return PosixError(EBADF, absl::StrCat("fd ", dirfd, " is not open"));
+    if (base->empty() || (*base)[0] != '/') return Location{};  // a pipe, socket, ...
+    return Route(JoinPath(*base, path), false);
+  }
+  return RouteRel(JoinPath(vdir, path), /*base_virtual=*/true, 0);
+}
+
+absl::StatusOr<Location> Vfs::Route(absl::string_view abs, bool base_virtual) {
+  char scratch[kVfsPathMax];
+  absl::string_view rel;
+  if (!prefix_->Match(abs, scratch, &rel)) {
+    Location loc;
+    if (base_virtual) loc.rewrite = std::string(abs);
+    return loc;
+  }
+  return RouteRel(rel, base_virtual, 0);
+}
+
+// `rel` is relative to the prefix root. Walks the components that are real (outside the index)
+// lexically until one names a top-level entry of the index.
+absl::StatusOr<Location> Vfs::RouteRel(absl::string_view rel, bool base_virtual, int depth) {
+  const Generation* gen = generations_.Current();
+  Location loc;
+  size_t pos = 0;
+  int real_depth = 0;
+  while (true) {
+    size_t start = pos;
+    absl::string_view comp = NextComponent(rel, &pos);
+    if (comp.empty()) {
+      loc.kind = real_depth == 0 ? Location::kPrefixRoot : Location::kReal;
+      break;
+    }
+    if (comp == ".") continue;
+    if (comp == "..") {
+      if (real_depth == 0) {
+        loc.kind = Location::kOutside;
+        break;
+      }
+      --real_depth;
+      continue;
+    }
+    if (real_depth == 0 && gen != nullptr && gen->reader->Lookup(comp).ok()) {
+      while (start < rel.size() && rel[start] == '/') ++start;
+      loc.kind = Location::kVirtual;
+      loc.rel = std::string(rel.substr(start));
+      return loc;
+    }
+    ++real_depth;
+  }
+  if (base_virtual) loc.rewrite = JoinPath(prefix_->literal(), rel);
+  return loc;
+}
+
+absl::StatusOr<Vfs::Target> Vfs::Find(int dirfd, absl::string_view path, bool follow) {
+  ASSIGN_OR_RETURN(Location loc, Locate(dirfd, path));
+  Target t;
+  for (int hop = 0; hop < 8; ++hop) {
+    if (loc.kind != Location::kVirtual) {
+      t.prefix_root = loc.kind == Location::kPrefixRoot;
+      t.real_path = std::move(loc.rewrite);
+      return t;
+    }
+    const Generation* gen = generations_.Current();
+    if (gen == nullptr) return t;  // the index went away: the real disk answers
+    // The prefix root is a union: a top-level name the index lacks (reached through "..") is
+    // the real entry beside the repos. The walk sees it as a symlink out of the root to that
+    // real entry, so it continues on the real disk with kernel semantics.
+    const std::string top_target = absl::StrCat("../", Basename(prefix_->real()), "/");
+    auto lookup = [&](absl::string_view p) -> absl::StatusOr<Entry> {
+      absl::StatusOr<Entry> e = gen->reader->Lookup(p);
+      if (e.ok() || p.empty() || p.find('/') != absl::string_view::npos ||
+          !absl::IsNotFound(e.status())) {
+        return e;
+      }
+      Entry real;
+      real.type = EntryType::kSymlink;
+      real.ino = kRealTopLevelIno;
+      real.symlink_target = absl::StrCat(top_target, p);
+      return real;
+    };
+    ASSIGN_OR_RETURN(Resolved r, ResolvePath(loc.rel, follow, lookup));
+    if (r.in_index && r.entry.ino == kRealTopLevelIno) {  // not followed: the real entry itself
+      t.real_path = JoinPath(prefix_->literal(), r.path);
+      return t;
+    }
+    if (r.in_index && r.path.empty()) {  // ".." back up to the prefix root, which is real
+      t.prefix_root = true;
+      t.real_path = std::string(prefix_->literal());
+      return t;
+    }
+    if (r.in_index) {
+      t.virtual_entry = true;
+      t.resolved = std::move(r);
+      t.reader = gen->reader.get();
+      return t;
+    }
+    // Left the index ("..", an absolute symlink): the rest is a real path (or re-enters).
+    std::string escaped = r.escaped_path;
+    if (escaped.empty() || escaped[0] != '/') escaped = JoinPath(PrefixParent(*prefix_), escaped);
+    ASSIGN_OR_RETURN(loc, Route(escaped, true));
+  }
+  return PosixError(ELOOP, absl::StrCat("too many re-entries resolving ", path));
+}
+
+}  // namespace hfshim

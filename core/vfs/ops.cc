@@ -1,0 +1,249 @@
+// Vfs path operations: stat, open, readlink, realpath, access, mutations, chdir.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "absl/strings/str_cat.h"
+#include "core/base/log.h"
+#include "core/base/posix_error.h"
+#include "core/stats/stats.h"
+#include "core/vfs/vfs.h"
+
+namespace hfshim {
+namespace {
+
+int ErrnoOf(const absl::Status& s) {
+  int err = StatusToErrno(s);
+  return err > 0 ? err : EIO;
+}
+
+Outcome Fail(const absl::Status& s) {
+  int err = ErrnoOf(s);
+  Count(err == ENOENT ? Counter::kErrorsEnoent : Counter::kErrors);
+  return Outcome::Result(-err);
+}
+
+Outcome Fail(int err) {
+  if (err == EROFS) Count(Counter::kErrorsErofs);
+  Count(err == ENOENT ? Counter::kErrorsEnoent : Counter::kErrors);
+  return Outcome::Result(-err);
+}
+
+Outcome Passthrough(std::string real_path) {
+  Count(Counter::kPrefixPassthrough);
+  return real_path.empty() ? Outcome::Pass() : Outcome::PassOn(std::move(real_path));
+}
+
+bool WriteIntent(int flags) {
+  return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)) != 0 ||
+         (flags & O_TMPFILE) == O_TMPFILE;
+}
+
+// Env::Open always adds O_CLOEXEC; a caller who did not ask for it gets an inheritable fd.
+void MatchCloexec(int fd, int flags) {
+  if ((flags & O_CLOEXEC) == 0) ::fcntl(fd, F_SETFD, 0);
+}
+
+// The parent of `path` for "does the directory a new name would go in exist?" ("." if none).
+std::string ParentOf(absl::string_view path) {
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  size_t slash = path.rfind('/');
+  if (slash == absl::string_view::npos) return ".";
+  if (slash == 0) return "/";
+  return std::string(path.substr(0, slash));
+}
+
+}  // namespace
+
+Outcome Vfs::Stat(int dirfd, absl::string_view path, int flags, struct stat* st) {
+  absl::StatusOr<Target> t = Find(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0);
+  if (!t.ok()) return Fail(t.status());
+  if (!t->virtual_entry) return Passthrough(std::move(t->real_path));
+  Count(Counter::kVirtualStats);
+  EntryToStat(t->resolved.entry, identity_, st);
+  return Outcome::Result(0);
+}
+
+Outcome Vfs::Statx(int dirfd, absl::string_view path, int flags, struct statx* stx) {
+  struct stat st;
+  Outcome o = Stat(dirfd, path, flags, &st);
+  if (!o.passthrough && o.rc == 0) StatToStatx(st, stx);
+  return o;
+}
+
+absl::StatusOr<std::string> Vfs::Materialize(const Resolved& r, const IndexReader& reader) {
+  absl::Time deadline = absl::Now() + absl::Seconds(timeout_seconds_);
+  absl::StatusOr<std::string> path = cache_->Materialize(r.entry, reader, deadline);
+  if (!path.ok()) {
+    if (StatusToErrno(path.status()) == EIO || !absl::IsNotFound(path.status())) {
+      Count(Counter::kErrorsEio);
+    }
+    Log(LogLevel::kError, absl::StrCat("cannot open ", prefix_->literal(), "/", r.path, ": ",
+                                       path.status().message()));
+  }
+  return path;
+}
+
+Outcome Vfs::Open(int dirfd, absl::string_view path, int flags, mode_t mode) {
+  const bool write = WriteIntent(flags);
+  absl::StatusOr<Target> t = Find(dirfd, path, (flags & O_NOFOLLOW) == 0);
+  if (!t.ok()) {
+    if (write && (flags & O_CREAT) && absl::IsNotFound(t.status())) {
+      // A new name in a virtual directory: EROFS if that directory exists.
+      absl::StatusOr<Target> parent = Find(dirfd, ParentOf(path), true);
+      if (parent.ok() && parent->virtual_entry &&
+          parent->resolved.entry.type == EntryType::kDirectory) {
+        return Fail(EROFS);
+      }
+    }
+    return Fail(t.status());
+  }
+  if (t->prefix_root) {
+    // The real prefix root: opened here so fdopendir/openat on it know it is the union root.
+    std::string root = t->real_path.empty() ? std::string(prefix_->literal()) : t->real_path;
+    absl::StatusOr<int> fd = env_->Open(root, flags, mode);
+    if (!fd.ok()) return Fail(fd.status());
+    MatchCloexec(*fd, flags);
+    SetFdHint(*fd, FdKind::kPrefixRoot);
+    return Outcome::Result(*fd);
+  }
+  if (!t->virtual_entry) return Passthrough(std::move(t->real_path));
+  const Resolved& r = t->resolved;
+  constexpr int kKept = O_CLOEXEC | O_NONBLOCK | O_NOATIME | O_PATH | O_LARGEFILE | O_NOCTTY;
+  switch (r.entry.type) {
+    case EntryType::kSymlink:
+      return Fail(ELOOP);  // O_NOFOLLOW on a symlink
+    case EntryType::kDirectory: {
+      if ((flags & O_TMPFILE) == O_TMPFILE) return Fail(EROFS);
+      if (write) return Fail(EISDIR);
+      absl::StatusOr<std::string> ph = placeholders_.PathFor(r.path);
+      if (!ph.ok()) {
+        Log(LogLevel::kError,
+            absl::StrCat("cannot open directory ", r.path, ": ", ph.status().message()));
+        return Fail(ph.status());
+      }
+      absl::StatusOr<int> fd = env_->Open(*ph, O_RDONLY | O_DIRECTORY | (flags & kKept), 0);
+      if (!fd.ok()) return Fail(fd.status());
+      MatchCloexec(*fd, flags);
+      SetFdHint(*fd, FdKind::kPlaceholder);
+      return Outcome::Result(*fd);
+    }
+    case EntryType::kFile:
+      break;
+  }
+  if (write) return Fail(EROFS);
+  if (flags & O_DIRECTORY) return Fail(ENOTDIR);
+  absl::StatusOr<std::string> backing = Materialize(r, *t->reader);
+  if (!backing.ok()) return Fail(backing.status());
+  absl::StatusOr<int> fd = env_->Open(*backing, O_RDONLY | (flags & (kKept | O_DIRECT)), 0);
+  if (!fd.ok()) {
+    Log(LogLevel::kError, absl::StrCat("cannot open cache file ", *backing, " for ", r.path, ": ",
+                                       fd.status().message()));
+    return Fail(fd.status());
+  }
+  MatchCloexec(*fd, flags);
+  struct stat st;
+  if (env_->Fstat(*fd, &st).ok()) {
+    fds_.Put(*fd, ContentFd{st.st_dev, st.st_ino, r.path, r.entry});
+    SetFdHint(*fd, FdKind::kContent);
+  }
+  Count(Counter::kVirtualOpens);
+  Count(Counter::kBytesFromDiskCache, r.entry.size);
+  return Outcome::Result(*fd);
+}
+
+Outcome Vfs::Readlink(int dirfd, absl::string_view path, std::string* target) {
+  absl::StatusOr<Target> t = Find(dirfd, path, /*follow=*/false);
+  if (!t.ok()) return Fail(t.status());
+  if (!t->virtual_entry) return Passthrough(std::move(t->real_path));
+  if (t->resolved.entry.type != EntryType::kSymlink) return Fail(EINVAL);
+  Count(Counter::kVirtualReadlinks);
+  *target = t->resolved.entry.symlink_target;
+  return Outcome::Result(static_cast<int>(target->size()));
+}
+
+Outcome Vfs::Realpath(absl::string_view path, std::string* out) {
+  absl::StatusOr<Target> t = Find(AT_FDCWD, path, /*follow=*/true);
+  if (!t.ok()) return Fail(t.status());
+  if (!t->virtual_entry) return Passthrough(std::move(t->real_path));
+  Count(Counter::kVirtualReadlinks);
+  *out = absl::StrCat(prefix_->real(), "/", t->resolved.path);
+  return Outcome::Result(0);
+}
+
+Outcome Vfs::Access(int dirfd, absl::string_view path, int mode, int flags) {
+  absl::StatusOr<Target> t = Find(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0);
+  if (!t.ok()) return Fail(t.status());
+  if (!t->virtual_entry) return Passthrough(std::move(t->real_path));
+  Count(Counter::kVirtualStats);
+  if (mode & W_OK) return Fail(EROFS);
+  const mode_t m = EffectiveMode(t->resolved.entry);
+  if (identity_.uid == 0) {
+    if ((mode & X_OK) && !S_ISDIR(m) && (m & 0111) == 0) return Fail(EACCES);
+    return Outcome::Result(0);
+  }
+  if ((mode & R_OK) && !(m & S_IRUSR)) return Fail(EACCES);
+  if ((mode & X_OK) && !(m & S_IXUSR)) return Fail(EACCES);
+  return Outcome::Result(0);
+}
+
+Outcome Vfs::Mutate(Mutation kind, int dirfd, absl::string_view path) {
+  absl::StatusOr<Target> t = Find(dirfd, path, /*follow=*/false);
+  if (!t.ok()) {
+    if (kind != Mutation::kModify && absl::IsNotFound(t.status())) {
+      absl::StatusOr<Target> parent = Find(dirfd, ParentOf(path), true);
+      if (parent.ok() && parent->virtual_entry) {
+        return Fail(parent->resolved.entry.type == EntryType::kDirectory ? EROFS : ENOTDIR);
+      }
+    }
+    return Fail(t.status());
+  }
+  if (!t->virtual_entry) return Passthrough(std::move(t->real_path));
+  return Fail(kind == Mutation::kCreate ? EEXIST : EROFS);
+}
+
+Outcome Vfs::Probe(int dirfd, absl::string_view path, bool follow) {
+  absl::StatusOr<Target> t = Find(dirfd, path, follow);
+  if (!t.ok()) return Fail(t.status());
+  if (!t->virtual_entry) return Passthrough(std::move(t->real_path));
+  return Outcome::Result(0);
+}
+
+Outcome Vfs::Backing(absl::string_view path, std::string* out) {
+  absl::StatusOr<Target> t = Find(AT_FDCWD, path, /*follow=*/true);
+  if (!t.ok()) return Fail(t.status());
+  if (!t->virtual_entry) return Passthrough(std::move(t->real_path));
+  if (t->resolved.entry.type != EntryType::kFile) return Fail(EISDIR);
+  absl::StatusOr<std::string> backing = Materialize(t->resolved, *t->reader);
+  if (!backing.ok()) return Fail(backing.status());
+  Count(Counter::kVirtualOpens);
+  *out = std::move(*backing);
+  return Outcome::Result(0);
+}
+
+Outcome Vfs::Statfs(absl::string_view path) {
+  absl::StatusOr<Target> t = Find(AT_FDCWD, path, /*follow=*/true);
+  if (!t.ok()) return Fail(t.status());
+  if (!t->virtual_entry) return Passthrough(std::move(t->real_path));
+  return Outcome::PassOn(statfs_path_.empty() ? std::string("/") : statfs_path_);
+}
+
+Outcome Vfs::Chdir(absl::string_view path) {
+  absl::StatusOr<Target> t = Find(AT_FDCWD, path, /*follow=*/true);
+  if (!t.ok()) return Fail(t.status());
+  if (!t->virtual_entry) return Passthrough(std::move(t->real_path));
+  if (t->resolved.entry.type != EntryType::kDirectory) return Fail(ENOTDIR);
+  absl::StatusOr<std::string> ph = placeholders_.PathFor(t->resolved.path);
+  if (!ph.ok()) return Fail(ph.status());
+  return Outcome::PassOn(std::move(*ph));
+}
+
+bool Vfs::VirtualCwd(absl::string_view kernel_cwd, std::string* out) {
+  std::string rel;
+  if (!placeholders_.LookupPath(kernel_cwd, &rel)) return false;
+  *out = absl::StrCat(prefix_->real(), "/", rel);
+  return true;
+}
+
+}  // namespace hfshim

@@ -1,0 +1,71 @@
+// The router: the shim's first question for every path argument, "can this reach the prefix?",
+// answered without allocation, locks or (for absolute paths) syscalls.
+//
+//  * Absolute paths: memcmp against the prefix's literal and real forms (after a lexical
+//    clean-up only when the path holds "//", "." or ".." components).
+//  * Relative paths with AT_FDCWD: a cached relation of the working directory to the prefix
+//    (inside it, a placeholder of a virtual directory, or elsewhere; recomputed after chdir);
+//    from elsewhere only a first component naming a prefix component, or a ".." component, needs
+//    the join (getcwd + Match).
+//  * Relative paths with a dirfd: an fd hint (core/vfs/fd_table.h) says yes at once; otherwise the
+//    same name filter, then readlink("/proc/self/fd/N") + join + Match.
+//
+// False positives only cost a slower check; the answer is exact for paths without symlinks into
+// the prefix from outside (following those is not supported; INTERPOSE.md §4 calls it P2).
+//
+// PRELOAD-SAFE throughout: every function here may run before core starts, in a vfork child, in
+// a signal handler or after fork. Thread-safety: InitRouter() once (constructor); the rest is
+// thread-safe.
+#ifndef HFSHIM_CORE_VFS_PATH_ROUTER_H_
+#define HFSHIM_CORE_VFS_PATH_ROUTER_H_
+
+#include <sys/types.h>
+
+#include "absl/strings/string_view.h"
+#include "core/vfs/prefix.h"
+
+namespace hfshim {
+
+// Computes the prefix and the placeholder root from the environment (HFSHIM_DISABLE=1 leaves the
+// router disabled). Returns whether the router is enabled.
+bool InitRouter(GetenvFn getenv_fn);
+// For tests: route to `prefix` with placeholders under `placeholder_root`.
+bool InitRouterWith(absl::string_view prefix, absl::string_view placeholder_root);
+
+bool RouterEnabled();
+const Prefix& RouterPrefix();
+Prefix* MutableRouterPrefix();
+absl::string_view PlaceholderRoot();
+
+// True if (dirfd, path) may land at or under the prefix (or on a virtual directory). Never
+// dereferences a null path (false: libc answers EFAULT).
+bool MaybeVirtual(int dirfd, const char* path);
+
+// True if `fd` may refer to a virtual entry or the prefix root (an fd hint is set).
+bool MaybeVirtualFd(int fd);
+
+// True if a directory with this st_dev may be a placeholder (same file system as the
+// placeholder root); lets fstat re-learn placeholders inherited across exec.
+bool MaybePlaceholderDev(dev_t dev);
+
+// False when the working directory is known not to be a placeholder (getcwd needs no
+// translation).
+bool CwdMaybePlaceholder();
+
+// After a successful chdir/fchdir: the working directory's relation is recomputed lazily.
+void NoteCwdChanged();
+
+// In a vfork child (which must not allocate or lock), chdir to a virtual directory: writes into
+// `out` (kVfsPathMax bytes) the placeholder of absolute `path`, creating it and its sidecar with
+// raw syscalls. The path is cleaned lexically and not checked against the index (a missing
+// directory becomes an empty one). False if `path` is not under the prefix, names the root or a
+// path that exists on the real disk, or the placeholder cannot be made. PRELOAD-SAFE.
+bool VforkPlaceholder(const char* path, char* out);
+
+// True if `path`'s first component (or any component, for "..") may reach the prefix from a
+// directory outside it. Exposed for tests.
+bool NeedsJoin(absl::string_view rel_path);
+
+}  // namespace hfshim
+
+#endif  // HFSHIM_CORE_VFS_PATH_ROUTER_H_

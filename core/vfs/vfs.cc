@@ -1,0 +1,57 @@
+// Vfs lifecycle: construction and fork handling of one instance.
+#include "core/vfs/vfs.h"
+
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "core/base/log.h"
+#include "core/base/posix_error.h"
+#include "core/base/status_macros.h"
+#include "core/env/file_util.h"
+#include "core/stats/stats.h"
+
+namespace hfshim {
+Vfs::Vfs(const Parts& parts)
+    : prefix_(parts.prefix),
+      env_(parts.env),
+      cache_(parts.cache),
+      timeout_seconds_(parts.timeout_seconds),
+      statfs_path_(parts.statfs_path),
+      generations_(parts.source, absl::Seconds(parts.refresh_seconds)),
+      placeholders_(parts.placeholder_root, parts.env),
+      identity_(CurrentIdentity()) {}
+
+Vfs::~Vfs() = default;
+
+absl::StatusOr<std::unique_ptr<Vfs>> Vfs::Create(const Parts& parts) {
+  if (parts.prefix == nullptr || !parts.prefix->valid() || parts.env == nullptr ||
+      parts.source == nullptr || parts.cache == nullptr || parts.placeholder_root.empty()) {
+    return absl::InvalidArgumentError(
+        "Vfs::Create: prefix, env, source, cache and "
+        "placeholder_root are required");
+  }
+  return std::unique_ptr<Vfs>(new Vfs(parts));
+}
+
+void Vfs::PrepareFork() {
+  generations_.LockForFork();
+  placeholders_.LockForFork();
+  fds_.LockForFork();
+}
+
+void Vfs::ParentAfterFork() {
+  fds_.UnlockAfterFork();
+  placeholders_.UnlockAfterFork();
+  generations_.UnlockAfterFork();
+}
+
+void Vfs::ChildAfterFork() {
+  fds_.UnlockAfterFork();
+  placeholders_.UnlockAfterFork();
+  generations_.UnlockAfterFork();
+  generations_.ResetAfterFork();
+  identity_ = CurrentIdentity();
+}
+
+}  // namespace hfshim

@@ -1,0 +1,182 @@
+// Vfs: the virtual hub cache as the shim sees it — every operation on a path or fd under the
+// prefix, answered from the index and the node disk cache with POSIX results (INTERPOSE.md).
+//
+// Namespace (a union, DESIGN.md decision 6): under the prefix, the top-level entries present in
+// the index (repos) are virtual and read-only; everything else under the prefix is the real
+// directory underneath and passes through; the prefix root itself is real, but its listing also
+// shows the index's repos. Inside a virtual repo the index is authoritative (ENOENT, ENOTDIR,
+// ELOOP as the kernel would answer) and write intents fail with EROFS.
+//
+// Operations return an Outcome: a result (fd, count or 0; -errno on failure) or "passthrough":
+// libc must make the call itself, on Outcome::real_path when that is set (the caller's path
+// rewritten, e.g. because it was relative to a virtual directory), else on the caller's own
+// arguments. No exception escapes; errno is not touched (the shim sets it from the Outcome).
+//
+// Lifetime: Instance() builds the process-wide Vfs lazily on the first prefix hit (config,
+// store, cache, index) and never destroys it. Tests build their own with Create().
+// Thread-safety: all operations are thread-safe. Fork: PrepareFork/ParentAfterFork/ChildAfterFork
+// (the shim registers them with pthread_atfork).
+#ifndef HFSHIM_CORE_VFS_VFS_H_
+#define HFSHIM_CORE_VFS_VFS_H_
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "core/cache/content_cache.h"
+#include "core/config/config.h"
+#include "core/env/env.h"
+#include "core/store/object_store.h"
+#include "core/vfs/dir_stream.h"
+#include "core/vfs/fd_table.h"
+#include "core/vfs/generations.h"
+#include "core/vfs/metadata.h"
+#include "core/vfs/prefix.h"
+
+namespace hfshim {
+
+struct Outcome {
+  int rc = 0;                // >= 0 success; -errno failure
+  bool passthrough = false;  // libc must do the call
+  std::string real_path;     // passthrough on this absolute path instead of the caller's
+
+  static Outcome Pass() { return Outcome{0, true, {}}; }
+  static Outcome PassOn(std::string path) { return Outcome{0, true, std::move(path)}; }
+  static Outcome Result(int rc) { return Outcome{rc, false, {}}; }
+};
+
+// Where a path lands.
+struct Location {
+  enum Kind { kOutside, kPrefixRoot, kReal, kVirtual } kind = kOutside;
+  // The absolute path libc should use when the caller's (dirfd, path) cannot be passed as is
+  // (its base was a virtual directory); empty otherwise.
+  std::string rewrite;
+  // kVirtual: the path relative to the index root, not yet resolved.
+  std::string rel;
+};
+
+// Kinds of mutation, for the EROFS decisions.
+enum class Mutation {
+  kCreate,   // mkdir, mknod, mkfifo, symlink/link (new name): EEXIST if present, else EROFS
+  kModify,   // unlink, rmdir, rename source, chmod, chown, truncate, utime, setxattr: EROFS
+  kReplace,  // rename/link destination: EROFS whether present or not (parent must exist)
+};
+
+class Vfs {
+ public:
+  struct Parts {
+    const Prefix* prefix = nullptr;  // must outlive the Vfs
+    std::string placeholder_root;    // private runtime dir for placeholder directories
+    Env* env = nullptr;              // OS calls of core
+    GenerationSource* source = nullptr;
+    ContentCache* cache = nullptr;
+    double refresh_seconds = 30;
+    double timeout_seconds = 60;
+    std::string statfs_path;  // statfs of virtual paths reports this file system (the cache's)
+  };
+  static absl::StatusOr<std::unique_ptr<Vfs>> Create(const Parts& parts);
+
+  // The process-wide instance, created on first use from the environment (LoadConfig). nullptr
+  // when the shim is disabled or could not start (the cause was logged once); callers then pass
+  // through. Blocks while another thread creates it.
+  static Vfs* Instance();
+
+  Vfs(const Vfs&) = delete;
+  Vfs& operator=(const Vfs&) = delete;
+  ~Vfs();
+
+  // ---- routing (locate.cc)
+  // Where (dirfd, path) lands. Errors: ENOENT/ENOTDIR/EBADF for a broken base, ENAMETOOLONG.
+  absl::StatusOr<Location> Locate(int dirfd, absl::string_view path);
+
+  // ---- path operations (ops.cc). `flags` are the *at() flags (AT_SYMLINK_NOFOLLOW,
+  // AT_EMPTY_PATH). An empty path with AT_EMPTY_PATH acts on dirfd.
+  Outcome Stat(int dirfd, absl::string_view path, int flags, struct stat* st);
+  Outcome Statx(int dirfd, absl::string_view path, int flags, struct statx* stx);
+  Outcome Open(int dirfd, absl::string_view path, int flags, mode_t mode);
+  Outcome Readlink(int dirfd, absl::string_view path, std::string* target);
+  Outcome Realpath(absl::string_view path, std::string* out);
+  Outcome Access(int dirfd, absl::string_view path, int mode, int flags);
+  Outcome Mutate(Mutation kind, int dirfd, absl::string_view path);
+  // Whether (dirfd, path) is a virtual entry: Result(0) if it exists, -errno if the index says
+  // it does not, passthrough if it is not virtual (getxattr family: ENODATA on virtual entries).
+  Outcome Probe(int dirfd, absl::string_view path, bool follow);
+  // The node-cache file holding the complete content of virtual file `path` (materialised
+  // first), for consumers that open by path inside libc (dlopen). Passthrough if not virtual.
+  Outcome Backing(absl::string_view path, std::string* out);
+  // statfs/statvfs: passthrough on the cache file system for virtual paths.
+  Outcome Statfs(absl::string_view path);
+  // chdir: passthrough on the placeholder of a virtual directory.
+  Outcome Chdir(absl::string_view path);
+  // getcwd: if `kernel_cwd` is a placeholder, the virtual directory's path; false otherwise.
+  bool VirtualCwd(absl::string_view kernel_cwd, std::string* out);
+
+  // ---- fd operations (fd_ops.cc)
+  // If `fd` is a virtual content fd or placeholder, replaces the kernel's `*st` (already filled
+  // by fstat(fd)) with the virtual metadata and returns true.
+  bool Fstat(int fd, struct stat* st);
+  // dup/dup2/dup3/F_DUPFD bookkeeping after a successful duplication, and close.
+  void NoteDup(int from, int to);
+  void NoteClose(int fd);
+  // The virtual directory (relative to the index root) an fd refers to, if it is a placeholder.
+  bool PlaceholderDir(int fd, std::string* rel);
+
+  // ---- directories (dirs.cc)
+  // Opens a listing of (dirfd, path); passthrough if it is a real directory. On success *fd is
+  // an fd for dirfd(): the placeholder (virtual dir) or the real prefix root, opened
+  // O_RDONLY | O_DIRECTORY | O_CLOEXEC.
+  Outcome OpenDir(int dirfd, absl::string_view path, std::unique_ptr<DirStream>* stream, int* fd);
+  // fdopendir: a listing for an fd that is a placeholder or the prefix root; passthrough else.
+  Outcome OpenDirFd(int fd, std::unique_ptr<DirStream>* stream);
+
+  // ---- fork (vfs.cc)
+  void PrepareFork();
+  void ParentAfterFork();
+  void ChildAfterFork();
+  static void PrepareForkAll();
+  static void ParentAfterForkAll();
+  static void ChildAfterForkAll();
+
+  const Prefix& prefix() const { return *prefix_; }
+  Placeholders& placeholders() { return placeholders_; }
+  FdTable& fds() { return fds_; }
+  // The current generation (refreshing if due); nullptr when there is no index.
+  const Generation* generation() { return generations_.Current(); }
+
+ private:
+  explicit Vfs(const Parts& parts);
+
+  // Virtual path resolution on the current generation: Resolve with escape handling.
+  struct Target {
+    bool virtual_entry = false;  // false: passthrough (real_path may be set)
+    bool prefix_root = false;    // the real prefix root (union listing)
+    std::string real_path;       // when the resolution left the index
+    Resolved resolved;
+    const IndexReader* reader = nullptr;
+  };
+  absl::StatusOr<Target> Find(int dirfd, absl::string_view path, bool follow);
+  absl::StatusOr<Location> Route(absl::string_view abs, bool base_virtual);
+  absl::StatusOr<Location> RouteRel(absl::string_view rel, bool base_virtual, int depth);
+  absl::StatusOr<std::string> Materialize(const Resolved& r, const IndexReader& reader);
+  uint64_t PrefixRootIno();
+
+  const Prefix* prefix_;
+  Env* env_;
+  ContentCache* cache_;
+  double timeout_seconds_;
+  std::string statfs_path_;
+  std::atomic<uint64_t> prefix_root_ino_{0};
+  Generations generations_;
+  Placeholders placeholders_;
+  FdTable fds_;
+  StatIdentity identity_;
+};
+
+}  // namespace hfshim
+
+#endif  // HFSHIM_CORE_VFS_VFS_H_

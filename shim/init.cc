@@ -1,0 +1,128 @@
+// libhfshim.so bootstrap: the real_* pointers, the constructor and the fork handlers.
+//
+// The constructor resolves every real_* (dlvsym where glibc has several versions) and installs
+// them into core (SetLibcTable), computes the prefix (allocation-free) and registers the atfork
+// handlers — nothing heavier: core (config, store, index, cache) starts on the first prefix hit.
+// Before the constructor, REAL() resolves a pointer lazily with dlsym (glibc 2.36's dlsym does
+// not allocate on success), and Ready() is false, so every wrapper passes straight through.
+#include <dlfcn.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/env/env.h"
+#include "core/vfs/path_router.h"
+#include "core/vfs/raw_syscall.h"
+#include "core/vfs/vfs.h"
+#include "shim/shim.h"
+
+extern "C" void __chk_fail(void) __attribute__((noreturn));
+
+namespace hfshim::shim {
+
+__thread int t_depth __attribute__((tls_model("initial-exec"))) = 0;
+
+namespace {
+
+// PRELOAD-SAFE: constant-initialised.
+std::atomic<bool> g_ready{false};
+std::atomic<pid_t> g_owner_pid{0};
+
+void* Lookup(const char* name, const char* version) {
+  void* p = nullptr;
+  if (version[0] != '\0') p = dlvsym(RTLD_NEXT, name, version);
+  if (p == nullptr) p = dlsym(RTLD_NEXT, name);
+  return p;
+}
+
+void OnPrepareFork() {
+  ++t_depth;
+  if (g_ready.load(std::memory_order_relaxed)) Vfs::PrepareForkAll();
+}
+void OnParentAfterFork() {
+  if (g_ready.load(std::memory_order_relaxed)) Vfs::ParentAfterForkAll();
+  --t_depth;
+}
+void OnChildAfterFork() {
+  g_owner_pid.store(static_cast<pid_t>(RawSyscall(SYS_getpid)), std::memory_order_relaxed);
+  if (g_ready.load(std::memory_order_relaxed)) Vfs::ChildAfterForkAll();
+  --t_depth;
+}
+
+template <typename F>
+F Cast(void* p) {
+  return reinterpret_cast<F>(p);
+}
+
+}  // namespace
+
+#define SHIM_REAL(name, version, ret, params)                       \
+  name##_fn real_##name = nullptr;                                  \
+  name##_fn Resolve_##name() {                                      \
+    name##_fn p = Cast<name##_fn>(Lookup(#name, version));          \
+    if (p == nullptr) {                                             \
+      static const char kMsg[] = "hfshim: libc has no " #name "\n"; \
+      (void)!::write(2, kMsg, sizeof(kMsg) - 1);                    \
+      std::abort();                                                 \
+    }                                                               \
+    real_##name = p;                                                \
+    return p;                                                       \
+  }
+#define SHIM_ALIAS(name, target)
+#define SHIM_EXPORT(name)
+#include "shim/symbols.def"
+#undef SHIM_REAL
+#undef SHIM_ALIAS
+#undef SHIM_EXPORT
+
+bool Ready() { return g_ready.load(std::memory_order_relaxed); }
+
+bool OwnerProcess() {
+  return static_cast<pid_t>(RawSyscall(SYS_getpid)) == g_owner_pid.load(std::memory_order_relaxed);
+}
+
+void ChkFail() { __chk_fail(); }
+
+namespace {
+
+const char* PlainGetenv(const char* name) { return ::getenv(name); }
+
+// PRELOAD-SAFE: runs while the loader initialises us; other constructors may already have called
+// our wrappers (they passed through: Ready() was false).
+__attribute__((constructor(101))) void InitShim() {
+  const int saved_errno = errno;
+  ++t_depth;
+#define SHIM_REAL(name, version, ret, params) real_##name = Cast<name##_fn>(Lookup(#name, version));
+#define SHIM_ALIAS(name, target)
+#define SHIM_EXPORT(name)
+#include "shim/symbols.def"
+#undef SHIM_REAL
+#undef SHIM_ALIAS
+#undef SHIM_EXPORT
+  LibcTable table = Libc();
+  table.open = REAL(open);
+  table.close = REAL(close);
+  table.fstat = REAL(fstat);
+  table.stat = REAL(stat);
+  table.lstat = REAL(lstat);
+  table.rename = REAL(rename);
+  table.link = REAL(link);
+  table.unlink = REAL(unlink);
+  table.mkdir = REAL(mkdir);
+  table.rmdir = REAL(rmdir);
+  table.readlink = REAL(readlink);
+  SetLibcTable(table);
+  g_owner_pid.store(static_cast<pid_t>(RawSyscall(SYS_getpid)), std::memory_order_relaxed);
+  if (InitRouter(&PlainGetenv)) {
+    pthread_atfork(&OnPrepareFork, &OnParentAfterFork, &OnChildAfterFork);
+    g_ready.store(true, std::memory_order_release);
+  }
+  --t_depth;
+  errno = saved_errno;
+}
+
+}  // namespace
+}  // namespace hfshim::shim

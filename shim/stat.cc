@@ -1,0 +1,249 @@
+// stat family: stat/lstat/fstat/fstatat (+64), statx, the legacy __xstat* ABI, access family,
+// statfs/statvfs, getxattr family.
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+#include "core/vfs/raw_syscall.h"
+#include "shim/shim.h"
+
+using hfshim::Outcome;
+using hfshim::Vfs;
+using namespace hfshim::shim;
+
+namespace {
+
+int RealFstatAt(int dirfd, const char* path, struct stat* st, int flags) {
+  if (real_fstatat == nullptr) {
+    return static_cast<int>(hfshim::RawSyscallErrno(SYS_newfstatat, dirfd, path, st, flags));
+  }
+  return real_fstatat(dirfd, path, st, flags);
+}
+
+int RealFstat(int fd, struct stat* st) {
+  if (real_fstat == nullptr) return static_cast<int>(hfshim::RawSyscallErrno(SYS_fstat, fd, st));
+  return real_fstat(fd, st);
+}
+
+int RealStatx(int dirfd, const char* path, int flags, unsigned mask, struct statx* stx) {
+  if (real_statx == nullptr) {
+    return static_cast<int>(hfshim::RawSyscallErrno(SYS_statx, dirfd, path, flags, mask, stx));
+  }
+  return real_statx(dirfd, path, flags, mask, stx);
+}
+
+}  // namespace
+
+namespace hfshim::shim {
+
+int FstatFd(int fd, struct stat* st) {
+  int rc = RealFstat(fd, st);
+  if (rc != 0 || t_depth != 0 || !Ready()) return rc;
+  // Hinted fds, and directories on the placeholder file system (inherited across exec).
+  if (!MaybeVirtualFd(fd) && !(S_ISDIR(st->st_mode) && MaybePlaceholderDev(st->st_dev))) {
+    return rc;
+  }
+  if (!OwnerProcess()) return rc;
+  Scope scope;
+  return scope.Run(
+      -1,
+      [&](Vfs& vfs) {
+        vfs.Fstat(fd, st);
+        errno = scope.saved_errno();
+        return 0;
+      },
+      [&] { return 0; });
+}
+
+int StatAt(int dirfd, const char* path, struct stat* st, int flags) {
+  if (!IsNull(path) && path[0] == '\0' && (flags & AT_EMPTY_PATH)) {
+    if (dirfd == AT_FDCWD) return RealFstatAt(dirfd, path, st, flags);
+    return FstatFd(dirfd, st);
+  }
+  if (!Enter(dirfd, path)) return RealFstatAt(dirfd, path, st, flags);
+  Scope scope;
+  return scope.Run(
+      -1,
+      [&](Vfs& vfs) {
+        Outcome o = vfs.Stat(dirfd, path, flags, st);
+        return scope.Finish(o, [&](const char* p) {
+          return RealFstatAt(AtFd(p, dirfd), AtPath(p, path), st, flags);
+        });
+      },
+      [&] { return RealFstatAt(dirfd, path, st, flags); });
+}
+
+}  // namespace hfshim::shim
+
+#define EXPORT extern "C" __attribute__((visibility("default")))
+
+EXPORT int stat(const char* path, struct stat* st) { return StatAt(AT_FDCWD, path, st, 0); }
+EXPORT int lstat(const char* path, struct stat* st) {
+  return StatAt(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+}
+EXPORT int fstat(int fd, struct stat* st) { return FstatFd(fd, st); }
+EXPORT int fstatat(int dirfd, const char* path, struct stat* st, int flags) {
+  return StatAt(dirfd, path, st, flags);
+}
+
+// Legacy ABI of binaries built against glibc < 2.33 (manylinux wheels): `ver` is
+// _STAT_VER_LINUX (1) on x86_64, where struct stat is the kernel's.
+EXPORT int __xstat(int, const char* path, struct stat* st) { return StatAt(AT_FDCWD, path, st, 0); }
+EXPORT int __lxstat(int, const char* path, struct stat* st) {
+  return StatAt(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+}
+EXPORT int __fxstat(int, int fd, struct stat* st) { return FstatFd(fd, st); }
+EXPORT int __fxstatat(int, int dirfd, const char* path, struct stat* st, int flags) {
+  return StatAt(dirfd, path, st, flags);
+}
+
+EXPORT int statx(int dirfd, const char* path, int flags, unsigned mask, struct statx* stx) {
+  // Never dereference a null path: Rust's probe statx(0, NULL, 0, ...) expects EFAULT.
+  if (IsNull(path)) return RealStatx(dirfd, path, flags, mask, stx);
+  if (path[0] == '\0' && (flags & AT_EMPTY_PATH)) {
+    int rc = RealStatx(dirfd, path, flags, mask, stx);
+    if (rc != 0 || dirfd == AT_FDCWD || t_depth != 0 || !Ready()) return rc;
+    struct stat st;
+    st.st_mode = static_cast<mode_t>(stx->stx_mode);
+    st.st_dev = makedev(stx->stx_dev_major, stx->stx_dev_minor);
+    if (!hfshim::MaybeVirtualFd(dirfd) &&
+        !(S_ISDIR(st.st_mode) && hfshim::MaybePlaceholderDev(st.st_dev)))
+      return rc;
+    if (FstatFd(dirfd, &st) != 0) return rc;
+    if (st.st_dev == hfshim::VirtualDev()) hfshim::StatToStatx(st, stx);
+    return rc;
+  }
+  if (!Enter(dirfd, path)) return RealStatx(dirfd, path, flags, mask, stx);
+  Scope scope;
+  return scope.Run(
+      -1,
+      [&](Vfs& vfs) {
+        Outcome o = vfs.Statx(dirfd, path, flags, stx);
+        return scope.Finish(o, [&](const char* p) {
+          return RealStatx(AtFd(p, dirfd), AtPath(p, path), flags, mask, stx);
+        });
+      },
+      [&] { return RealStatx(dirfd, path, flags, mask, stx); });
+}
+
+// ---- access family
+
+namespace {
+
+int AccessAt(int dirfd, const char* path, int mode, int flags) {
+  auto real = [&](int fd, const char* p) {
+    if (real_faccessat == nullptr) {
+      return static_cast<int>(hfshim::RawSyscallErrno(SYS_faccessat, fd, p, mode));
+    }
+    return real_faccessat(fd, p, mode, flags);
+  };
+  if (!Enter(dirfd, path)) return real(dirfd, path);
+  Scope scope;
+  return scope.Run(
+      -1,
+      [&](Vfs& vfs) {
+        Outcome o = vfs.Access(dirfd, path, mode, flags);
+        return scope.Finish(o,
+                            [&](const char* p) { return real(AtFd(p, dirfd), AtPath(p, path)); });
+      },
+      [&] { return real(dirfd, path); });
+}
+
+}  // namespace
+
+EXPORT int access(const char* path, int mode) { return AccessAt(AT_FDCWD, path, mode, 0); }
+EXPORT int faccessat(int dirfd, const char* path, int mode, int flags) {
+  return AccessAt(dirfd, path, mode, flags);
+}
+EXPORT int euidaccess(const char* path, int mode) {
+  return AccessAt(AT_FDCWD, path, mode, AT_EACCESS);
+}
+
+// ---- statfs / statvfs: virtual paths report the cache file system.
+
+EXPORT int statfs(const char* path, struct statfs* buf) {
+  if (!Enter(AT_FDCWD, path)) return REAL(statfs)(path, buf);
+  Scope scope;
+  return scope.Run(
+      -1,
+      [&](Vfs& vfs) {
+        Outcome o = vfs.Statfs(path);
+        return scope.Finish(o, [&](const char* p) { return REAL(statfs)(p ? p : path, buf); });
+      },
+      [&] { return REAL(statfs)(path, buf); });
+}
+
+EXPORT int statvfs(const char* path, struct statvfs* buf) {
+  if (!Enter(AT_FDCWD, path)) return REAL(statvfs)(path, buf);
+  Scope scope;
+  return scope.Run(
+      -1,
+      [&](Vfs& vfs) {
+        Outcome o = vfs.Statfs(path);
+        int rc = scope.Finish(o, [&](const char* p) { return REAL(statvfs)(p ? p : path, buf); });
+        if (rc == 0 && !o.real_path.empty()) buf->f_flag |= ST_RDONLY;
+        return rc;
+      },
+      [&] { return REAL(statvfs)(path, buf); });
+}
+
+// ---- getxattr family: virtual entries have no extended attributes.
+
+namespace {
+
+template <typename Real>
+ssize_t XattrProbe(const char* path, bool follow, bool list, Real real) {
+  if (!Enter(AT_FDCWD, path)) return real(path);
+  Scope scope;
+  return scope.Run(
+      static_cast<ssize_t>(-1),
+      [&](Vfs& vfs) -> ssize_t {
+        Outcome o = vfs.Probe(AT_FDCWD, path, follow);
+        if (o.passthrough) {
+          errno = scope.saved_errno();
+          return real(o.real_path.empty() ? path : o.real_path.c_str());
+        }
+        if (o.rc < 0) return scope.Result(o.rc);
+        if (list) return scope.Result(0);
+        errno = ENODATA;
+        return -1;
+      },
+      [&] { return real(path); });
+}
+
+}  // namespace
+
+EXPORT ssize_t getxattr(const char* path, const char* name, void* value, size_t size) {
+  return XattrProbe(path, true, false,
+                    [&](const char* p) { return REAL(getxattr)(p, name, value, size); });
+}
+EXPORT ssize_t lgetxattr(const char* path, const char* name, void* value, size_t size) {
+  return XattrProbe(path, false, false,
+                    [&](const char* p) { return REAL(lgetxattr)(p, name, value, size); });
+}
+EXPORT ssize_t listxattr(const char* path, char* list, size_t size) {
+  return XattrProbe(path, true, true,
+                    [&](const char* p) { return REAL(listxattr)(p, list, size); });
+}
+EXPORT ssize_t llistxattr(const char* path, char* list, size_t size) {
+  return XattrProbe(path, false, true,
+                    [&](const char* p) { return REAL(llistxattr)(p, list, size); });
+}
+
+extern "C" {
+__attribute__((visibility("default"), alias("stat"))) int stat64(const char*, struct stat64*);
+__attribute__((visibility("default"), alias("lstat"))) int lstat64(const char*, struct stat64*);
+__attribute__((visibility("default"), alias("fstat"))) int fstat64(int, struct stat64*);
+__attribute__((visibility("default"), alias("fstatat"))) int fstatat64(int, const char*,
+                                                                       struct stat64*, int);
+__attribute__((visibility("default"), alias("__xstat"))) int __xstat64(int, const char*,
+                                                                       struct stat64*);
+__attribute__((visibility("default"), alias("__lxstat"))) int __lxstat64(int, const char*,
+                                                                         struct stat64*);
+__attribute__((visibility("default"), alias("__fxstat"))) int __fxstat64(int, int, struct stat64*);
+__attribute__((visibility("default"), alias("__fxstatat"))) int __fxstatat64(int, int, const char*,
+                                                                             struct stat64*, int);
+__attribute__((visibility("default"), alias("euidaccess"))) int eaccess(const char*, int);
+__attribute__((visibility("default"), alias("statfs"))) int statfs64(const char*, struct statfs64*);
+__attribute__((visibility("default"), alias("statvfs"))) int statvfs64(const char*,
+                                                                       struct statvfs64*);
+}

@@ -1,0 +1,123 @@
+// Prefix and router: the allocation-free prefix must equal LoadConfig's, and the matching must
+// accept every spelling of a path under the prefix and nothing else.
+#include "core/vfs/prefix.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <map>
+#include <string>
+
+#include "core/config/config.h"
+#include "core/vfs/path_router.h"
+#include "gtest/gtest.h"
+
+namespace hfshim {
+namespace {
+
+std::map<std::string, std::string>* g_env = nullptr;
+const char* FakeGetenv(const char* name) {
+  auto it = g_env->find(name);
+  return it == g_env->end() ? nullptr : it->second.c_str();
+}
+
+std::string PrefixFor(std::map<std::string, std::string> env) {
+  g_env = &env;
+  Prefix p;
+  EXPECT_TRUE(p.InitFromEnv(&FakeGetenv));
+  std::string literal(p.literal());
+  auto config = LoadConfig([&](const char* n) { return FakeGetenv(n); });
+  EXPECT_TRUE(config.ok()) << config.status();
+  if (config.ok()) {
+    EXPECT_EQ(literal, config->prefix);
+  }
+  g_env = nullptr;
+  return literal;
+}
+
+TEST(PrefixTest, SameAsLoadConfig) {
+  EXPECT_EQ(PrefixFor({{"HOME", "/home/u"}}), "/home/u/.cache/huggingface/hub");
+  EXPECT_EQ(PrefixFor({{"HOME", "/home/u"}, {"XDG_CACHE_HOME", "/xdg"}}), "/xdg/huggingface/hub");
+  EXPECT_EQ(PrefixFor({{"HOME", "/home/u"}, {"HF_HOME", "/hf//home/"}}), "/hf/home/hub");
+  EXPECT_EQ(PrefixFor({{"HOME", "/home/u"}, {"HF_HOME", "~/hf"}}), "/home/u/hf/hub");
+  EXPECT_EQ(PrefixFor({{"HOME", "/home/u"}, {"HF_HUB_CACHE", "/c/hub/"}, {"HF_HOME", "/x"}}),
+            "/c/hub");
+  EXPECT_EQ(PrefixFor({{"HOME", "/home/u"}, {"HUGGINGFACE_HUB_CACHE", "/old"}}), "/old");
+  EXPECT_EQ(PrefixFor({{"HOME", "/home/u"}, {"HFSHIM_PREFIX", "/p"}, {"HF_HUB_CACHE", "/c"}}),
+            "/p");
+  char cwd[4096];
+  ASSERT_NE(getcwd(cwd, sizeof(cwd)), nullptr);
+  EXPECT_EQ(PrefixFor({{"HOME", "/home/u"}, {"HF_HOME", "rel"}}), std::string(cwd) + "/rel/hub");
+}
+
+TEST(PrefixTest, MatchesEverySpellingUnderThePrefix) {
+  Prefix p;
+  ASSERT_TRUE(p.InitWith("/nonexistent-hfshim/a/hub"));
+  char scratch[kVfsPathMax];
+  absl::string_view rel;
+  ASSERT_TRUE(p.Match("/nonexistent-hfshim/a/hub", scratch, &rel));
+  EXPECT_EQ(rel, "");
+  ASSERT_TRUE(p.Match("/nonexistent-hfshim/a/hub/", scratch, &rel));
+  EXPECT_EQ(rel, "");
+  ASSERT_TRUE(p.Match("/nonexistent-hfshim/a/hub/models--x/y", scratch, &rel));
+  EXPECT_EQ(rel, "models--x/y");
+  ASSERT_TRUE(p.Match("//nonexistent-hfshim/./a/hub//models--x", scratch, &rel));
+  EXPECT_EQ(rel, "models--x");
+  ASSERT_TRUE(p.Match("/nonexistent-hfshim/b/../a/hub/m", scratch, &rel));
+  EXPECT_EQ(rel, "m");
+  EXPECT_FALSE(p.Match("/nonexistent-hfshim/a/hubx", scratch, &rel));
+  EXPECT_FALSE(p.Match("/nonexistent-hfshim/a", scratch, &rel));
+  EXPECT_FALSE(p.Match("relative/hub", scratch, &rel));
+  EXPECT_FALSE(p.Match("", scratch, &rel));
+  EXPECT_TRUE(p.IsPrefixComponent("hub"));
+  EXPECT_TRUE(p.IsPrefixComponent("nonexistent-hfshim"));
+  EXPECT_FALSE(p.IsPrefixComponent("models--x"));
+}
+
+TEST(PrefixTest, RealFormFollowsSymlinkedAncestors) {
+  char tmpl[] = "/tmp/hfshim-prefix-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string base = tmpl;
+  ASSERT_EQ(mkdir((base + "/real").c_str(), 0755), 0);
+  ASSERT_EQ(symlink("real", (base + "/link").c_str()), 0);
+  Prefix p;
+  ASSERT_TRUE(p.InitWith(base + "/link/hub"));
+  EXPECT_EQ(p.real(), base + "/real/hub");
+  char scratch[kVfsPathMax];
+  absl::string_view rel;
+  EXPECT_TRUE(p.Match(base + "/real/hub/models--a", scratch, &rel));
+  EXPECT_EQ(rel, "models--a");
+  unlink((base + "/link").c_str());
+  rmdir((base + "/real").c_str());
+  rmdir(base.c_str());
+}
+
+TEST(PrefixTest, LexicalClean) {
+  char out[kVfsPathMax];
+  EXPECT_EQ(std::string(out, LexicalClean("/a//b/./c/../d/", out)), "/a/b/d");
+  EXPECT_EQ(std::string(out, LexicalClean("/..", out)), "/");
+  EXPECT_EQ(LexicalClean("rel", out), 0u);
+  EXPECT_TRUE(NeedsLexicalClean("/a/./b"));
+  EXPECT_TRUE(NeedsLexicalClean("/a/.."));
+  EXPECT_TRUE(NeedsLexicalClean("/a//b"));
+  EXPECT_FALSE(NeedsLexicalClean("/a/.cache/b"));
+  EXPECT_FALSE(NeedsLexicalClean("/a/..b"));
+}
+
+TEST(RouterTest, FastFilter) {
+  ASSERT_TRUE(InitRouterWith("/nonexistent-hfshim/home/.cache/huggingface/hub", "/tmp/ph"));
+  EXPECT_TRUE(MaybeVirtual(AT_FDCWD, "/nonexistent-hfshim/home/.cache/huggingface/hub/m"));
+  EXPECT_FALSE(MaybeVirtual(AT_FDCWD, "/etc/passwd"));
+  EXPECT_FALSE(MaybeVirtual(AT_FDCWD, nullptr));
+  EXPECT_FALSE(MaybeVirtual(AT_FDCWD, "relative/file"));  // cwd is not under the prefix
+  EXPECT_TRUE(NeedsJoin("../x"));
+  EXPECT_TRUE(NeedsJoin("huggingface/hub/x"));
+  EXPECT_TRUE(NeedsJoin("./.cache/x"));
+  EXPECT_FALSE(NeedsJoin("src/main.cc"));
+  errno = 1234;
+  MaybeVirtual(AT_FDCWD, "../../x");
+  EXPECT_EQ(errno, 1234);
+}
+
+}  // namespace
+}  // namespace hfshim
