@@ -62,6 +62,7 @@ class Scanner {
     if (S_ISDIR(st.st_mode)) {
       e.entry.type = EntryType::kDirectory;
       e.entry.nlink = 0;  // the index writer counts subdirectories
+      e.entry.size = static_cast<uint64_t>(st.st_size);  // as the local file system reports
       auto names = env_->ListDir(local);
       if (!names.ok()) {
         return Refuse(local, names.status().message(), "make the directory readable");

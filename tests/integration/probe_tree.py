@@ -1,0 +1,64 @@
+"""Prints everything Python can observe of a tree, relative to ROOT, in a stable order.
+Used natively and under LD_PRELOAD; the two outputs must be identical."""
+
+import glob
+import hashlib
+import mmap
+import os
+import pathlib
+import stat
+import sys
+
+root = sys.argv[1]
+
+
+def rel(p):
+    return os.path.relpath(p, root)
+
+
+def describe(p, st):
+    kind = stat.filemode(st.st_mode)
+    size = st.st_size if not stat.S_ISDIR(st.st_mode) else "-"
+    return "%s %s %s nlink=%d mtime_ns=%d" % (kind, size, oct(st.st_mode), st.st_nlink,
+                                               st.st_mtime_ns)
+
+
+for dirpath, dirnames, filenames in os.walk(root):
+    dirnames.sort()
+    print("DIR", rel(dirpath), describe(dirpath, os.lstat(dirpath)))
+    for name in sorted(filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]):
+        p = os.path.join(dirpath, name)
+        lst = os.lstat(p)
+        line = ["ENT", rel(p), describe(p, lst)]
+        if stat.S_ISLNK(lst.st_mode):
+            line.append("-> " + os.readlink(p))
+            line.append("real=" + rel(os.path.realpath(p)))
+            line.append("samefile=%s" % os.path.samefile(p, os.path.realpath(p)))
+        st = os.stat(p)
+        line.append("follow=" + describe(p, st))
+        line.append("ino_stable=%s" % (os.stat(p).st_ino == st.st_ino))
+        if stat.S_ISREG(st.st_mode):
+            with open(p, "rb") as f:
+                data = f.read()
+                line.append("fstat_eq=%s" % (os.fstat(f.fileno()).st_ino == st.st_ino and
+                                             os.fstat(f.fileno()).st_size == st.st_size and
+                                             os.fstat(f.fileno()).st_mtime_ns == st.st_mtime_ns))
+            line.append("sha256=" + hashlib.sha256(data).hexdigest())
+            if data:
+                with open(p, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                    line.append("mmap_ok=%s" % (m[:] == data))
+        print(" ".join(line))
+
+for e in sorted(os.scandir(root), key=lambda e: e.name):
+    print("SCANDIR", e.name, e.is_dir(), e.is_symlink(), e.inode() == os.lstat(e.path).st_ino)
+for e in sorted(os.scandir(os.path.join(root, "models--hfshim--tiny-model", "snapshots")),
+                key=lambda e: e.name):
+    for c in sorted(os.scandir(e.path), key=lambda c: c.name):
+        print("SCANDIR", rel(c.path), c.is_file(), c.is_symlink(), c.is_dir())
+print("GLOB", sorted(rel(p) for p in glob.glob(os.path.join(root, "*", "snapshots", "*",
+                                                            "*.json"))))
+print("PATHLIB", sorted(str(p.relative_to(root)) for p in
+                        pathlib.Path(root).glob("models--*/snapshots/*/**/*.bin")))
+print("LISTDIR_FD", sorted(os.listdir(os.open(os.path.join(root, "models--solo"), os.O_RDONLY))))
+print("EXISTS", os.path.exists(os.path.join(root, "models--solo", "nope")),
+      os.path.isdir(os.path.join(root, "models--solo", "blobs")))

@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""Integration tests: real programs under LD_PRELOAD against a pushed hub cache.
+
+  run.py GROUP HFSHIM_PUSH LIBHFSHIM
+GROUP: tree | coreutils | archive | torch | errors | processes | failures
+Differential groups run the same probe on the native tree and on the virtual one (an empty
+prefix directory under LD_PRELOAD) and require identical output.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import PY, Checks, World, differential  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def no_totals(out):
+    # ls prints "total N" in allocated blocks, which depend on the file system: not compared.
+    return "\n".join(l for l in out.splitlines() if not l.startswith("total "))
+
+
+def group_tree(w, c):
+    differential(w, c, "python os.walk/stat/scandir/realpath/sha256/mmap/glob",
+                 [PY, os.path.join(HERE, "probe_tree.py"), "{root}"])
+
+
+def group_coreutils(w, c):
+    differential(w, c, "ls -lR", ["ls", "-lR", "--time-style=full-iso", "{root}"], no_totals)
+    differential(w, c, "find -printf", ["sh", "-c",
+                 "find {root} -printf '%p %s %m %y %l %n %TY-%Tm-%Td+%TT\\n' | sort"])
+    differential(w, c, "du -ab", ["sh", "-c", "du -ab {root} | sort -k2"])
+    differential(w, c, "sha256sum", ["sh", "-c",
+                 "cd {root} && find . -type l -o -type f | sort | xargs -d '\\n' sha256sum"])
+    differential(w, c, "stat -c", ["sh", "-c",
+                 "find {root} -print0 | sort -z | xargs -0 stat -c '%n %s %f %Y %h %F %N'"])
+    differential(w, c, "cat of a snapshot file", ["sh", "-c",
+                 "cat {root}/models--hfshim--tiny-model/snapshots/*/config.json"])
+    differential(w, c, "md5sum via fopen", ["sh", "-c",
+                 "cd {root} && md5sum models--hfshim--tiny-model/snapshots/*/tokenizer.json"])
+
+
+def group_archive(w, c):
+    repos = "datasets--hfshim--small models--hfshim--tiny-model models--solo"
+    differential(w, c, "tar stream (sorted) is byte-identical", ["sh", "-c",
+                 "tar -C {root} --sort=name -cf - %s | sha256sum" % repos])
+    differential(w, c, "tar -tv listing", ["sh", "-c",
+                 "tar -C {root} --sort=name -cf - %s | tar -tvf - --full-time" % repos])
+    r = w.run(["diff", "-r", w.native, w.prefix], w.prefix, True)
+    c.ok("diff -r native virtual", r.returncode == 0, r.stdout.decode()[-3000:] +
+         r.stderr.decode()[-2000:])
+    out = os.path.join(w.tmp, "copied")
+    r = w.run(["cp", "-r", w.prefix, out], w.prefix, True)
+    c.ok("cp -r out of the tree", r.returncode == 0, r.stderr.decode())
+    r = subprocess.run(["diff", "-r", w.native, out], capture_output=True)
+    c.ok("copy equals the native tree", r.returncode == 0, r.stdout.decode()[-3000:])
+    r = w.run(["sh", "-c", "cp -a {root}/models--solo " + os.path.join(w.tmp, "cpa") +
+               " && ls -l --time-style=+%s " + os.path.join(w.tmp, "cpa/snapshots/*/")],
+              w.prefix, True)
+    c.ok("cp -a keeps symlinks", r.returncode == 0 and b"-> ../../blobs/" in r.stdout,
+         r.stdout.decode() + r.stderr.decode())
+
+
+def group_torch(w, c):
+    # Add a torch checkpoint repo and push it: the store then holds both repos.
+    repo = os.path.join(w.native, "models--ckpt")
+    os.makedirs(os.path.join(repo, "snapshots", "r"))
+    os.makedirs(os.path.join(repo, "blobs"))
+    subprocess.check_call([PY, "-c", "import torch; torch.manual_seed(0); torch.save("
+                           "{'w': torch.randn(64, 64), 'b': torch.zeros(3)}, '%s')" %
+                           os.path.join(repo, "blobs", "ck")])
+    os.symlink("../../blobs/ck", os.path.join(repo, "snapshots", "r", "ckpt.pt"))
+    subprocess.check_call([os.environ["HFSHIM_PUSH_BIN"], "--store", "file://" + w.store,
+                           "--repo", "ckpt", w.native], env=w.env(False),
+                          stdout=subprocess.DEVNULL)
+    differential(w, c, "torch DataLoader fork/spawn/forkserver, numpy memmap, torch.load",
+                 [PY, os.path.join(HERE, "probe_torch.py"), "{root}"])
+
+
+ERRORS_PROBE = r"""
+import errno, os, sys
+root = sys.argv[1]
+snap = os.path.join(root, "models--hfshim--tiny-model", "snapshots")
+rev = sorted(os.listdir(snap))[0]
+f = os.path.join(snap, rev, "config.json")
+def code(fn):
+    try:
+        fn()
+        return "ok"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+print("open-w", code(lambda: open(f, "w")))
+print("open-a", code(lambda: open(f, "a")))
+print("open-rw", code(lambda: os.open(f, os.O_RDWR)))
+print("creat", code(lambda: open(os.path.join(snap, rev, "new.txt"), "w")))
+print("mkdir", code(lambda: os.mkdir(os.path.join(snap, "x"))))
+print("unlink", code(lambda: os.unlink(f)))
+print("rename", code(lambda: os.rename(f, f + ".2")))
+print("chmod", code(lambda: os.chmod(f, 0o600)))
+print("utime", code(lambda: os.utime(f)))
+print("rmdir", code(lambda: os.rmdir(os.path.join(snap, rev))))
+print("access-w", os.access(f, os.W_OK), os.access(f, os.R_OK))
+print("missing", code(lambda: os.stat(os.path.join(snap, rev, "nope"))))
+print("notdir", code(lambda: os.stat(f + "/x")))
+print("trailing-slash", code(lambda: os.stat(f + "/")))
+print("nofollow", code(lambda: os.open(f, os.O_RDONLY | os.O_NOFOLLOW)))
+print("o_directory", code(lambda: os.open(f, os.O_RDONLY | os.O_DIRECTORY)))
+print("dotdot", os.path.realpath(os.path.join(snap, rev, "..", rev, "config.json")) ==
+      os.path.realpath(f))
+print("makedirs-exist-ok", code(lambda: os.makedirs(snap, exist_ok=True)))
+"""
+
+
+def group_errors(w, c):
+    r = w.run([PY, "-c", ERRORS_PROBE, "{root}"], w.prefix, True)
+    out = r.stdout.decode()
+    expect = {"open-w": "EROFS", "open-a": "EROFS", "open-rw": "EROFS", "creat": "EROFS",
+              "mkdir": "EROFS", "unlink": "EROFS", "rename": "EROFS", "chmod": "EROFS",
+              "utime": "EROFS", "rmdir": "EROFS", "access-w": "False True",
+              "missing": "ENOENT", "notdir": "ENOTDIR", "trailing-slash": "ENOTDIR",
+              "nofollow": "ELOOP", "o_directory": "ENOTDIR", "dotdot": "True",
+              "makedirs-exist-ok": "ok"}
+    got = dict(l.split(" ", 1) for l in out.splitlines() if " " in l)
+    for k, v in expect.items():
+        c.ok("errno " + k, got.get(k) == v, "got %r, want %r\n%s" % (got.get(k), v,
+                                                                   r.stderr.decode()[-2000:]))
+    # The rest of the prefix is the real, writable directory: the hub takes its locks there.
+    r = w.run([PY, "-c", "import os, fcntl, sys; p = sys.argv[1] + '/.locks/models--x';"
+               "os.makedirs(p, exist_ok=True); f = open(p + '/a.lock', 'w');"
+               "fcntl.flock(f, fcntl.LOCK_EX); open(sys.argv[1] + '/version.txt', 'w').write('1')",
+               "{root}"], w.prefix, True)
+    c.ok(".locks and version.txt are real and writable", r.returncode == 0 and
+         os.path.exists(os.path.join(w.prefix, ".locks", "models--x", "a.lock")),
+         r.stderr.decode())
+
+
+PROC_PROBE = r"""
+import hashlib, os, subprocess, sys, threading
+root = sys.argv[1]
+snap = os.path.join(root, "datasets--hfshim--small", "snapshots")
+files = sorted(os.path.join(d, f) for d, _, fs in os.walk(snap) for f in fs)
+def digest(p):
+    with open(p, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+want = {p: digest(p) for p in files[:200]}
+bad = []
+def worker(k):
+    for i in range(300):
+        p = files[(i * 7 + k) % 200] if k % 2 else files[0]
+        if digest(p) != want[p]:
+            bad.append(p)
+ts = [threading.Thread(target=worker, args=(k,)) for k in range(64)]
+[t.start() for t in ts]
+pid = os.fork()  # fork while 64 threads are inside the shim
+if pid == 0:
+    ok = all(digest(p) == want[p] for p in files[:50])
+    os._exit(0 if ok else 3)
+_, status = os.waitpid(pid, 0)
+[t.join() for t in ts]
+print("threads", "ok" if not bad else "BAD")
+print("fork-child", os.waitstatus_to_exitcode(status))
+out = subprocess.run(["sh", "-c", "cat '%s' | sha256sum" % files[3]], capture_output=True)
+print("exec-chain", out.stdout.split()[0].decode() == want[files[3]])
+out = subprocess.run(["ls"], cwd=os.path.dirname(files[3]), capture_output=True)
+print("subprocess-cwd", os.path.basename(files[3]) in out.stdout.decode())
+os.closerange(3, 65536)
+print("after-closerange", digest(files[5]) == want[files[5]])
+os.chdir(os.path.dirname(files[7]))
+print("chdir-relative", digest(os.path.basename(files[7])) == want[files[7]],
+      os.getcwd() == os.path.dirname(files[7]))
+fd = os.open(os.path.dirname(files[9]), os.O_RDONLY)
+print("openat-dirfd", os.stat(os.path.basename(files[9]), dir_fd=fd).st_size ==
+      os.stat(files[9]).st_size)
+"""
+
+
+def group_processes(w, c):
+    r = w.run([PY, "-c", PROC_PROBE, "{root}"], w.prefix, True)
+    got = dict(l.split(" ", 1) for l in r.stdout.decode().splitlines() if " " in l)
+    for k, v in {"threads": "ok", "fork-child": "0", "exec-chain": "True",
+                 "subprocess-cwd": "True", "after-closerange": "True",
+                 "chdir-relative": "True True", "openat-dirfd": "True"}.items():
+        c.ok("process " + k, got.get(k) == v, "got %r\n%s" % (got.get(k),
+                                                             r.stderr.decode()[-3000:]))
+
+
+def group_failures(w, c):
+    snap = os.path.join(w.prefix, "models--hfshim--tiny-model", "snapshots")
+    # 1. A content object missing from the store: EIO/ENOENT and an hfshim: line, no bytes.
+    for name in os.listdir(os.path.join(w.store, "data")):
+        os.unlink(os.path.join(w.store, "data", name))
+    probe = ("import os, sys, errno\nd = sys.argv[1]\n"
+             "try:\n  rev = sorted(os.listdir(d))[-1]\n"
+             "  open(os.path.join(d, rev, 'model.safetensors'), 'rb').read(); print('read')\n"
+             "except OSError as e: print(errno.errorcode[e.errno])\n")
+    start = time.time()
+    r = w.run([PY, "-c", probe, snap], w.prefix, True)
+    out, err = r.stdout.decode().strip(), r.stderr.decode()
+    c.ok("missing store object fails cleanly", out in ("EIO", "ENOENT") and "hfshim:" in err,
+         "stdout %r stderr %r" % (out, err))
+    # 2. The whole store gone, node cache empty: a clean error, quickly, no hang.
+    shutil.rmtree(w.store)
+    shutil.rmtree(w.cache, ignore_errors=True)
+    r = w.run([PY, "-c", probe, snap], w.prefix, True, HFSHIM_TIMEOUT="5")
+    out = r.stdout.decode().strip()
+    c.ok("unreachable store: clean error, no hang", out in ("EIO", "ENOENT") and
+         time.time() - start < 60, "stdout %r stderr %r" % (out, r.stderr.decode()))
+
+
+GROUPS = {"tree": group_tree, "coreutils": group_coreutils, "archive": group_archive,
+          "torch": group_torch, "errors": group_errors, "processes": group_processes,
+          "failures": group_failures}
+
+
+def main():
+    group, push, lib = sys.argv[1], sys.argv[2], sys.argv[3]
+    os.environ["HFSHIM_PUSH_BIN"] = push
+    world = World(push, lib)
+    checks = Checks()
+    try:
+        GROUPS[group](world, checks)
+    finally:
+        world.close()
+    checks.exit()
+
+
+if __name__ == "__main__":
+    main()
