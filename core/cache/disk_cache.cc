@@ -127,7 +127,6 @@ class DiskCache final : public ContentCache {
   void Hit(const std::string& path, const struct stat& st, uint64_t size) {
     ++hits_;
     Count(Counter::kCacheFileHits);
-    Count(Counter::kBytesFromDiskCache, size);
     if (time(nullptr) - st.st_mtime > kTouchAfterSeconds) {
       utimensat(AT_FDCWD, path.c_str(), nullptr, 0);  // LRU: mark as recently used
     }

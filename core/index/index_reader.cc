@@ -8,6 +8,7 @@
 #include <mutex>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/base/posix_error.h"
@@ -99,7 +100,8 @@ class LmdbIndexReader final : public IndexReader {
   }
 
   absl::StatusOr<Resolved> Resolve(absl::string_view rel_path, bool follow_last) const override {
-    return ResolvePath(rel_path, follow_last, [this](absl::string_view p) { return Lookup(p); });
+    return ResolvePath(rel_path, follow_last,
+                       [this](absl::string_view p) { return LookupDirectoryCached(p); });
   }
 
   absl::StatusOr<std::vector<DirChild>> List(absl::string_view dir_path, absl::string_view after,
@@ -205,6 +207,26 @@ class LmdbIndexReader final : public IndexReader {
   }
 
  private:
+  // Lookup with a cache of directory entries: every path of a dataset walks the same few
+  // directories (repo, snapshots, <rev>, shard), so resolving a path costs about one B-tree
+  // lookup instead of one per component. The generation is immutable, so entries never go stale.
+  absl::StatusOr<Entry> LookupDirectoryCached(absl::string_view rel_path) const {
+    {
+      std::lock_guard<std::mutex> lock(dir_mu_);
+      auto it = dirs_.find(rel_path);
+      if (it != dirs_.end()) return it->second;
+    }
+    absl::StatusOr<Entry> e = Lookup(rel_path);
+    if (e.ok() && e->type == EntryType::kDirectory) {
+      std::lock_guard<std::mutex> lock(dir_mu_);
+      if (dirs_.size() >= kMaxCachedDirectories) dirs_.clear();  // bounded memory
+      dirs_.emplace(std::string(rel_path), *e);
+    }
+    return e;
+  }
+
+  static constexpr size_t kMaxCachedDirectories = 65536;
+
   // A read transaction borrowed from the reader's pool for the duration of one call. Reset
   // transactions are reused (mdb_txn_renew) so a lookup costs no allocation.
   class Txn {
@@ -244,6 +266,8 @@ class LmdbIndexReader final : public IndexReader {
   IndexMeta meta_;
   Entry root_;
   mutable std::mutex mu_;
+  mutable std::mutex dir_mu_;
+  mutable absl::flat_hash_map<std::string, Entry> dirs_;
   mutable std::vector<MDB_txn*> idle_;
 };
 

@@ -1,7 +1,7 @@
 #include "core/index/path_walk.h"
 
 #include <cerrno>
-#include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,17 +15,39 @@
 namespace hfshim {
 namespace {
 
-// Pushes the components of `path` to the front of `pending`, keeping their order.
-void PrependComponents(absl::string_view path, std::deque<std::string>* pending) {
-  std::vector<std::string> parts = absl::StrSplit(path, '/');
-  for (auto it = parts.rbegin(); it != parts.rend(); ++it) pending->push_front(*it);
+// Pushes the components of `path` onto `pending` (a stack: the next component is at the back).
+void PushComponents(absl::string_view path, std::vector<absl::string_view>* pending) {
+  size_t end = path.size();
+  while (true) {
+    size_t slash = path.rfind('/', end == 0 ? 0 : end - 1);
+    if (end == 0) {
+      pending->push_back(absl::string_view());
+      return;
+    }
+    if (slash == absl::string_view::npos) {
+      pending->push_back(path.substr(0, end));
+      return;
+    }
+    pending->push_back(path.substr(slash + 1, end - slash - 1));
+    end = slash;
+  }
 }
 
-bool OnlyDotsAndEmpty(const std::deque<std::string>& pending) {
-  for (const auto& c : pending) {
+bool OnlyDotsAndEmpty(const std::vector<absl::string_view>& pending) {
+  for (absl::string_view c : pending) {
     if (!c.empty() && c != ".") return false;
   }
   return true;
+}
+
+std::string JoinRest(std::vector<absl::string_view> pending, absl::string_view first) {
+  std::string out(first);
+  for (auto it = pending.rbegin(); it != pending.rend(); ++it) {
+    if (it->empty()) continue;
+    if (!out.empty()) out.push_back('/');
+    out.append(it->data(), it->size());
+  }
+  return out;
 }
 
 }  // namespace
@@ -36,68 +58,68 @@ absl::StatusOr<Resolved> ResolvePath(
   if (rel_path.size() > kMaxPathBytes) {
     return PosixError(ENAMETOOLONG, "path is longer than PATH_MAX");
   }
-  std::deque<std::string> pending;
-  PrependComponents(rel_path, &pending);
+  std::vector<absl::string_view> pending;  // views into rel_path and into `targets`
+  pending.reserve(16);
+  std::vector<std::unique_ptr<std::string>> targets;  // link targets being walked
+  PushComponents(rel_path, &pending);
   // A trailing '/' (or "/." at the end) demands a directory and follows a final symlink.
-  bool must_be_dir = !rel_path.empty() &&
-                     (rel_path.back() == '/' || absl::EndsWith(rel_path, "/.") || rel_path == ".");
-  std::vector<std::string> current;  // canonical components of the directory reached so far
+  const bool must_be_dir = !rel_path.empty() && (rel_path.back() == '/' ||
+                                                 absl::EndsWith(rel_path, "/.") || rel_path == ".");
+  std::string current;          // canonical path of the directory reached so far
+  std::vector<size_t> lengths;  // current's length before each component, to pop ".."
   Resolved out;
   ASSIGN_OR_RETURN(out.entry, lookup(""));
   int hops = 0;
   while (!pending.empty()) {
-    std::string c = std::move(pending.front());
-    pending.pop_front();
+    const absl::string_view c = pending.back();
+    pending.pop_back();
     if (c.empty() || c == ".") continue;
     if (c == "..") {
-      if (current.empty()) {
+      if (lengths.empty()) {
         out.in_index = false;
-        std::vector<std::string> rest;
-        for (auto& p : pending) {
-          if (!p.empty()) rest.push_back(p);
-        }
-        out.escaped_path = absl::StrJoin(rest, "/");
+        out.escaped_path = JoinRest(pending, "");
         if (must_be_dir && !out.escaped_path.empty()) out.escaped_path += "/";
         return out;
       }
-      current.pop_back();
-      ASSIGN_OR_RETURN(out.entry, lookup(absl::StrJoin(current, "/")));
+      current.resize(lengths.back());
+      lengths.pop_back();
+      ASSIGN_OR_RETURN(out.entry, lookup(current));
       continue;
     }
     if (c.size() > 255) return PosixError(ENAMETOOLONG, "path component longer than NAME_MAX");
-    std::string candidate = current.empty() ? c : absl::StrCat(absl::StrJoin(current, "/"), "/", c);
-    absl::StatusOr<Entry> entry = lookup(candidate);
+    const size_t before = current.size();
+    if (!current.empty()) current.push_back('/');
+    current.append(c.data(), c.size());
+    absl::StatusOr<Entry> entry = lookup(current);
     if (!entry.ok()) return entry.status();
     const bool last = OnlyDotsAndEmpty(pending);
     if (entry->type == EntryType::kSymlink && (!last || follow_last || must_be_dir)) {
       if (++hops > kMaxSymlinkHops) {
-        return PosixError(ELOOP, absl::StrCat("too many levels of symbolic links at ", candidate));
+        return PosixError(ELOOP, absl::StrCat("too many levels of symbolic links at ", current));
       }
-      const std::string& target = entry->symlink_target;
-      if (!target.empty() && target[0] == '/') {
+      current.resize(before);  // a link's target is relative to the link's directory
+      targets.push_back(std::make_unique<std::string>(std::move(entry->symlink_target)));
+      const std::string& target = *targets.back();
+      if (target.empty()) return PosixError(ENOENT, "empty symlink");
+      if (target[0] == '/') {
         // An absolute target leaves the index: the caller resolves the rest on the real disk.
         out.in_index = false;
-        std::vector<std::string> rest = {target};
-        for (auto& p : pending) {
-          if (!p.empty()) rest.push_back(p);
-        }
-        out.escaped_path = absl::StrJoin(rest, "/");
+        out.escaped_path = JoinRest(pending, target);
         return out;
       }
-      PrependComponents(target, &pending);
-      if (target.empty()) return PosixError(ENOENT, absl::StrCat("empty symlink at ", candidate));
+      PushComponents(target, &pending);
       continue;
     }
     if (!last && entry->type != EntryType::kDirectory) {
-      return PosixError(ENOTDIR, absl::StrCat(candidate, " is not a directory"));
+      return PosixError(ENOTDIR, absl::StrCat(current, " is not a directory"));
     }
-    current.push_back(std::move(c));
+    lengths.push_back(before);
     out.entry = *std::move(entry);
   }
   if (must_be_dir && out.entry.type != EntryType::kDirectory) {
     return PosixError(ENOTDIR, absl::StrCat(rel_path, " is not a directory"));
   }
-  out.path = absl::StrJoin(current, "/");
+  out.path = std::move(current);
   return out;
 }
 

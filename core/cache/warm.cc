@@ -1,0 +1,143 @@
+#include "core/cache/warm.h"
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "core/base/status_macros.h"
+#include "core/push/repo_id.h"
+
+namespace hfshim {
+namespace {
+
+// Adds the file content of `entry` at `path` (following a symlink) to the selection.
+void Add(const IndexReader& index, absl::string_view path, const Entry& entry,
+         absl::flat_hash_set<Hash128>* seen, std::vector<Entry>* out) {
+  Entry file = entry;
+  if (entry.type == EntryType::kSymlink) {
+    auto r = index.Resolve(path, true);
+    if (!r.ok() || !r->in_index) return;
+    file = r->entry;
+  }
+  if (file.type != EntryType::kFile) return;
+  if (seen->insert(file.content_hash).second) out->push_back(std::move(file));
+}
+
+// Reads refs/<name> of repo `dir` from the store: the revision it points to.
+absl::StatusOr<std::string> ReadRef(const IndexReader& index, ObjectStore* store,
+                                    const std::string& dir, const std::string& ref,
+                                    absl::Time deadline) {
+  ASSIGN_OR_RETURN(Entry e, index.Lookup(absl::StrCat(dir, "/refs/", ref)));
+  std::string rev;
+  if (e.size > 0) {
+    RETURN_IF_ERROR(
+        store->GetRange(e.location.object_key, e.location.offset, e.size, &rev, deadline));
+  }
+  return std::string(absl::StripAsciiWhitespace(rev));
+}
+
+// The index path a target names, or NotFound.
+absl::StatusOr<std::string> TargetPath(const IndexReader& index, const std::string& target,
+                                       ObjectStore* store, absl::Time deadline) {
+  if (index.Lookup(target).ok() || index.Resolve(target, true).ok()) return target;
+  auto dir = DirForRepoId(target);
+  if (dir && index.Lookup(*dir).ok()) {
+    const size_t at = target.find('@');
+    if (at == std::string::npos) return *dir;
+    std::string rev = target.substr(at + 1);
+    if (!index.Lookup(absl::StrCat(*dir, "/snapshots/", rev)).ok()) {
+      auto resolved = ReadRef(index, store, *dir, rev, deadline);
+      if (resolved.ok()) rev = *resolved;
+    }
+    const std::string snap = absl::StrCat(*dir, "/snapshots/", rev);
+    if (index.Lookup(snap).ok()) return snap;
+    return absl::NotFoundError(absl::StrCat("revision ", target.substr(at + 1), " of ",
+                                            target.substr(0, at), " is not in the store"));
+  }
+  return absl::NotFoundError(absl::StrCat("'", target,
+                                          "' is neither a repo id nor a path in "
+                                          "the store; see hfshim-ls"));
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Entry>> SelectContents(const IndexReader& index,
+                                                  const std::vector<std::string>& targets,
+                                                  ObjectStore* store, absl::Time deadline) {
+  std::vector<std::string> roots;
+  bool all = false;
+  for (const std::string& t : targets) {
+    if (t == "--all") {
+      all = true;
+      continue;
+    }
+    ASSIGN_OR_RETURN(std::string p, TargetPath(index, t, store, deadline));
+    auto r = index.Resolve(p, true);
+    roots.push_back(r.ok() && r->in_index ? r->path : p);
+  }
+  absl::flat_hash_set<Hash128> seen;
+  std::vector<Entry> out;
+  RETURN_IF_ERROR(index.ForEach([&](absl::string_view path, const Entry& e) {
+    bool wanted = all;
+    for (const std::string& root : roots) {
+      wanted = wanted || path == root || absl::StartsWith(path, root + "/");
+    }
+    if (wanted) Add(index, path, e, &seen, &out);
+    return true;
+  }));
+  return out;
+}
+
+WarmResult WarmContents(ContentCache* cache, const IndexReader& index,
+                        const std::vector<Entry>& entries, int threads, bool verify,
+                        absl::Time deadline,
+                        const std::function<void(const WarmProgress&)>& progress) {
+  WarmResult result;
+  WarmProgress p;
+  p.files_total = entries.size();
+  for (const Entry& e : entries) p.bytes_total += e.size;
+  result.files = p.files_total;
+  result.bytes = p.bytes_total;
+  std::mutex mu;
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < entries.size(); i = next++) {
+      const Entry& e = entries[i];
+      bool cached = cache->Contains(e.content_hash);
+      bool dropped = false;
+      if (cached && verify && absl::IsDataLoss(cache->Verify(e))) {
+        cached = false;
+        dropped = true;
+      }
+      absl::Status s;
+      if (!cached) s = cache->Materialize(e, index, deadline).status();
+      std::lock_guard<std::mutex> lock(mu);
+      result.corrupt_dropped += dropped;
+      if (cached) {
+        ++result.already_cached;
+        result.already_bytes += e.size;
+      } else if (s.ok()) {
+        ++result.fetched;
+        result.fetched_bytes += e.size;
+      } else {
+        ++result.failed;
+        if (result.first_error.empty()) result.first_error = std::string(s.message());
+      }
+      ++p.files_done;
+      p.bytes_done += e.size;
+      if (progress) progress(p);
+    }
+  };
+  std::vector<std::thread> workers;
+  for (int t = 1; t < std::max(threads, 1); ++t) workers.emplace_back(work);
+  work();
+  for (auto& w : workers) w.join();
+  return result;
+}
+
+}  // namespace hfshim
