@@ -48,11 +48,10 @@ def run_probe(config, probe, manifest, threads):
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     out, err = proc.stdout.read(), proc.stderr.read()
-    if status != 0:
+    if status != 0 or b"Traceback" in err:
         raise RuntimeError("%s %s failed in %s: %s" % (probe, threads, config.name, err.decode()))
     result = json.loads(out)
     result["cpu_seconds"] = usage.ru_utime + usage.ru_stime
-    result["peak_rss"] = usage.ru_maxrss * 1024
     return result
 
 
@@ -167,6 +166,11 @@ def main():
         shutil.rmtree(store, ignore_errors=True)
         push_seconds = {"file": push(args.install, src, "file://" + store)}
         configs.append(Hfshim("hfshim file://", lib, "file://" + store, work))
+        from macro.peers import add_local_fuse_peer
+        for peer in add_local_fuse_peer(src, work):
+            cleanup.append(peer.close)
+            configs.append(peer)
+            fuse_names.add(peer.name)
         if not args.no_s3:
             try:
                 s3 = servers.S3rver(work)

@@ -5,6 +5,7 @@ itself cold (caches emptied) and what its daemon costs (FUSE peers).
 """
 
 import os
+import re
 import shutil
 
 from macro.servers import drop_page_cache
@@ -36,7 +37,8 @@ class Hfshim:
         self.name = name
         self.lib = lib
         self.store_url = store_url
-        self.root = os.path.join(workdir, "prefix-" + name.replace(" ", "-").replace("/", ""))
+        safe = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")
+        self.root = os.path.join(workdir, "prefix-" + safe)
         self.cache = self.root + "-cache"
         os.makedirs(self.root, exist_ok=True)
         self.extra_env = extra_env or {}

@@ -55,3 +55,19 @@ def add_fuse_peers(s3, src, workdir):
                              "-o", "use_cache=%s" % cache2],
             mnt2, cache2), "plain"))
     return peers
+
+
+def add_local_fuse_peer(src, workdir):
+    """rclone mount of the native tree itself: the cost of FUSE alone, no object store."""
+    if not shutil.which("rclone") or not shutil.which("fusermount3"):
+        return []
+    env = dict(os.environ)
+    env.pop("AWS_CA_BUNDLE", None)
+    env["RCLONE_CONFIG"] = os.path.join(workdir, "rclone-local.conf")
+    open(env["RCLONE_CONFIG"], "w").close()
+    mnt = os.path.join(workdir, "mnt-rclone-local")
+    cache = os.path.join(workdir, "cache-rclone-local")
+    return [Fuse(FuseMount(
+        "rclone mount(local)", lambda: ["rclone", "mount", src, mnt, "--read-only",
+                                         "--copy-links", "--cache-dir", cache],
+        mnt, cache, env))]

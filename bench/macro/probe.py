@@ -20,12 +20,16 @@ CHUNK = 16 << 20
 
 def read_small(paths, threads):
     total = [0] * threads
+    errors = []
 
     def work(k):
         n = 0
-        for p in paths[k::threads]:
-            with open(p, "rb") as f:
-                n += len(f.read())
+        try:
+            for p in paths[k::threads]:
+                with open(p, "rb") as f:
+                    n += len(f.read())
+        except OSError as e:  # a failed read must fail the probe, not just its thread
+            errors.append(e)
         total[k] = n
 
     ts = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
@@ -33,6 +37,8 @@ def read_small(paths, threads):
         t.start()
     for t in ts:
         t.join()
+    if errors:
+        raise errors[0]
     return len(paths), sum(total)
 
 
@@ -114,7 +120,13 @@ def main():
     else:
         sys.exit("unknown probe " + op)
     seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "items": items, "bytes": nbytes}))
+    # Peak RSS of this program (VmHWM starts afresh at exec, unlike the rusage of a forked child).
+    hwm = 0
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                hwm = int(line.split()[1]) * 1024
+    print(json.dumps({"seconds": seconds, "items": items, "bytes": nbytes, "peak_rss": hwm}))
 
 
 if __name__ == "__main__":

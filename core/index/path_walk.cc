@@ -70,6 +70,7 @@ absl::StatusOr<Resolved> ResolvePath(
   Resolved out;
   ASSIGN_OR_RETURN(out.entry, lookup(""));
   int hops = 0;
+  bool entry_stale = false;
   while (!pending.empty()) {
     const absl::string_view c = pending.back();
     pending.pop_back();
@@ -83,7 +84,7 @@ absl::StatusOr<Resolved> ResolvePath(
       }
       current.resize(lengths.back());
       lengths.pop_back();
-      ASSIGN_OR_RETURN(out.entry, lookup(current));
+      entry_stale = true;  // looked up only if the walk ends here
       continue;
     }
     if (c.size() > 255) return PosixError(ENAMETOOLONG, "path component longer than NAME_MAX");
@@ -115,6 +116,10 @@ absl::StatusOr<Resolved> ResolvePath(
     }
     lengths.push_back(before);
     out.entry = *std::move(entry);
+    entry_stale = false;
+  }
+  if (entry_stale) {
+    ASSIGN_OR_RETURN(out.entry, lookup(current));
   }
   if (must_be_dir && out.entry.type != EntryType::kDirectory) {
     return PosixError(ENOTDIR, absl::StrCat(rel_path, " is not a directory"));
