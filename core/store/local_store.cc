@@ -166,7 +166,11 @@ class LocalStore final : public ObjectStore {
     auto names = env_->ListDir(dir);
     if (!names.ok()) {
       if (absl::IsNotFound(names.status())) return absl::OkStatus();  // nothing stored yet
-      return names.status();
+      return absl::Status(
+          names.status().code(),
+          absl::StrCat("store ", Describe(), " cannot be read (", names.status().message(),
+                       "); check the path, or choose another store with "
+                       "--store or HFSHIM_STORE"));
     }
     for (const std::string& name : *names) {
       if (name.find(".tmp.") != std::string::npos) continue;  // an unfinished put
