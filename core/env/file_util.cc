@@ -46,11 +46,12 @@ std::string TempPathFor(const std::string& path) {
   return absl::StrCat(path, ".tmp.", getpid(), ".", counter.fetch_add(1));
 }
 
-absl::Status WriteFileAtomic(Env* env, const std::string& path, absl::string_view data) {
+absl::Status WriteFileAtomic(Env* env, const std::string& path, absl::string_view data,
+                             bool durable) {
   const std::string tmp = TempPathFor(path);
   ASSIGN_OR_RETURN(int fd, env->Open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644));
   absl::Status s = WriteAll(env, fd, data, 0);
-  if (s.ok()) s = env->Fsync(fd);
+  if (s.ok() && durable) s = env->Fsync(fd);
   absl::Status c = env->Close(fd);
   if (s.ok()) s = c;
   if (s.ok()) s = env->Rename(tmp, path);

@@ -17,9 +17,13 @@ absl::StatusOr<std::string> ReadFile(Env* env, const std::string& path);
 // Writes all of `data` to fd at `off`, looping over short writes. Fails on a zero-byte write.
 absl::Status WriteAll(Env* env, int fd, absl::string_view data, uint64_t off);
 
-// Writes `data` to a unique temp file beside `path`, fsyncs it and renames it over `path`:
-// readers see the old file or the new one, never a torn one. The temp file is removed on failure.
-absl::Status WriteFileAtomic(Env* env, const std::string& path, absl::string_view data);
+// Writes `data` to a unique temp file beside `path`, fsyncs it (if `durable`) and renames it over
+// `path`: readers see the old file or the new one, never a torn one, even if the process is
+// killed. Without `durable` a power loss may leave a damaged file (the node cache accepts that:
+// its content is verified by hfshim-warm --verify and refetched). The temp file is removed on
+// failure.
+absl::Status WriteFileAtomic(Env* env, const std::string& path, absl::string_view data,
+                             bool durable = true);
 
 // A unique temp name beside `path` ("<path>.tmp.<pid>.<counter>").
 std::string TempPathFor(const std::string& path);

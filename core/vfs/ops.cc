@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/base/log.h"
 #include "core/base/posix_error.h"
+#include "core/stats/profile.h"
 #include "core/stats/stats.h"
 #include "core/vfs/vfs.h"
 
@@ -61,6 +62,7 @@ Outcome Vfs::Stat(int dirfd, absl::string_view path, int flags, struct stat* st)
   if (!t.ok()) return Fail(t.status());
   if (!t->virtual_entry) return Passthrough(std::move(t->real_path));
   Count(Counter::kVirtualStats);
+  RecordProfile("stat", t->resolved.path, 0, 0, 0, "index");
   EntryToStat(t->resolved.entry, identity_, st);
   return Outcome::Result(0);
 }
@@ -73,14 +75,25 @@ Outcome Vfs::Statx(int dirfd, absl::string_view path, int flags, struct statx* s
 }
 
 absl::StatusOr<std::string> Vfs::Materialize(const Resolved& r, const IndexReader& reader) {
-  absl::Time deadline = absl::Now() + absl::Seconds(timeout_seconds_);
+  const absl::Time start = absl::Now();
+  absl::Time deadline = start + absl::Seconds(timeout_seconds_);
+  // With HFSHIM_PROFILE on, note where the bytes came from (one extra stat per open).
+  const bool profiling = ProfileEnabled();
+  const bool was_cached = profiling && cache_->Contains(r.entry.content_hash);
   absl::StatusOr<std::string> path = cache_->Materialize(r.entry, reader, deadline);
+  if (profiling) {
+    RecordProfile("open", r.path, 0, r.entry.size,
+                  static_cast<uint64_t>(absl::ToInt64Microseconds(absl::Now() - start)),
+                  !path.ok() ? "error" : was_cached ? "disk" : "store");
+  }
   if (!path.ok()) {
     if (StatusToErrno(path.status()) == EIO || !absl::IsNotFound(path.status())) {
       Count(Counter::kErrorsEio);
     }
     Log(LogLevel::kError, absl::StrCat("cannot open ", prefix_->literal(), "/", r.path, ": ",
                                        path.status().message()));
+    // The index says the file exists: a missing store object is an I/O error, not ENOENT.
+    if (absl::IsNotFound(path.status())) return PosixError(EIO, path.status().message());
   }
   return path;
 }

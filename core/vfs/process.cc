@@ -7,6 +7,7 @@
 #include "core/base/log.h"
 #include "core/base/status_macros.h"
 #include "core/env/file_util.h"
+#include "core/stats/profile.h"
 #include "core/stats/stats.h"
 #include "core/vfs/path_router.h"
 #include "core/vfs/store_generations.h"
@@ -38,6 +39,7 @@ absl::StatusOr<Vfs*> Build() {
                                       "); serving ", prefix.literal()));
   }
   if (config.stats) StartStats();
+  if (!config.profile_path.empty()) StartProfile(config.profile_path);
   auto* parts = new ProcessParts;  // never destroyed, like the Vfs that points into it
   parts->config = std::move(config);
   const Config& c = parts->config;
@@ -104,6 +106,7 @@ void Vfs::ChildAfterForkAll() {
     v->ChildAfterFork();
     if (g_cache != nullptr) g_cache->ResetAfterFork();
     RestartStatsAfterFork();
+    ResetProfileAfterFork();
   }
   g_instance_mu.Unlock();
 }

@@ -211,7 +211,69 @@ def group_failures(w, c):
          time.time() - start < 60, "stdout %r stderr %r" % (out, r.stderr.decode()))
 
 
-GROUPS = {"tree": group_tree, "coreutils": group_coreutils, "archive": group_archive,
+STATS_PROBE = r"""
+import os, sys
+root, stats_bin = sys.argv[1], sys.argv[2]
+snap = os.path.join(root, "datasets--hfshim--small", "snapshots")
+files = sorted(os.path.join(d, f) for d, _, fs in os.walk(snap) for f in fs)[:40]
+for p in files:
+    os.stat(p)          # 40 virtual stats
+for p in files[:25]:
+    os.close(os.open(p, os.O_RDONLY))  # 25 virtual opens
+sys.stdout.flush()
+me = str(os.getpid())
+child = os.fork()
+if child == 0:  # report on the parent while it is alive; it then exits normally (profile flush)
+    os.execv(stats_bin, [stats_bin, "--json", "--pid", me])
+os.waitpid(child, 0)
+"""
+
+
+def group_stats(w, c):
+    """Counters match a scripted workload exactly; the profile records it; forked children
+    and other processes show separately."""
+    import json
+    runtime = os.path.join(w.tmp, "runtime")
+    os.makedirs(runtime)
+    profile = os.path.join(w.tmp, "profile.log")
+    stat_bin = os.environ["HFSHIM_STAT_BIN"]
+    # The workload runs hfshim-stat on itself as its last step, while its segment is live.
+    r = w.run([PY, "-c", STATS_PROBE, "{root}", stat_bin], w.prefix, True,
+              XDG_RUNTIME_DIR=runtime, HFSHIM_PROFILE=profile)
+    try:
+        snap = json.loads(r.stdout.decode().splitlines()[-1])
+        counters = snap["processes"][0]["counters"]
+    except (ValueError, IndexError, KeyError):
+        counters = {}
+    c.ok("counters: 40 virtual stats", counters.get("virtual_stats", 0) >= 40,
+         r.stdout.decode()[-2000:] + r.stderr.decode()[-2000:])
+    c.ok("counters: 25 virtual opens", counters.get("virtual_opens") == 25, str(counters))
+    c.ok("counters: cache hits + misses = opens",
+         counters.get("cache_file_hits", 0) + counters.get("cache_file_misses", 0) == 25,
+         str(counters))
+    c.ok("counters: bytes came from the store", counters.get("fetch_bytes", 0) > 0, str(counters))
+    s = subprocess.run([stat_bin, "--profile", profile, "--once", "--json"], capture_output=True,
+                       text=True)
+    try:
+        prof = json.loads(s.stdout)
+    except ValueError:
+        prof = {}
+    c.ok("profile: 25 opens recorded", prof.get("ops", {}).get("open", {}).get("count") == 25,
+         s.stdout + s.stderr)
+    c.ok("profile: top repo is the dataset", prof.get("top_repos", [{}])[0].get("name") ==
+         "datasets--hfshim--small", s.stdout)
+    cache2 = os.path.join(w.tmp, "cache-from-profile")
+    s = subprocess.run([os.environ["HFSHIM_WARM_BIN"], "--from-profile", profile, "--json"],
+                       capture_output=True, text=True, env=w.env(False, HFSHIM_CACHE_DIR=cache2))
+    try:
+        warm = json.loads(s.stdout)
+    except ValueError:
+        warm = {}
+    c.ok("hfshim-warm --from-profile fetches what the job read", warm.get("files") == 25 and
+         warm.get("failed") == 0, s.stdout + s.stderr)
+
+
+GROUPS = {"stats": group_stats, "tree": group_tree, "coreutils": group_coreutils, "archive": group_archive,
           "torch": group_torch, "errors": group_errors, "processes": group_processes,
           "failures": group_failures}
 
@@ -219,6 +281,9 @@ GROUPS = {"tree": group_tree, "coreutils": group_coreutils, "archive": group_arc
 def main():
     group, push, lib = sys.argv[1], sys.argv[2], sys.argv[3]
     os.environ["HFSHIM_PUSH_BIN"] = push
+    tools = os.path.dirname(push)
+    os.environ.setdefault("HFSHIM_WARM_BIN", os.path.join(tools, "hfshim-warm"))
+    os.environ.setdefault("HFSHIM_STAT_BIN", os.path.join(tools, "stat", "hfshim-stat"))
     world = World(push, lib)
     checks = Checks()
     try:
