@@ -99,6 +99,52 @@ def measure(configs, manifests, repeat, dropped):
     return rows
 
 
+def measure_warm_and_raw(configs, args, work, file_store, dropped):
+    """hfshim-warm of both repos into an empty node cache, and the raw store ceiling."""
+    from macro import raw
+    rows = []
+    warm_bin = os.path.join(args.install, "bin", "hfshim-warm")
+    for config in configs:
+        if not isinstance(config, Hfshim):
+            continue
+        runs = []
+        for _ in range(args.repeat):
+            dropped[0] &= config.make_cold()
+            env = dict(os.environ)
+            env.update(config.env())
+            env.pop("LD_PRELOAD")
+            t0 = time.perf_counter()
+            out = subprocess.run([warm_bin, "--all", "--json"], env=env, capture_output=True,
+                                 text=True)
+            secs = time.perf_counter() - t0
+            if out.returncode != 0:
+                print("  hfshim-warm failed in %s: %s" % (config.name, out.stderr[-300:]),
+                      file=sys.stderr)
+                break
+            runs.append(json.loads(out.stdout)["bytes"] / 1e6 / secs)
+        if runs:
+            rows.append(_row("hfshim-warm", 8, "cold", config.name, "MB/s", runs))
+    stores = [("raw file:// store", lambda: raw.read_file_store(file_store))]
+    s3 = getattr(args, "s3", None)
+    if s3 is not None:
+        stores.append(("raw s3rver GETs", lambda: raw.read_s3_store(
+            s3, servers.BUCKET, "hub", os.path.join(work, "s3rver-data"))))
+    for name, fn in stores:
+        runs = []
+        for _ in range(args.repeat):
+            dropped[0] &= servers.drop_page_cache()
+            r = fn()
+            runs.append(r["bytes"] / 1e6 / r["seconds"])
+        rows.append(_row("raw_read", 8, "cold", name, "MB/s", runs))
+    return rows
+
+
+def _row(probe, threads, temp, config, unit, rates):
+    return {"probe": probe, "threads": threads, "temp": temp, "config": config, "unit": unit,
+            "median": statistics.median(rates), "min": min(rates), "max": max(rates),
+            "cpu_seconds": 0.0, "peak_rss_mb": 0.0, "daemon_rss_mb": 0.0, "runs": rates}
+
+
 def print_table(rows, fuse_names):
     print("%-12s %-2s %-4s %-18s %12s %-9s %15s %9s %9s %7s %8s" % (
         "probe", "t", "temp", "config", "median", "unit", "spread", "x native", "x FUSE",
@@ -175,6 +221,7 @@ def main():
             try:
                 s3 = servers.S3rver(work)
                 cleanup.append(s3.stop)
+                args.s3 = s3
                 push_seconds["s3rver"] = push(args.install, src, "s3://%s/hub" % servers.BUCKET,
                                               s3.env())
                 configs.append(Hfshim("hfshim s3rver", lib, "s3://%s/hub" % servers.BUCKET,
@@ -189,6 +236,7 @@ def main():
 
         dropped = [True]
         rows = measure(configs, manifests, args.repeat, dropped)
+        rows += measure_warm_and_raw(configs, args, work, store, dropped)
         print("hfshim macro benchmark: %d small files (%.0f MB), model %d MiB, %d cores, "
               "median of %d" % (info["small_files"], info["small_bytes"] / 1e6, args.model_mb,
                                 os.cpu_count(), args.repeat))

@@ -44,18 +44,16 @@ class FallbackStore final : public ObjectStore {
 
   absl::StatusOr<std::vector<ObjectInfo>> List(absl::string_view prefix,
                                                absl::Time deadline) override {
+    // The primary is authoritative for listings (heads decide what is current); the mirrors
+    // answer only when it cannot.
     std::vector<std::string> errors;
-    bool any_ok = false;
-    for (const auto& store : stores_) {
+    std::vector<ObjectStore*> order = {primary()};
+    for (size_t i = 0; i + 1 < stores_.size(); ++i) order.push_back(stores_[i].get());
+    for (ObjectStore* store : order) {
       auto listed = store->List(prefix, deadline);
-      if (listed.ok()) {
-        if (!listed->empty()) return listed;
-        any_ok = true;
-        continue;
-      }
+      if (listed.ok()) return listed;
       errors.push_back(std::string(listed.status().message()));
     }
-    if (any_ok) return std::vector<ObjectInfo>();
     return absl::UnavailableError(absl::StrCat("no store of ", Describe(), " could list '", prefix,
                                                "': ", absl::StrJoin(errors, "; ")));
   }

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "core/stats/stats.h"
 #include "core/store/http/http_client.h"
 
 namespace hfshim {
@@ -31,6 +32,7 @@ absl::Status RetryPolicy::Run(absl::Time deadline, const std::function<absl::Sta
     const absl::Duration wait = ceiling * Uniform01();
     if (absl::Now() + wait >= deadline) break;
     absl::SleepFor(wait);
+    Count(Counter::kRetries);
   }
   if (attempts != nullptr) *attempts = n + 1;
   if (!s.ok() && IsRetryable(s) && n > 0) {

@@ -3,6 +3,7 @@
 // Retries only statuses a retry may cure (IsRetryable: Unavailable, DeadlineExceeded of one
 // attempt); never NotFound, PermissionDenied, OutOfRange or AlreadyExists. The wait before retry
 // k is uniform in [0, min(cap, base * 2^k)); no wait and no attempt starts past the deadline.
+// Each retry adds one to the `retries` counter that hfshim-stat shows.
 //
 // Thread-safe (no mutable state; the jitter source is per thread).
 #ifndef HFSHIM_CORE_STORE_RETRY_POLICY_H_

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 
@@ -18,30 +19,39 @@ namespace {
 constexpr size_t kMaxErrorBody = 64 << 10;  // enough for any S3 error document
 constexpr long kLowSpeedBytesPerSecond = 1024;
 
-// One easy handle per thread, owned by the process that created it (see the header).
-struct ThreadHandle {
-  CURL* easy = nullptr;
-  pid_t pid = 0;
-  ~ThreadHandle() {
-    if (easy != nullptr && pid == getpid()) curl_easy_cleanup(easy);
-  }
-};
+// The handle pool: idle curl easy handles (each with its connection cache) in lock-free slots, so
+// any thread, including the short-lived threads of parallel GETs, reuses warm connections. No
+// locks: a fork can never leave the child waiting on one. The pool remembers the pid that filled
+// it; a child finds a different pid and abandons every slot (without cleanup, so no TLS
+// close_notify is sent on the parent's sessions). Never destroyed (atexit handlers may still call).
+constexpr int kPoolSlots = 64;
+std::atomic<CURL*> g_pool[kPoolSlots];
+std::atomic<pid_t> g_pool_pid{0};
 
 CURL* AcquireHandle() {
   static std::once_flag init;
   std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  thread_local ThreadHandle handle;
   const pid_t pid = getpid();
-  if (handle.easy != nullptr && handle.pid != pid) {
-    handle.easy = nullptr;  // the parent's handle and connections: abandoned in the child
+  if (g_pool_pid.load(std::memory_order_acquire) != pid) {
+    for (auto& slot : g_pool) slot.store(nullptr);  // the parent's: abandoned in the child
+    g_pool_pid.store(pid, std::memory_order_release);
   }
-  if (handle.easy == nullptr) {
-    handle.easy = curl_easy_init();
-    handle.pid = pid;
-  } else {
-    curl_easy_reset(handle.easy);  // keeps the connection cache
+  for (auto& slot : g_pool) {
+    if (slot.load(std::memory_order_relaxed) == nullptr) continue;
+    if (CURL* h = slot.exchange(nullptr, std::memory_order_acq_rel)) {
+      curl_easy_reset(h);  // keeps the connection cache
+      return h;
+    }
   }
-  return handle.easy;
+  return curl_easy_init();
+}
+
+void ReleaseHandle(CURL* h) {
+  for (auto& slot : g_pool) {
+    CURL* expected = nullptr;
+    if (slot.compare_exchange_strong(expected, h, std::memory_order_acq_rel)) return;
+  }
+  curl_easy_cleanup(h);  // the pool is full
 }
 
 struct Transfer {
@@ -117,7 +127,10 @@ std::string HostOf(absl::string_view url) {
   size_t start = url.find("://");
   start = start == absl::string_view::npos ? 0 : start + 3;
   const size_t end = url.find_first_of("/?", start);
-  return std::string(url.substr(start, end == absl::string_view::npos ? url.npos : end - start));
+  absl::string_view host =
+      url.substr(start, end == absl::string_view::npos ? url.npos : end - start);
+  const size_t at = host.rfind('@');  // never user:password@
+  return std::string(at == absl::string_view::npos ? host : host.substr(at + 1));
 }
 
 absl::Status TransportError(CURLcode code, const char* detail, const HttpRequest& r,
@@ -195,9 +208,11 @@ absl::StatusOr<HttpResponse> HttpPerform(const HttpRequest& r, const HttpLimits&
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, total_ms);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, kLowSpeedBytesPerSecond);
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
-                   std::max<long>(1, static_cast<long>(limits.low_speed_seconds)));
+  if (!r.slow_answer_ok) {
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, kLowSpeedBytesPerSecond);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
+                     std::max<long>(1, static_cast<long>(limits.low_speed_seconds)));
+  }
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -234,12 +249,17 @@ absl::StatusOr<HttpResponse> HttpPerform(const HttpRequest& r, const HttpLimits&
   }
   // No "Expect: 100-continue" round trip; no default Content-Type on POST.
   list = curl_slist_append(list, "Expect:");
-  if (r.method == "POST") list = curl_slist_append(list, "Content-Type:");
+  bool has_content_type = false;
+  for (const auto& h : r.headers)
+    has_content_type |= absl::EqualsIgnoreCase(h.first, "content-type");
+  if (r.method == "POST" && !has_content_type) list = curl_slist_append(list, "Content-Type:");
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
 
   const CURLcode code = curl_easy_perform(h);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
   curl_slist_free_all(list);
+  ReleaseHandle(h);
   if (code != CURLE_OK) return TransportError(code, errbuf, r, limits, t);
 
   // A body shorter than Content-Length is never returned (curl catches most; this is the net).
@@ -269,7 +289,13 @@ double LowSpeedSecondsFor(double connect_timeout_seconds) {
 }
 
 std::string UrlForMessages(absl::string_view url) {
-  return std::string(url.substr(0, url.find('?')));
+  url = url.substr(0, url.find('?'));
+  const size_t scheme = url.find("://");
+  const size_t start = scheme == absl::string_view::npos ? 0 : scheme + 3;
+  const size_t slash = url.find('/', start);
+  const size_t at = url.substr(0, slash).rfind('@');
+  if (at == absl::string_view::npos || at < start) return std::string(url);
+  return absl::StrCat(url.substr(0, start), url.substr(at + 1));  // no user:password@
 }
 
 bool IsRetryable(const absl::Status& status) {

@@ -1,9 +1,10 @@
 // HttpPerform: one HTTP request over libcurl, the transport under the S3 and HTTP stores.
 //
-// Connections are reused: each thread keeps one curl easy handle (and with it curl's connection
-// cache, keep-alive) for all stores. After fork() the child never touches the parent's handle or
-// its connections: the handle remembers the pid that made it, and a child abandons it (without
-// closing it, so no TLS close_notify is sent on the parent's sessions) and makes a fresh one.
+// Connections are reused: idle curl easy handles (each with its connection cache, keep-alive)
+// wait in a lock-free process-wide pool that every thread and store draws from. After fork() the
+// child never touches the parent's handles or connections: the pool remembers the pid that filled
+// it, and a child abandons them (without closing them, so no TLS close_notify is sent on the
+// parent's sessions) and makes fresh ones. No lock is held across fork.
 //
 // Every request runs under three limits: a connect timeout, a low-speed limit (a stalled transfer
 // is aborted once it moves less than 1 KiB/s for HttpLimits::low_speed_seconds) and the caller's
@@ -43,6 +44,9 @@ struct HttpRequest {
   uint64_t body_length = 0;
   // Bytes expected in a successful response body (reserved up front), 0 if unknown.
   uint64_t expected_body = 0;
+  // No low-speed limit: for answers a server may legitimately compute for long (S3's
+  // CompleteMultipartUpload trickles whitespace while it assembles the parts).
+  bool slow_answer_ok = false;
 };
 
 struct HttpResponse {
@@ -73,7 +77,7 @@ std::string CaBundleFromEnvironment();
 // bounded part of the call's deadline.
 double LowSpeedSecondsFor(double connect_timeout_seconds);
 
-// `url` without its query string, for messages.
+// `url` without its query string and without user:password@, for messages.
 std::string UrlForMessages(absl::string_view url);
 
 // True for statuses a retry may cure: Unavailable and DeadlineExceeded.

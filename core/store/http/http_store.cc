@@ -29,7 +29,7 @@ class HttpStore final : public ObjectStore {
     if (length == 0) {
       ASSIGN_OR_RETURN(ObjectInfo info, Head(key, deadline));
       if (offset > info.size) {
-        return absl::OutOfRangeError(absl::StrCat("offset ", offset, " is past ", UrlOf(key)));
+        return absl::OutOfRangeError(absl::StrCat("offset ", offset, " is past ", Shown(key)));
       }
       out->clear();
       return absl::OkStatus();
@@ -43,7 +43,7 @@ class HttpStore final : public ObjectStore {
           r.expected_body = len;
           ASSIGN_OR_RETURN(HttpResponse resp, Perform(r, deadline));
           if (resp.status < 200 || resp.status >= 300) return Error(resp, r, key);
-          return TakeRange(&resp, off, len, UrlOf(key), buf);
+          return TakeRange(&resp, off, len, Shown(key), buf);
         },
         out);
   }
@@ -58,7 +58,7 @@ class HttpStore final : public ObjectStore {
     const std::string* cl = resp.Header("content-length");
     uint64_t size = 0;
     if (cl == nullptr || !absl::SimpleAtoi(*cl, &size)) {
-      return absl::UnavailableError(absl::StrCat("HEAD ", r.url, ": no Content-Length"));
+      return absl::UnavailableError(absl::StrCat("HEAD ", Shown(key), ": no Content-Length"));
     }
     return ObjectInfo{std::string(key), size};
   }
@@ -107,12 +107,14 @@ class HttpStore final : public ObjectStore {
     return out;
   }
 
-  std::string Describe() const override { return base_; }
+  std::string Describe() const override { return UrlForMessages(base_); }
 
  private:
   std::string UrlOf(absl::string_view key) const {
     return absl::StrCat(base_, "/", UriEncode(key, /*encode_slash=*/false));
   }
+
+  std::string Shown(absl::string_view key) const { return UrlForMessages(UrlOf(key)); }
 
   absl::StatusOr<HttpResponse> Perform(const HttpRequest& r, absl::Time deadline) const {
     HttpLimits limits = limits_;
@@ -128,17 +130,17 @@ class HttpStore final : public ObjectStore {
   }
 
   absl::Status Error(const HttpResponse& resp, const HttpRequest& r, absl::string_view key) const {
-    const std::string what = absl::StrCat(r.method, " ", r.url, ": HTTP ", resp.status);
+    const std::string what = absl::StrCat(r.method, " ", Shown(key), ": HTTP ", resp.status);
     const int st = resp.status;
     if (st == 404 || st == 410) {
       return absl::NotFoundError(
-          absl::StrCat("object ", key, " is missing from ", base_, " (HTTP ", st, ")"));
+          absl::StrCat("object ", key, " is missing from ", Describe(), " (HTTP ", st, ")"));
     }
     if (st == 401 || st == 403) {
       return absl::PermissionDeniedError(
           absl::StrCat(what,
-                       "; the server refuses access (hfshim sends no credentials to "
-                       "HTTP stores: serve the mirror publicly or use s3://)"));
+                       "; the server refuses access: serve the mirror publicly, give basic-auth "
+                       "credentials as https://USER:PASSWORD@HOST/PATH, or use s3://"));
     }
     if (st == 416) return absl::OutOfRangeError(what);
     if (st == 429 || st >= 500) return absl::UnavailableError(what);
@@ -150,7 +152,7 @@ class HttpStore final : public ObjectStore {
   }
 
   absl::Status ReadOnly(absl::string_view key) const {
-    return PosixError(EROFS, absl::StrCat("cannot write ", key, ": ", base_,
+    return PosixError(EROFS, absl::StrCat("cannot write ", key, ": ", Describe(),
                                           " is a read-only HTTP store; push to the primary "
                                           "store (s3:// or file://) instead"));
   }

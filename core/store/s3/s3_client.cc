@@ -47,6 +47,7 @@ absl::StatusOr<HttpResponse> S3Client::Send(const S3Call& call, absl::Time deadl
   r.body_reader = call.body_reader;
   r.body_length = call.body_length;
   r.expected_body = call.expected_body;
+  r.slow_answer_ok = call.slow_answer_ok;
   r.headers = call.headers;
   r.headers.emplace_back("Host", host);
   if (!settings_.anonymous) {
@@ -106,6 +107,7 @@ absl::Status S3Client::Error(const HttpResponse& response, const S3Call& call) c
   }
   if (st == 416) return absl::OutOfRangeError(what);
   if (st == 412) return absl::FailedPreconditionError(what);
+  if (st == 501) return absl::UnimplementedError(what);  // e.g. a header the server lacks
   if (st == 429 || st >= 500 || code == "SlowDown" || code == "ConditionalRequestConflict" ||
       st == 307) {
     return absl::UnavailableError(what);

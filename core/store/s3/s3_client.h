@@ -5,7 +5,8 @@
 // Error mapping (S3Client::Error): 404 NoSuchKey -> NotFound; 404 NoSuchBucket, 301/400 with a
 // region hint (wrong region) -> FailedPrecondition naming the fix; 403 -> PermissionDenied with
 // the S3 error code and where the credentials came from; 416 -> OutOfRange; 412 ->
-// FailedPrecondition (callers turn it into AlreadyExists); 409 ConditionalRequestConflict, 429,
+// FailedPrecondition (callers turn it into AlreadyExists); 501 -> Unimplemented; 409
+// ConditionalRequestConflict, 429,
 // 5xx and SlowDown -> Unavailable (retryable). Each is one line: what, the S3 code and message,
 // and the fix. Credentials never appear in them.
 //
@@ -34,6 +35,7 @@ struct S3Call {
   uint64_t body_length = 0;
   std::string payload_hash;  // empty: SHA-256 of `body` (body_reader calls must set it)
   uint64_t expected_body = 0;
+  bool slow_answer_ok = false;  // see HttpRequest
 };
 
 class S3Client {

@@ -125,6 +125,7 @@ absl::Status Multipart(const S3Client& client, Env* env, int fd, uint64_t size,
     complete.query = {{"uploadId", upload_id}};
     complete.body = xml;
     complete.headers = {{"Content-Type", "application/xml"}};
+    complete.slow_answer_ok = true;  // S3 may assemble the parts for minutes
     result = policy.Run(deadline, [&]() -> absl::Status {
       ASSIGN_OR_RETURN(HttpResponse r, client.Send(complete, deadline));
       if (r.status < 200 || r.status >= 300) return client.Error(r, complete);

@@ -106,12 +106,7 @@ class S3Store final : public ObjectStore {
       if (!absl::IsNotFound(existing.status())) return existing.status();
       return PutObject(full, data, {}, deadline);
     }
-    absl::Status s = PutObject(full, data, {{"If-None-Match", "*"}}, deadline);
-    if (s.ok()) return s;
-    if (absl::IsFailedPrecondition(s) && absl::StrContains(s.message(), "HTTP 412")) {
-      return AlreadyExists(full);
-    }
-    return s;
+    return PutObject(full, data, {{"If-None-Match", "*"}}, deadline);
   }
 
   absl::StatusOr<std::vector<ObjectInfo>> List(absl::string_view prefix,
@@ -163,6 +158,7 @@ class S3Store final : public ObjectStore {
     call.body = data;
     call.headers = std::move(headers);
     ASSIGN_OR_RETURN(HttpResponse r, client_.Send(call, deadline));
+    if (r.status == 412) return AlreadyExists(full);  // If-None-Match: * found the object
     return Ok2xx(r) ? absl::OkStatus() : client_.Error(r, call);
   }
 
@@ -184,10 +180,10 @@ class S3Store final : public ObjectStore {
     absl::Status s = PutObject(probe, "second", {{"If-None-Match", "*"}}, deadline);
     Delete(probe, deadline).IgnoreError();
     if (s.ok()) {
-      probe_result_ = -1;
-    } else if (absl::IsFailedPrecondition(s) && absl::StrContains(s.message(), "HTTP 412")) {
+      probe_result_ = -1;  // it overwrote the probe
+    } else if (absl::IsAlreadyExists(s)) {
       probe_result_ = 1;
-    } else if (absl::IsInvalidArgument(s) || absl::IsUnknown(s)) {
+    } else if (absl::IsUnimplemented(s) || absl::IsInvalidArgument(s) || absl::IsUnknown(s)) {
       probe_result_ = -1;  // e.g. 501 NotImplemented: the header is not supported
     } else {
       return s;  // a transport or permission problem: decide on a later call
