@@ -225,7 +225,7 @@ def main():
                 push_seconds["s3rver"] = push(args.install, src, "s3://%s/hub" % servers.BUCKET,
                                               s3.env())
                 configs.append(Hfshim("hfshim s3rver", lib, "s3://%s/hub" % servers.BUCKET,
-                                      work, s3.env()))
+                                      work, s3.env(), server=s3))
                 from macro.peers import add_fuse_peers
                 for peer in add_fuse_peers(s3, src, work):
                     cleanup.append(peer.close)

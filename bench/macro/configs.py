@@ -33,7 +33,7 @@ class Native:
 class Hfshim:
     """The preloaded shim over a store, with a private node cache and an empty prefix dir."""
 
-    def __init__(self, name, lib, store_url, workdir, extra_env=None):
+    def __init__(self, name, lib, store_url, workdir, extra_env=None, server=None):
         self.name = name
         self.lib = lib
         self.store_url = store_url
@@ -42,6 +42,7 @@ class Hfshim:
         self.cache = self.root + "-cache"
         os.makedirs(self.root, exist_ok=True)
         self.extra_env = extra_env or {}
+        self.server = server  # the store's server process (s3rver), whose cost is counted too
 
     def env(self):
         env = {"LD_PRELOAD": self.lib, "HFSHIM_STORE": self.store_url,
@@ -54,7 +55,8 @@ class Hfshim:
         return drop_page_cache()
 
     def daemon_usage(self):
-        return 0.0, 0
+        # hfshim runs no daemon; with an s3rver store, the server's cost is counted.
+        return self.server.usage() if self.server else (0.0, 0)
 
     def close(self):
         pass
@@ -63,9 +65,10 @@ class Hfshim:
 class Fuse:
     """A FUSE peer (macro.servers.FuseMount) whose tree is at mount/<subdir>."""
 
-    def __init__(self, mount, subdir=""):
+    def __init__(self, mount, subdir="", server=None):
         self.name = mount.name
         self.mount = mount
+        self.server = server
         self.root = os.path.join(mount.mnt, subdir) if subdir else mount.mnt
 
     def env(self):
@@ -76,7 +79,11 @@ class Fuse:
         return True
 
     def daemon_usage(self):
-        return self.mount.usage()
+        cpu, rss = self.mount.usage()
+        if self.server:  # the store server works for this client too
+            scpu, srss = self.server.usage()
+            cpu, rss = cpu + scpu, rss + srss
+        return cpu, rss
 
     def close(self):
         self.mount.unmount()

@@ -40,7 +40,7 @@ def add_fuse_peers(s3, src, workdir):
     peers.append(Fuse(FuseMount(
         "rclone mount", lambda: ["rclone", "mount", "s3rver:%s/plain" % BUCKET, mnt,
                                  "--read-only", "--vfs-cache-mode", "full", "--cache-dir", cache],
-        mnt, cache, env)))
+        mnt, cache, env), server=s3))
     if shutil.which("s3fs"):
         passwd = os.path.join(workdir, "s3fs.passwd")
         with open(passwd, "w") as f:
@@ -53,7 +53,7 @@ def add_fuse_peers(s3, src, workdir):
                              "ro,url=%s,use_path_request_style,passwd_file=%s" % (s3.endpoint,
                                                                                 passwd),
                              "-o", "use_cache=%s" % cache2],
-            mnt2, cache2), "plain"))
+            mnt2, cache2), "plain", server=s3))
     return peers
 
 

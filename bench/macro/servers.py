@@ -64,6 +64,9 @@ class S3rver:
                 # s3rver ignores If-None-Match; the benchmark is the only pusher of its bucket.
                 "HFSHIM_S3_UNSAFE_PUT_IF_ABSENT": "1"}
 
+    def usage(self):
+        return _daemon_usage(self.proc.pid)
+
     def stop(self):
         self.proc.terminate()
         self.proc.wait(10)
