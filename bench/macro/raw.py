@@ -68,6 +68,7 @@ def read_s3_store(s3, bucket, prefix, data_dir):
     def get(key):
         out = subprocess.run(
             ["curl", "-sf", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", "S3RVER:S3RVER",
+             "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD",
              "-o", "/dev/null", "-w", "%{size_download}",
              "%s/%s/%s" % (s3.endpoint, bucket, key)], capture_output=True, text=True)
         return int(out.stdout or 0)
