@@ -40,8 +40,9 @@ class ContentCache {
   // Errors: NotFound (object missing in the store), DataLoss (checksum mismatch after retries),
   // Unavailable/DeadlineExceeded (store unreachable), ResourceExhausted (disk full); each message
   // names the file's content hash or object key and the cause.
+  // If `fetched` is given it is set to whether this call had to wait for a fetch (a miss).
   virtual absl::StatusOr<std::string> Materialize(const Entry& entry, const IndexReader& index,
-                                                  absl::Time deadline) = 0;
+                                                  absl::Time deadline, bool* fetched = nullptr) = 0;
 
   // The path content `hash` has (or would have) in the cache; no I/O.
   virtual std::string PathFor(const Hash128& hash) const = 0;

@@ -59,13 +59,15 @@ class DiskCache final : public ContentCache {
   }
 
   absl::StatusOr<std::string> Materialize(const Entry& entry, const IndexReader& index,
-                                          absl::Time deadline) override {
+                                          absl::Time deadline, bool* fetched) override {
     const std::string path = PathFor(entry.content_hash);
     struct stat st;
+    if (fetched != nullptr) *fetched = false;
     if (env_->Stat(path, &st).ok() && static_cast<uint64_t>(st.st_size) == entry.size) {
       Hit(path, st, entry.size);
       return path;
     }
+    if (fetched != nullptr) *fetched = true;
     std::shared_ptr<Flight> flight;
     bool leader = false;
     {

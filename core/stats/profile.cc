@@ -109,9 +109,12 @@ void RecordProfile(absl::string_view op, absl::string_view path, uint64_t offset
                    uint64_t latency_us, absl::string_view tier) {
   if (!ProfileEnabled()) return;
   const uint64_t now = NowUs();
-  ProfileRecord r{now,   std::string(op),   latency_us,       offset,
-                  bytes, std::string(tier), std::string(path)};
-  const std::string line = FormatProfileLine(r);
+  // Formatted straight into a reused per-thread string: no allocation in the steady state.
+  thread_local std::string line;
+  line.clear();
+  absl::StrAppend(&line, now, " ", op, " ", latency_us, " ", offset, " ", bytes, " ", tier, " ");
+  AppendEscaped(&line, path);
+  line.push_back('\n');
   ThreadBuffer* b = MyBuffer();
   std::lock_guard<std::mutex> lock(b->mu);
   if (b->used + line.size() > kBufferBytes) b->FlushLocked();

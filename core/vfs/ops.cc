@@ -77,14 +77,12 @@ Outcome Vfs::Statx(int dirfd, absl::string_view path, int flags, struct statx* s
 absl::StatusOr<std::string> Vfs::Materialize(const Resolved& r, const IndexReader& reader) {
   const absl::Time start = absl::Now();
   absl::Time deadline = start + absl::Seconds(timeout_seconds_);
-  // With HFSHIM_PROFILE on, note where the bytes came from (one extra stat per open).
-  const bool profiling = ProfileEnabled();
-  const bool was_cached = profiling && cache_->Contains(r.entry.content_hash);
-  absl::StatusOr<std::string> path = cache_->Materialize(r.entry, reader, deadline);
-  if (profiling) {
+  bool fetched = false;
+  absl::StatusOr<std::string> path = cache_->Materialize(r.entry, reader, deadline, &fetched);
+  if (ProfileEnabled()) {
     RecordProfile("open", r.path, 0, r.entry.size,
                   static_cast<uint64_t>(absl::ToInt64Microseconds(absl::Now() - start)),
-                  !path.ok() ? "error" : was_cached ? "disk" : "store");
+                  !path.ok() ? "error" : fetched ? "store" : "disk");
   }
   if (!path.ok()) {
     if (StatusToErrno(path.status()) == EIO || !absl::IsNotFound(path.status())) {
