@@ -309,7 +309,24 @@ EXPORT int scandirat(int dirfd, const char* path, struct dirent*** namelist, Fil
   return ScanVirtual(dir, namelist, filter, compar);
 }
 
+// glob: glibc's walks with its internal opendir unless GLOB_ALTDIRFUNC is set, so a pattern
+// that may reach the prefix is re-run with our directory functions.
+EXPORT int glob(const char* pattern, int flags, int (*errfunc)(const char*, int), glob_t* pglob) {
+  if ((flags & GLOB_ALTDIRFUNC) || !Enter(AT_FDCWD, pattern)) {
+    return REAL(glob)(pattern, flags, errfunc, pglob);
+  }
+  pglob->gl_opendir = [](const char* p) -> void* { return opendir(p); };
+  pglob->gl_readdir = [](void* d) -> struct dirent* { return readdir(static_cast<DIR*>(d)); };
+  pglob->gl_closedir = [](void* d) { closedir(static_cast<DIR*>(d)); };
+  pglob->gl_stat = [](const char* p, struct stat* st) -> int { return stat(p, st); };
+  pglob->gl_lstat = [](const char* p, struct stat* st) -> int { return lstat(p, st); };
+  return REAL(glob)(pattern, flags | GLOB_ALTDIRFUNC, errfunc, pglob);
+}
+
 extern "C" {
+__attribute__((visibility("default"), alias("glob"))) int glob64(const char*, int,
+                                                                  int (*)(const char*, int),
+                                                                  glob64_t*);
 __attribute__((visibility("default"), alias("readdir"))) struct dirent64* readdir64(DIR*);
 __attribute__((visibility("default"), alias("readdir_r"))) int readdir64_r(DIR*, struct dirent64*,
                                                                            struct dirent64**);

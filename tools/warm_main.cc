@@ -149,7 +149,7 @@ int Main(int argc, char** argv) {
                               ", \"generation\": ", (*head)->sequence, "}\n");
   } else if (r.fetched == 0 && r.failed == 0) {
     std::cout << "nothing to fetch: all " << r.files << " files (" << HumanBytes(r.bytes)
-              << ") are already cached" << (r.corrupt_dropped ? "" : "") << "\n";
+              << ") are already cached\n";
   } else {
     std::cout << "fetched " << r.fetched << " files (" << HumanBytes(r.fetched_bytes) << "); "
               << r.already_cached << " were already cached";

@@ -1,7 +1,6 @@
 #include "core/cache/disk_cache.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -155,11 +154,22 @@ class DiskCache final : public ContentCache {
     const std::string lock_path = path + ".lock";
     int lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock_fd < 0) return ErrnoStatus(errno, "open cache lock " + lock_path);
-    while (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-      if (errno != EWOULDBLOCK && errno != EINTR) {
-        int err = errno;
+    // A process-associated fcntl lock, not flock: a child forked while a thread holds the lock
+    // must not inherit it (with flock the child would wait on its own copy of the lock).
+    struct flock whole = {};
+    whole.l_type = F_WRLCK;
+    whole.l_whence = SEEK_SET;
+    while (fcntl(lock_fd, F_SETLK, &whole) != 0) {
+      const int lock_err = errno;
+      struct stat done;
+      if (env_->Stat(path, &done).ok() && static_cast<uint64_t>(done.st_size) == entry.size) {
+        close(lock_fd);  // filled by the holder meanwhile
+        Hit(path, done, entry.size);
+        return absl::OkStatus();
+      }
+      if (lock_err != EACCES && lock_err != EAGAIN && lock_err != EINTR) {
         close(lock_fd);
-        return ErrnoStatus(err, "lock " + lock_path);
+        return ErrnoStatus(lock_err, "lock " + lock_path);
       }
       if (absl::Now() > deadline) {
         close(lock_fd);
@@ -177,7 +187,10 @@ class DiskCache final : public ContentCache {
       s = Fill(entry, index, path, deadline);
       if (s.ok()) Count(Counter::kBytesFromStore, entry.size);
     }
-    close(lock_fd);  // releases the lock; the lock file stays for the next fill
+    // Content in place: nobody needs the lock file any more. Removing it while we still hold the
+    // lock is safe: a process waiting on this inode re-checks the content after locking it.
+    if (s.ok()) unlink(lock_path.c_str());
+    close(lock_fd);  // releases the lock
     return s;
   }
 

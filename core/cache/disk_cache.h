@@ -17,7 +17,8 @@ absl::Status PrepareCacheDir(Env* env, const std::string& dir);
 
 // Deletes least recently used content files (by mtime) under `dirs` until their total size is
 // at most `max_bytes` and each file system keeps `free_ratio` free. Returns files deleted.
-// Files open elsewhere stay readable (unlinked inodes live on).
+// Files open elsewhere stay readable (unlinked inodes live on). Also removes leftovers of killed
+// fills: temp files whose writer process is dead (or idle for an hour) and hour-old lock files.
 int EvictLeastRecentlyUsed(const std::vector<std::string>& dirs, uint64_t max_bytes,
                            double free_ratio);
 

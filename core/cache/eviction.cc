@@ -1,6 +1,8 @@
 #include <dirent.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/base/posix_error.h"
 #include "core/base/status_macros.h"
@@ -23,6 +26,26 @@ struct CachedFile {
   int64_t used;  // mtime: refreshed on hits
 };
 
+constexpr int64_t kStaleSeconds = 3600;  // a temp or lock file untouched this long is garbage
+
+// True if `name` (in a content shard) is a leftover that no live fill needs: a temp file whose
+// writer process is gone or that has not been written to for an hour, or an hour-old lock file
+// whose content is not being filled (a lock file removed under a waiter costs at most a second
+// fetch: fills always rename complete verified files into place).
+bool IsGarbage(const std::string& name, const struct stat& st) {
+  const bool old = time(nullptr) - st.st_mtime > kStaleSeconds;
+  const size_t tmp = name.find(".tmp.");
+  if (tmp != std::string::npos) {
+    int pid = 0;
+    const size_t dot = name.find('.', tmp + 5);
+    if (old || !absl::SimpleAtoi(name.substr(tmp + 5, dot - tmp - 5), &pid) || pid <= 0) {
+      return true;
+    }
+    return kill(pid, 0) != 0 && errno == ESRCH;
+  }
+  return absl::EndsWith(name, ".lock") && old;
+}
+
 void Collect(const std::string& dir, std::vector<CachedFile>* out) {
   auto shards = Env::Default()->ListDir(dir + "/content");
   if (!shards.ok()) return;
@@ -31,12 +54,14 @@ void Collect(const std::string& dir, std::vector<CachedFile>* out) {
     auto names = Env::Default()->ListDir(sdir);
     if (!names.ok()) continue;
     for (const std::string& name : *names) {
-      if (name.size() != 32) continue;  // temp and lock files are not content
       struct stat st;
       const std::string p = sdir + "/" + name;
-      if (lstat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-        out->push_back({p, static_cast<uint64_t>(st.st_blocks) * 512, st.st_mtime});
+      if (lstat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      if (name.size() != 32) {  // temp and lock files are not content
+        if (IsGarbage(name, st)) unlink(p.c_str());
+        continue;
       }
+      { out->push_back({p, static_cast<uint64_t>(st.st_blocks) * 512, st.st_mtime}); }
     }
   }
 }

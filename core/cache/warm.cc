@@ -103,12 +103,18 @@ WarmResult WarmContents(ContentCache* cache, const IndexReader& index,
   for (const Entry& e : entries) p.bytes_total += e.size;
   result.files = p.files_total;
   result.bytes = p.bytes_total;
+  // Decided up front: a file cached during this run as a pack neighbour of another counts as
+  // fetched by the run, not as already cached.
+  std::vector<char> cached_before(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    cached_before[i] = cache->Contains(entries[i].content_hash);
+  }
   std::mutex mu;
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t i = next++; i < entries.size(); i = next++) {
       const Entry& e = entries[i];
-      bool cached = cache->Contains(e.content_hash);
+      bool cached = cached_before[i];
       bool dropped = false;
       if (cached && verify && absl::IsDataLoss(cache->Verify(e))) {
         cached = false;

@@ -71,7 +71,8 @@ void EntryToStat(const Entry& entry, const StatIdentity& id, struct stat* st) {
       entry.type == EntryType::kDirectory && entry.size == 0 ? kDirectorySize : entry.size;
   st->st_size = static_cast<off_t>(size);
   st->st_blksize = id.blksize;
-  st->st_blocks = static_cast<blkcnt_t>((size + 511) / 512);
+  // Symlink targets live in the inode on local file systems (fast symlinks): no blocks.
+  st->st_blocks = entry.type == EntryType::kSymlink ? 0 : static_cast<blkcnt_t>((size + 511) / 512);
   st->st_mtim = NsToTimespec(entry.mtime_ns);
   st->st_atim = st->st_mtim;
   st->st_ctim = st->st_mtim;

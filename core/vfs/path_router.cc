@@ -215,12 +215,13 @@ bool MaybeVirtualFd(int fd) { return FdHint(fd) != FdKind::kNone; }
 
 bool MaybeVirtual(int dirfd, const char* path) {
   if (path == nullptr || !g_enabled.load(std::memory_order_relaxed)) return false;
-  const size_t len = std::strlen(path);
   if (path[0] == '/') {
+    if (!g_prefix.FirstComponentMayMatch(path)) return false;
     char scratch[kVfsPathMax];
     absl::string_view rel;
-    return g_prefix.Match(absl::string_view(path, len), scratch, &rel);
+    return g_prefix.Match(path, scratch, &rel);
   }
+  const size_t len = std::strlen(path);
   if (len == 0) return dirfd >= 0 && MaybeVirtualFd(dirfd);  // AT_EMPTY_PATH
   const int saved = errno;
   bool maybe = false;

@@ -1,8 +1,9 @@
 // The router: the shim's first question for every path argument, "can this reach the prefix?",
 // answered without allocation, locks or (for absolute paths) syscalls.
 //
-//  * Absolute paths: memcmp against the prefix's literal and real forms (after a lexical
-//    clean-up only when the path holds "//", "." or ".." components).
+//  * Absolute paths: a first-component compare rejects almost every path in a few instructions;
+//    the rest are compared with the prefix's literal and real forms (after a lexical clean-up
+//    only when the path holds "//", "." or ".." components).
 //  * Relative paths with AT_FDCWD: a cached relation of the working directory to the prefix
 //    (inside it, a placeholder of a virtual directory, or elsewhere; recomputed after chdir);
 //    from elsewhere only a first component naming a prefix component, or a ".." component, needs

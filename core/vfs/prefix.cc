@@ -172,6 +172,11 @@ bool Prefix::InitWith(absl::string_view literal) {
 
 // The realpath of the longest existing ancestor, with the missing rest appended literally.
 void Prefix::ComputeReal() {
+  ComputeRealForm();
+  real_differs_ = absl::string_view(real_, real_len_) != absl::string_view(literal_, literal_len_);
+}
+
+void Prefix::ComputeRealForm() {
   std::memcpy(real_, literal_, literal_len_ + 1);
   real_len_ = literal_len_;
   char probe[kVfsPathMax];
@@ -200,6 +205,8 @@ void Prefix::ComputeReal() {
 
 bool Prefix::MatchForm(absl::string_view form, absl::string_view path, absl::string_view* rel) {
   if (form.empty() || path.size() < form.size()) return false;
+  // Most paths differ from the prefix within a few bytes: test those before calling memcmp.
+  if (form.size() > 1 && path[1] != form[1]) return false;
   if (std::memcmp(path.data(), form.data(), form.size()) != 0) return false;
   if (form.size() == 1) {  // the prefix is "/" itself
     *rel = path.substr(1);
@@ -217,13 +224,40 @@ bool Prefix::MatchForm(absl::string_view form, absl::string_view path, absl::str
 }
 
 bool Prefix::Match(absl::string_view path, char* scratch, absl::string_view* rel) const {
+  return MatchKnown(path, NeedsLexicalClean(path), scratch, rel);
+}
+
+bool Prefix::MatchKnown(absl::string_view path, bool messy, char* scratch,
+                        absl::string_view* rel) const {
   if (literal_len_ == 0 || path.empty() || path[0] != '/') return false;
-  if (MatchForm(literal(), path, rel) || MatchForm(real(), path, rel)) return true;
-  if (!NeedsLexicalClean(path)) return false;
+  if (MatchForm(literal(), path, rel) || (real_differs_ && MatchForm(real(), path, rel))) {
+    return true;
+  }
+  if (!messy) return false;
   size_t n = LexicalClean(path, scratch);
   if (n == 0) return false;
   absl::string_view clean(scratch, n);
   return MatchForm(literal(), clean, rel) || MatchForm(real(), clean, rel);
+}
+
+namespace {
+
+// True if `path`'s first component equals `form`'s ("/a/b" vs "/a/c": yes).
+bool SameFirstComponent(const char* path, const char* form) {
+  size_t i = 1;
+  while (form[i] != '\0' && form[i] != '/') {
+    if (path[i] != form[i]) return false;
+    ++i;
+  }
+  return path[i] == '\0' || path[i] == '/';
+}
+
+}  // namespace
+
+bool Prefix::FirstComponentMayMatch(const char* path) const {
+  if (literal_len_ <= 1) return literal_len_ == 1;  // the prefix is "/": everything
+  while (path[0] == '/' && path[1] == '/') ++path;
+  return SameFirstComponent(path, literal_) || (real_differs_ && SameFirstComponent(path, real_));
 }
 
 bool Prefix::IsPrefixComponent(absl::string_view name) const {

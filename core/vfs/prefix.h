@@ -40,6 +40,15 @@ class Prefix {
   // points into `path` or into `scratch` (kVfsPathMax bytes). PRELOAD-SAFE.
   bool Match(absl::string_view path, char* scratch, absl::string_view* rel) const;
 
+  // False if absolute `path` (NUL-terminated) cannot be at or under the prefix because its first
+  // component (after any extra leading '/') is neither form's first component. A few compares,
+  // no libc call: the fast rejection of every path outside the prefix. (A path that reaches the
+  // prefix from another top-level directory through ".." is not recognised.) PRELOAD-SAFE.
+  bool FirstComponentMayMatch(const char* path) const;
+
+  // Match() for a path already known to need no lexical clean-up (`messy` false) or to need it.
+  bool MatchKnown(absl::string_view path, bool messy, char* scratch, absl::string_view* rel) const;
+
   // True if `name` equals a component of the prefix (either form): a relative path starting
   // with it may reach the prefix from an ancestor directory. PRELOAD-SAFE.
   bool IsPrefixComponent(absl::string_view name) const;
@@ -47,11 +56,13 @@ class Prefix {
  private:
   static bool MatchForm(absl::string_view form, absl::string_view path, absl::string_view* rel);
   void ComputeReal();
+  void ComputeRealForm();
 
   char literal_[kVfsPathMax] = {};
   size_t literal_len_ = 0;
   char real_[kVfsPathMax] = {};
   size_t real_len_ = 0;
+  bool real_differs_ = false;  // real() != literal()
 };
 
 // Lexically cleans absolute `path` into `out` (kVfsPathMax bytes): collapses "//", drops "."

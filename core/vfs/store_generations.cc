@@ -25,9 +25,15 @@ class StoreGenerations final : public GenerationSource {
     absl::StatusOr<std::string> path =
         FetchGeneration(store_, **head, index_dir_, Env::Default(), RequestDeadline(config_));
     if (!path.ok()) {
-      return absl::Status(path.status().code(),
-                          absl::StrCat("fetching index generation ", (*head)->sequence, " from ",
-                                       store_->Describe(), ": ", path.status().message()));
+      // The head names a generation the store does not have: a damaged store, not "no index".
+      absl::StatusCode code =
+          absl::IsNotFound(path.status()) ? absl::StatusCode::kDataLoss : path.status().code();
+      return absl::Status(
+          code,
+          absl::StrCat(
+              "fetching index generation ", (*head)->sequence, " from ", store_->Describe(), ": ",
+              path.status().message(),
+              code == absl::StatusCode::kDataLoss ? "; the store is damaged: push again" : ""));
     }
     return GenerationFile{std::move(*path), (*head)->sequence};
   }

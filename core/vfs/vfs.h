@@ -7,6 +7,11 @@
 // shows the index's repos. Inside a virtual repo the index is authoritative (ENOENT, ENOTDIR,
 // ELOOP as the kernel would answer) and write intents fail with EROFS.
 //
+// Content: open() of a virtual file returns a real kernel fd on its complete content in the node
+// disk cache (ContentCache::Materialize before open returns, for every file in this version, so
+// read/mmap/sendfile/fork/exec need no interception). Issue #5 adds lazy large files: an fd on an
+// incomplete sparse cache file, with the read family intercepted until it is complete.
+//
 // Operations return an Outcome: a result (fd, count or 0; -errno on failure) or "passthrough":
 // libc must make the call itself, on Outcome::real_path when that is set (the caller's path
 // rewritten, e.g. because it was relative to a virtual directory), else on the caller's own

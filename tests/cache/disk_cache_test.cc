@@ -1,5 +1,6 @@
 #include "core/cache/disk_cache.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -190,6 +191,72 @@ TEST_F(DiskCacheTest, ProcessesMissingTogetherFetchOnce) {
   EXPECT_EQ(total, 3u) << "each block of the file is fetched by one process only";
 }
 
+// Holds the reads of one process until released, then fails them; other processes (fork
+// children) read the real store.
+class GatedStore final : public ObjectStore {
+ public:
+  explicit GatedStore(ObjectStore* real) : real_(real), gated_pid_(getpid()) {}
+  absl::Status GetRange(absl::string_view key, uint64_t offset, uint64_t length, std::string* out,
+                        absl::Time deadline) override {
+    if (getpid() != gated_pid_) return real_->GetRange(key, offset, length, out, deadline);
+    entered = true;
+    while (!released) absl::SleepFor(absl::Milliseconds(1));
+    return absl::UnavailableError("store down (test)");
+  }
+  absl::StatusOr<ObjectInfo> Head(absl::string_view key, absl::Time deadline) override {
+    return real_->Head(key, deadline);
+  }
+  absl::Status Put(absl::string_view key, absl::string_view data, absl::Time deadline) override {
+    return real_->Put(key, data, deadline);
+  }
+  absl::Status PutFile(absl::string_view key, const std::string& local_path,
+                       absl::Time deadline) override {
+    return real_->PutFile(key, local_path, deadline);
+  }
+  absl::Status PutIfAbsent(absl::string_view key, absl::string_view data,
+                           absl::Time deadline) override {
+    return real_->PutIfAbsent(key, data, deadline);
+  }
+  absl::StatusOr<std::vector<ObjectInfo>> List(absl::string_view prefix,
+                                               absl::Time deadline) override {
+    return real_->List(prefix, deadline);
+  }
+  std::string Describe() const override { return "gated " + real_->Describe(); }
+  std::atomic<bool> entered{false}, released{false};
+
+ private:
+  ObjectStore* const real_;
+  const pid_t gated_pid_;
+};
+
+TEST_F(DiskCacheTest, ChildForkedDuringAFillDoesNotInheritTheFillLock) {
+  GatedStore gated(store_.get());
+  auto c = ContentCache::Create(config_, &gated, Env::Default());
+  ASSERT_TRUE(c.ok());
+  ContentCache* cache = c->get();
+  Entry big = EntryOf("models--o--m/snapshots/r/big.bin");
+  std::thread filler([&] { EXPECT_FALSE(cache->Materialize(big, *index_, Later()).ok()); });
+  while (!gated.entered) absl::SleepFor(absl::Milliseconds(1));  // the fill holds the lock
+  int pipes[2];
+  ASSERT_EQ(pipe(pipes), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    cache->ResetAfterFork();
+    auto p = cache->Materialize(big, *index_, absl::Now() + absl::Seconds(20));
+    char ok = p.ok() && *ReadFile(Env::Default(), *p) == files_["models--o--m/snapshots/r/big.bin"];
+    if (write(pipes[1], &ok, 1) != 1) _exit(2);
+    _exit(0);
+  }
+  ASSERT_GT(pid, 0);
+  absl::SleepFor(absl::Milliseconds(50));
+  gated.released = true;  // the parent's fill fails and releases its lock
+  filler.join();
+  char ok = 0;
+  ASSERT_EQ(read(pipes[0], &ok, 1), 1);
+  waitpid(pid, nullptr, 0);
+  EXPECT_TRUE(ok) << "the child waits for the parent's fill only, then fetches itself";
+}
+
 TEST_F(DiskCacheTest, DiskFullIsResourceExhaustedAndLeavesNoPartialFile) {
   FaultInjectingEnv env;
   auto cache = NewCache(&env);
@@ -209,9 +276,45 @@ TEST_F(DiskCacheTest, EvictionKeepsTheCacheUnderItsLimit) {
   for (const auto& [path, data] : files_) {
     ASSERT_TRUE(cache->Materialize(EntryOf(path), *index_, Later()).ok());
   }
+  const std::string big = cache->PathFor(EntryOf("models--o--m/snapshots/r/big.bin").content_hash);
+  struct timespec old[2] = {{1000, 0}, {1000, 0}};  // least recently used
+  ASSERT_EQ(utimensat(AT_FDCWD, big.c_str(), old, 0), 0);
   int deleted = EvictLeastRecentlyUsed(config_.cache_dirs, 1 << 20, 0);
   EXPECT_GT(deleted, 0);
+  EXPECT_FALSE(cache->Contains(EntryOf("models--o--m/snapshots/r/big.bin").content_hash))
+      << "the least recently used file goes first";
+  uint64_t total = 0;
+  int left = 0;
+  for (const auto& [path, data] : files_) {
+    struct stat st;
+    if (stat(cache->PathFor(EntryOf(path).content_hash).c_str(), &st) == 0) {
+      total += st.st_blocks * 512;
+      ++left;
+    }
+  }
+  EXPECT_LE(total, 1u << 20);
+  EXPECT_GT(left, 0) << "only as much as needed is evicted";
   EXPECT_EQ(EvictLeastRecentlyUsed(config_.cache_dirs, 1 << 20, 0), 0) << "already under";
+}
+
+TEST_F(DiskCacheTest, LeftoversOfKilledFillsAreRemovedAndLockFilesDoNotPileUp) {
+  auto cache = NewCache();
+  Entry big = EntryOf("models--o--m/snapshots/r/big.bin");
+  const std::string path = cache->PathFor(big.content_hash);
+  ASSERT_TRUE(cache->Materialize(big, *index_, Later()).ok());
+  EXPECT_NE(access((path + ".lock").c_str(), F_OK), 0) << "lock file removed once filled";
+  pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  ASSERT_GT(dead, 0);
+  waitpid(dead, nullptr, 0);
+  const std::string dead_tmp = absl::StrCat(path, "x.tmp.", dead, ".0");
+  const std::string live_tmp = absl::StrCat(path, "y.tmp.", getpid(), ".0");
+  std::ofstream(dead_tmp) << "partial";
+  std::ofstream(live_tmp) << "partial";
+  EvictLeastRecentlyUsed(config_.cache_dirs, 1ull << 40, 0);
+  EXPECT_NE(access(dead_tmp.c_str(), F_OK), 0) << "temp file of a dead process is garbage";
+  EXPECT_EQ(access(live_tmp.c_str(), F_OK), 0) << "a live process's fill is left alone";
+  EXPECT_TRUE(cache->Contains(big.content_hash));
 }
 
 TEST_F(DiskCacheTest, SharedWritableCacheDirIsRefused) {

@@ -46,6 +46,61 @@ def make_tree(root):
         os.utime(dirpath, ns=(1700000000000000000, 1700000000000000000), follow_symlinks=False)
 
 
+JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+
+PY_SERVER = r"""
+import os, sys
+for line in sys.stdin:
+    op, path = line.split(maxsplit=1)
+    path = path.strip()
+    if op == "exists":
+        print(os.path.exists(path), flush=True)
+    elif op == "read":
+        with open(path) as f:
+            print(f.read().strip(), flush=True)
+"""
+
+
+def check_inert(prefix, venv):
+    """No index in the store: the shim passes everything through, creates nothing wrong and
+    says so once on stderr."""
+    code = "import os; p=%r; os.makedirs(p, exist_ok=True); print(sorted(os.listdir(p)))" % prefix
+    p = subprocess.run([sys.executable, "-c", code], env=venv, capture_output=True, text=True,
+                       timeout=120)
+    good = p.returncode == 0 and p.stdout.strip() == "[]"
+    print("%s inert store (%s)" % ("ok" if good else "FAIL", p.stderr.strip()))
+    return good
+
+
+def check_refresh(push, store, native, prefix, env, venv):
+    """A long-running process picks up a newer generation (HFSHIM_REFRESH=0: on the next hit)."""
+    server = subprocess.Popen([sys.executable, "-c", PY_SERVER], env=venv, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    new_ref = os.path.join(prefix, "models--org--later", "refs", "main")
+
+    def ask(op, path):
+        server.stdin.write("%s %s\n" % (op, path))
+        server.stdin.flush()
+        return server.stdout.readline().strip()
+
+    try:
+        before = ask("exists", new_ref)
+        os.makedirs(os.path.join(native, "models--org--later", "refs"))
+        with open(os.path.join(native, "models--org--later", "refs", "main"), "w") as f:
+            f.write("later")
+        rc, out, err = run([push, "--store", store, "--repo", "org/later", native], env)
+        after = ask("exists", new_ref)
+        content = ask("read", new_ref) if after == "True" else ""
+        old = ask("exists", os.path.join(prefix, "models--org--m", "refs", "main"))
+    finally:
+        server.stdin.close()
+        server.wait(timeout=60)
+    good = rc == 0 and before == "False" and after == "True" and content == "later" and old == "True"
+    print("%s refresh: before=%s after=%s content=%r old repo=%s %s" %
+          ("ok" if good else "FAIL", before, after, content, old, err.strip()))
+    return good
+
+
 def run(cmd, env=None):
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     return p.returncode, p.stdout, p.stderr
@@ -69,13 +124,15 @@ def main():
                     "HFSHIM_REFRESH": "0", "HFSHIM_STATS": "0",
                     "XDG_RUNTIME_DIR": os.path.join(tmp, "run")})
         os.makedirs(os.path.join(tmp, "run"), mode=0o700)
+        prefix = os.path.join(tmp, "virtual", "hub")
+        venv = dict(env)
+        venv.update({"HFSHIM_PREFIX": prefix, "LD_PRELOAD": os.path.abspath(args.lib)})
+        ok &= check_inert(prefix, venv)
         rc, out, err = run([args.push, "--store", store, native], env)
         if rc != 0:
             print("hfshim-push failed:", out, err)
             return 1
-        prefix = os.path.join(tmp, "virtual", "hub")
-        venv = dict(env)
-        venv.update({"HFSHIM_PREFIX": prefix, "LD_PRELOAD": os.path.abspath(args.lib)})
+        ok &= check_refresh(args.push, store, native, prefix, env, venv)
         for probe in args.probes:
             name = os.path.basename(probe)
             for mode in ("tree", "errors"):
@@ -90,6 +147,14 @@ def main():
                 else:
                     print("ok %s %s (%d lines)" % (name, mode, len(out_n.splitlines())))
             rc_v, out_v, err_v = run([probe, "checks", prefix], venv)
+            # An allocator preloaded before and after the shim (jemalloc's init calls open).
+            for order in ([JEMALLOC, os.path.abspath(args.lib)], [os.path.abspath(args.lib), JEMALLOC]):
+                if rc_v != 0 or not os.path.exists(JEMALLOC) or probe != args.probes[0]:
+                    break
+                jenv = dict(venv, LD_PRELOAD=" ".join(order))
+                rc_v, out_j, err_j = run([probe, "checks", prefix], jenv)
+                out_v += out_j
+                err_v += err_j
             if rc_v != 0:
                 ok = False
                 print("== %s checks rc=%d\n%s%s" % (name, rc_v, out_v, err_v))

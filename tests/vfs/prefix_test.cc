@@ -121,3 +121,20 @@ TEST(RouterTest, FastFilter) {
 
 }  // namespace
 }  // namespace hfshim
+
+namespace hfshim {
+namespace {
+
+TEST(PrefixTest, FirstComponentRejection) {
+  Prefix p;
+  ASSERT_TRUE(p.InitWith("/nonexistent-hfshim/a/hub"));
+  EXPECT_TRUE(p.FirstComponentMayMatch("/nonexistent-hfshim/a/hub/x"));
+  EXPECT_TRUE(p.FirstComponentMayMatch("//nonexistent-hfshim/b"));
+  EXPECT_TRUE(p.FirstComponentMayMatch("/nonexistent-hfshim"));
+  EXPECT_FALSE(p.FirstComponentMayMatch("/nonexistent-hfshimx/a/hub"));
+  EXPECT_FALSE(p.FirstComponentMayMatch("/tmp/x"));
+  EXPECT_FALSE(p.FirstComponentMayMatch("/"));
+}
+
+}  // namespace
+}  // namespace hfshim

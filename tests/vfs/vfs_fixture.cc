@@ -16,7 +16,8 @@
 namespace hfshim {
 
 absl::StatusOr<std::string> FakeCache::Materialize(const Entry& entry, const IndexReader&,
-                                                   absl::Time) {
+                                                   absl::Time, bool* fetched) {
+  if (fetched != nullptr) *fetched = true;
   if (fail_with_eio) return PosixError(EIO, "store unreachable (test)");
   auto it = content_.find(entry.content_hash.Hex());
   if (it == content_.end()) return absl::NotFoundError("object missing (test)");

@@ -25,8 +25,8 @@ class FakeCache final : public ContentCache {
  public:
   explicit FakeCache(std::string dir) : dir_(std::move(dir)) {}
   void Add(const std::string& data) { content_[ContentHash(data).Hex()] = data; }
-  absl::StatusOr<std::string> Materialize(const Entry& entry, const IndexReader&,
-                                          absl::Time) override;
+  absl::StatusOr<std::string> Materialize(const Entry& entry, const IndexReader&, absl::Time,
+                                          bool* fetched) override;
   std::string PathFor(const Hash128& hash) const override { return dir_ + "/" + hash.Hex(); }
   bool Contains(const Hash128& hash) const override;
   absl::Status Verify(const Entry&) override { return absl::OkStatus(); }
