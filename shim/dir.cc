@@ -325,8 +325,8 @@ EXPORT int glob(const char* pattern, int flags, int (*errfunc)(const char*, int)
 
 extern "C" {
 __attribute__((visibility("default"), alias("glob"))) int glob64(const char*, int,
-                                                                  int (*)(const char*, int),
-                                                                  glob64_t*);
+                                                                 int (*)(const char*, int),
+                                                                 glob64_t*);
 __attribute__((visibility("default"), alias("readdir"))) struct dirent64* readdir64(DIR*);
 __attribute__((visibility("default"), alias("readdir_r"))) int readdir64_r(DIR*, struct dirent64*,
                                                                            struct dirent64**);

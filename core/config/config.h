@@ -31,15 +31,15 @@ struct Config {
   LogLevel log_level = LogLevel::kWarn;
   double timeout_seconds = 60;  // total deadline of one store request
   double connect_timeout_seconds = 5;
-  int retries = 4;                     // retries after the first attempt of a store request
-  int threads = 8;                     // parallel transfers (push, warm, readahead)
-  bool disable = false;                // HFSHIM_DISABLE=1: the shim passes everything through
-  std::string s3_endpoint;             // empty = AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL / AWS
-  std::string s3_addressing = "auto";  // auto | path | virtual
-  bool s3_anonymous = false;           // unsigned requests for public buckets
+  int retries = 4;                       // retries after the first attempt of a store request
+  int threads = 8;                       // parallel transfers (push, warm, readahead)
+  bool disable = false;                  // HFSHIM_DISABLE=1: the shim passes everything through
+  std::string s3_endpoint;               // empty = AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL / AWS
+  std::string s3_addressing = "auto";    // auto | path | virtual
+  bool s3_anonymous = false;             // unsigned requests for public buckets
   bool s3_unsafe_put_if_absent = false;  // emulate put-if-absent where If-None-Match is ignored
-  std::string profile_path;            // HFSHIM_PROFILE: append an access profile here
-  bool stats = true;                   // HFSHIM_STATS: shared-memory counters for hfshim-stat
+  std::string profile_path;              // HFSHIM_PROFILE: append an access profile here
+  bool stats = true;                     // HFSHIM_STATS: shared-memory counters for hfshim-stat
 };
 
 // Looks up an environment variable; nullptr when unset. The default reads the process environment.

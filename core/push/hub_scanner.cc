@@ -61,7 +61,7 @@ class Scanner {
     e.entry.ino = InodeForPath(rel);
     if (S_ISDIR(st.st_mode)) {
       e.entry.type = EntryType::kDirectory;
-      e.entry.nlink = 0;  // the index writer counts subdirectories
+      e.entry.nlink = 0;                                 // the index writer counts subdirectories
       e.entry.size = static_cast<uint64_t>(st.st_size);  // as the local file system reports
       auto names = env_->ListDir(local);
       if (!names.ok()) {

@@ -82,7 +82,9 @@ absl::StatusOr<std::string> Vfs::Materialize(const Resolved& r, const IndexReade
   if (ProfileEnabled()) {
     RecordProfile("open", r.path, 0, r.entry.size,
                   static_cast<uint64_t>(absl::ToInt64Microseconds(absl::Now() - start)),
-                  !path.ok() ? "error" : fetched ? "store" : "disk");
+                  !path.ok() ? "error"
+                  : fetched  ? "store"
+                             : "disk");
   }
   if (!path.ok()) {
     if (StatusToErrno(path.status()) == EIO || !absl::IsNotFound(path.status())) {
