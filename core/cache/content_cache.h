@@ -1,10 +1,12 @@
 // ContentCache: the node disk cache of file content, shared by every process of the node.
 //
 // Content is stored by its XXH3-128 hash under the HFSHIM_CACHE_DIR directories (spread by hash),
-// so a blob shared by several repos or revisions is cached once. A cache file is only ever
+// so a blob shared by several repos or revisions is cached once. Small content is only ever
 // created complete and verified (write to a temp file, check the per-block XXH3-64 checksums from
-// the index, rename into place), so a reader never sees torn or wrong bytes and a process killed
-// mid-fill leaves only a temp file that is cleaned up later.
+// the index, rename into place); large content (FilledByBlocks) is filled block by block into a
+// sparse PartialFile with a presence record, each block verified before it is marked, and
+// promoted to the complete file when every block is present. Either way a reader never sees
+// torn or wrong bytes and a process killed mid-fill leaves nothing that is trusted.
 //
 // Thread-safety: thread-safe. Concurrent misses on the same content within a process fetch it
 // once (single-flight); across processes a per-content lock file makes one process fetch while
@@ -25,6 +27,12 @@
 
 namespace hfshim {
 
+class LazyContent;
+
+// True for content filled block by block and readable lazily (a data object of more than one
+// block); other content (packed, empty, a single block) is always cached whole.
+bool FilledByBlocks(const Entry& entry);
+
 class ContentCache {
  public:
   // `store` and `env` must outlive the cache. Creates the cache directories (0700) if missing;
@@ -43,6 +51,16 @@ class ContentCache {
   // If `fetched` is given it is set to whether this call had to wait for a fetch (a miss).
   virtual absl::StatusOr<std::string> Materialize(const Entry& entry, const IndexReader& index,
                                                   absl::Time deadline, bool* fetched = nullptr) = 0;
+
+  // Large content (FilledByBlocks) for lazy reading: complete if cached, else a sparse partial
+  // file of which LazyContent::Ensure fetches the blocks a read needs. One LazyContent per
+  // content per process. Errors as Materialize, for creating the partial file.
+  virtual absl::StatusOr<std::shared_ptr<LazyContent>> OpenLazy(const Entry& entry,
+                                                                absl::Time deadline) = 0;
+  // The LazyContent of an existing partial data file (a ".partial" path of this cache, e.g. an
+  // fd inherited across exec). NotFound if it is gone or not partial content.
+  virtual absl::StatusOr<std::shared_ptr<LazyContent>> OpenLazyPath(
+      const std::string& data_path) = 0;
 
   // The path content `hash` has (or would have) in the cache; no I/O.
   virtual std::string PathFor(const Hash128& hash) const = 0;

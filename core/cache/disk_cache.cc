@@ -17,7 +17,12 @@
 #include "core/base/log.h"
 #include "core/base/posix_error.h"
 #include "core/base/status_macros.h"
+#include "core/cache/block_fetcher.h"
+#include "core/cache/byte_budget.h"
 #include "core/cache/content_cache.h"
+#include "core/cache/lazy_content.h"
+#include "core/cache/lock_file.h"
+#include "core/cache/partial_file.h"
 #include "core/env/file_util.h"
 #include "core/stats/stats.h"
 
@@ -25,6 +30,8 @@ namespace hfshim {
 namespace {
 
 constexpr int kChecksumAttempts = 3;
+constexpr uint64_t kMinBuffer = 1 << 20;
+constexpr uint64_t kDefaultBuffer = 64 << 20;  // a Config built without LoadConfig
 constexpr absl::Duration kEvictionPeriod = absl::Seconds(5);
 constexpr int64_t kTouchAfterSeconds = 60;  // refresh a hit's mtime (LRU) at most this often
 
@@ -39,7 +46,12 @@ struct Flight {
 class DiskCache final : public ContentCache {
  public:
   DiskCache(const Config& config, ObjectStore* store, Env* env)
-      : config_(config), store_(store), env_(env) {}
+      : config_(config),
+        env_(env),
+        fetcher_(store, std::max<uint64_t>(config.block_size_bytes, 1)),
+        budget_(config.buffer_size_bytes == 0
+                    ? kDefaultBuffer
+                    : std::max<uint64_t>(config.buffer_size_bytes, kMinBuffer)) {}
 
   absl::Status Init() {
     for (const std::string& dir : config_.cache_dirs) RETURN_IF_ERROR(PrepareCacheDir(env_, dir));
@@ -66,6 +78,7 @@ class DiskCache final : public ContentCache {
       Hit(path, st, entry.size);
       return path;
     }
+    if (FilledByBlocks(entry)) return MaterializeBlocks(entry, deadline, fetched);
     if (fetched != nullptr) *fetched = true;
     std::shared_ptr<Flight> flight;
     bool leader = false;
@@ -97,7 +110,7 @@ class DiskCache final : public ContentCache {
     const std::string path = PathFor(entry.content_hash);
     auto data = ReadFile(env_, path);
     if (!data.ok()) return data.status();
-    absl::Status s = CheckBlocks(entry, *data, 0);
+    absl::Status s = fetcher_.CheckBlocks(entry, *data, 0);
     if (!s.ok() || data->size() != entry.size) {
       env_->Unlink(path).IgnoreError();
       return absl::DataLossError(absl::StrCat("cached content ", entry.content_hash.Hex(),
@@ -106,19 +119,64 @@ class DiskCache final : public ContentCache {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<std::shared_ptr<LazyContent>> OpenLazy(const Entry& entry,
+                                                        absl::Time deadline) override {
+    const std::string path = PathFor(entry.content_hash);
+    struct stat st;
+    if (env_->Stat(path, &st).ok() && static_cast<uint64_t>(st.st_size) == entry.size) {
+      Hit(path, st, entry.size);
+      return std::make_shared<LazyContent>(path, nullptr, &fetcher_, &budget_, Parallel());
+    }
+    std::lock_guard<std::mutex> open_lock(open_mu_);  // one PartialFile per content per process
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = lazies_.find(entry.content_hash);
+      if (it != lazies_.end()) {
+        if (std::shared_ptr<LazyContent> live = it->second.lock()) return live;
+        lazies_.erase(it);
+      }
+    }
+    RETURN_IF_ERROR(MakeDirs(env_, path.substr(0, path.rfind('/')), 0700));
+    ASSIGN_OR_RETURN(std::unique_ptr<PartialFile> partial,
+                     PartialFile::OpenOrCreate(env_, path, entry, deadline));
+    if (partial == nullptr) {  // completed by another process meanwhile
+      return std::make_shared<LazyContent>(path, nullptr, &fetcher_, &budget_, Parallel());
+    }
+    auto lazy =
+        std::make_shared<LazyContent>(path, std::move(partial), &fetcher_, &budget_, Parallel());
+    std::lock_guard<std::mutex> lock(mu_);
+    lazies_[entry.content_hash] = lazy;
+    return lazy;
+  }
+
+  absl::StatusOr<std::shared_ptr<LazyContent>> OpenLazyPath(const std::string& data_path) override {
+    ASSIGN_OR_RETURN(std::unique_ptr<PartialFile> partial,
+                     PartialFile::OpenExisting(env_, data_path));
+    const std::string path = PathFor(partial->entry().content_hash);
+    if (path + std::string(kPartialSuffix) != data_path) {
+      return absl::NotFoundError(data_path + " is not partial content of this cache");
+    }
+    return std::make_shared<LazyContent>(path, std::move(partial), &fetcher_, &budget_, Parallel());
+  }
+
   void ResetAfterFork() override {
     // Single-threaded child: the parent's flights belong to threads that do not exist here.
     new (&mu_) std::mutex();
+    new (&open_mu_) std::mutex();
     flights_.clear();
+    budget_.ResetAfterFork();
+    for (auto& [hash, weak] : lazies_) {
+      if (std::shared_ptr<LazyContent> live = weak.lock()) live->ResetAfterFork();
+    }
   }
 
   Stats stats() const override {
     Stats s;
     s.hits = hits_;
     s.misses = misses_;
-    s.requests = requests_;
-    s.bytes_fetched = bytes_fetched_;
-    s.checksum_failures = checksum_failures_;
+    s.requests = fetcher_.requests();
+    s.bytes_fetched = fetcher_.bytes_fetched();
+    s.checksum_failures = fetcher_.checksum_failures();
     s.neighbours_filled = neighbours_;
     s.evictions = evictions_;
     return s;
@@ -145,6 +203,31 @@ class DiskCache final : public ContentCache {
     return path;
   }
 
+  // Large content: its blocks through the process's LazyContent, then the complete file.
+  absl::StatusOr<std::string> MaterializeBlocks(const Entry& entry, absl::Time deadline,
+                                                bool* fetched) {
+    ASSIGN_OR_RETURN(std::shared_ptr<LazyContent> lazy, OpenLazy(entry, deadline));
+    size_t blocks = 0;
+    RETURN_IF_ERROR(lazy->Ensure(0, entry.size, deadline, &blocks));
+    if (fetched != nullptr) *fetched = blocks > 0;
+    if (blocks > 0) {
+      ++misses_;
+      Count(Counter::kCacheFileMisses);
+    }
+    if (!lazy->complete()) {
+      return absl::InternalError("content " + entry.content_hash.Hex() +
+                                 " is complete but could not be promoted; see the log");
+    }
+    if (blocks > 0) MaybeEvict();
+    return lazy->final_path();
+  }
+
+  int Parallel() const {
+    const uint64_t in_buffer = budget_.capacity() / std::max<uint64_t>(config_.block_size_bytes, 1);
+    return static_cast<int>(
+        std::max<uint64_t>(1, std::min<uint64_t>(std::max(config_.threads, 1), in_buffer)));
+  }
+
   // Takes the per-content lock file so one process of the node fetches; the others wait on it
   // and then find the content in place.
   absl::Status FillAcrossProcesses(const Entry& entry, const IndexReader& index,
@@ -152,34 +235,17 @@ class DiskCache final : public ContentCache {
     const std::string dir = path.substr(0, path.rfind('/'));
     RETURN_IF_ERROR(MakeDirs(env_, dir, 0700));
     const std::string lock_path = path + ".lock";
-    int lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lock_fd < 0) return ErrnoStatus(errno, "open cache lock " + lock_path);
-    // A process-associated fcntl lock, not flock: a child forked while a thread holds the lock
-    // must not inherit it (with flock the child would wait on its own copy of the lock).
-    struct flock whole = {};
-    whole.l_type = F_WRLCK;
-    whole.l_whence = SEEK_SET;
-    while (fcntl(lock_fd, F_SETLK, &whole) != 0) {
-      const int lock_err = errno;
-      struct stat done;
-      if (env_->Stat(path, &done).ok() && static_cast<uint64_t>(done.st_size) == entry.size) {
-        close(lock_fd);  // filled by the holder meanwhile
-        Hit(path, done, entry.size);
-        return absl::OkStatus();
-      }
-      if (lock_err != EACCES && lock_err != EAGAIN && lock_err != EINTR) {
-        close(lock_fd);
-        return ErrnoStatus(lock_err, "lock " + lock_path);
-      }
-      if (absl::Now() > deadline) {
-        close(lock_fd);
-        return absl::DeadlineExceededError("timed out waiting for another process's fetch");
-      }
-      absl::SleepFor(absl::Milliseconds(2));
+    struct stat st;
+    auto in_place = [&] {
+      return env_->Stat(path, &st).ok() && static_cast<uint64_t>(st.st_size) == entry.size;
+    };
+    ASSIGN_OR_RETURN(int lock_fd, AcquireLockFile(lock_path, deadline, in_place));
+    if (lock_fd < 0) {  // filled by another process meanwhile
+      Hit(path, st, entry.size);
+      return absl::OkStatus();
     }
     absl::Status s;
-    struct stat st;
-    if (env_->Stat(path, &st).ok() && static_cast<uint64_t>(st.st_size) == entry.size) {
+    if (in_place()) {
       Hit(path, st, entry.size);  // another process filled it while we waited
     } else {
       ++misses_;
@@ -188,7 +254,7 @@ class DiskCache final : public ContentCache {
       if (s.ok()) Count(Counter::kBytesFromStore, entry.size);
     }
     // Content in place: nobody needs the lock file any more. Removing it while we still hold the
-    // lock is safe: a process waiting on this inode re-checks the content after locking it.
+    // lock is safe: a waiter re-checks that it locked the file at the path, and the content.
     if (s.ok()) unlink(lock_path.c_str());
     close(lock_fd);  // releases the lock
     return s;
@@ -203,93 +269,12 @@ class DiskCache final : public ContentCache {
     return FillObject(entry, path, deadline);
   }
 
-  absl::Status Get(const std::string& key, uint64_t off, uint64_t len, std::string* out,
-                   absl::Time deadline) {
-    const absl::Time start = absl::Now();
-    Count(Counter::kFetchesInFlight);
-    absl::Status s = store_->GetRange(key, off, len, out, deadline);
-    Uncount(Counter::kFetchesInFlight);
-    const uint64_t micros = absl::ToInt64Microseconds(absl::Now() - start);
-    ++requests_;
-    Count(Counter::kFetchRequests);
-    Count(Counter::kFetchMicros, micros);
-    RecordFetchLatency(micros);
-    if (s.ok()) {
-      bytes_fetched_ += len;
-      Count(Counter::kFetchBytes, len);
-      Count(Counter::kCacheBlockMisses,
-            (len + config_.block_size_bytes - 1) / std::max<uint64_t>(config_.block_size_bytes, 1));
-    }
-    return s;
-  }
-
-  // Checks the blocks of `data`, which holds content bytes starting at block `first_block`.
-  absl::Status CheckBlocks(const Entry& entry, absl::string_view data, size_t first_block) {
-    const uint64_t bs = entry.block_size;
-    for (size_t i = 0; i * bs < data.size(); ++i) {
-      const size_t b = first_block + i;
-      if (b >= entry.block_checksums.size() ||
-          BlockChecksum(data.substr(i * bs, bs)) != entry.block_checksums[b]) {
-        ++checksum_failures_;
-        Count(Counter::kChecksumFailures);
-        return absl::DataLossError(absl::StrCat("block ", b, " of content ",
-                                                entry.content_hash.Hex(), " (",
-                                                entry.location.object_key, "): checksum mismatch"));
-      }
-    }
-    return absl::OkStatus();
-  }
-
-  // Fetches [off, off+len) of the object and verifies it, retrying a mismatch.
-  absl::Status GetVerified(const Entry& entry, uint64_t off, uint64_t len, size_t first_block,
-                           std::string* out, absl::Time deadline) {
-    absl::Status s;
-    for (int attempt = 0; attempt < kChecksumAttempts; ++attempt) {
-      s = Get(entry.location.object_key, entry.location.offset + off, len, out, deadline);
-      if (s.ok()) s = CheckBlocks(entry, *out, first_block);
-      if (s.ok() || !absl::IsDataLoss(s)) return s;
-    }
-    Log(LogLevel::kError, absl::StrCat(s.message(), " after ", kChecksumAttempts,
-                                       " fetches; the store object is damaged: push it again"));
-    return s;
-  }
-
-  // A whole data object, block by block, with up to `threads` blocks in flight.
+  // A data object of at most one block, fetched and verified whole.
   absl::Status FillObject(const Entry& entry, const std::string& path, absl::Time deadline) {
-    const std::string tmp = TempPathFor(path);
-    ASSIGN_OR_RETURN(int fd, env_->Open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600));
-    const uint64_t bs = entry.block_size;
-    const size_t blocks = entry.block_checksums.size();
-    std::atomic<size_t> next{0};
-    std::mutex err_mu;
-    absl::Status first_error;
-    auto work = [&] {
-      std::string buf;
-      for (size_t b = next++; b < blocks; b = next++) {
-        const uint64_t off = b * bs;
-        const uint64_t len = std::min<uint64_t>(bs, entry.size - off);
-        absl::Status s = GetVerified(entry, off, len, b, &buf, deadline);
-        if (s.ok()) s = WriteAll(env_, fd, buf, off);
-        if (!s.ok()) {
-          std::lock_guard<std::mutex> lock(err_mu);
-          if (first_error.ok()) first_error = s;
-          return;
-        }
-      }
-    };
-    const int n = static_cast<int>(std::min<size_t>(std::max(config_.threads, 1), blocks));
-    std::vector<std::thread> workers;
-    for (int i = 1; i < n; ++i) workers.emplace_back(work);
-    work();
-    for (auto& w : workers) w.join();
-    absl::Status c = env_->Close(fd);
-    if (first_error.ok()) first_error = c;
-    if (first_error.ok()) first_error = env_->Rename(tmp, path);
-    if (!first_error.ok()) {
-      env_->Unlink(tmp).IgnoreError();
-      return Explain(first_error, path);
-    }
-    return absl::OkStatus();
+    std::string data;
+    absl::Status s = fetcher_.GetVerified(entry, 0, entry.size, &data, deadline);
+    if (!s.ok()) return s;
+    return Write(path, data);
   }
 
   // A packed file: fetch the block-aligned window of the pack that holds it and cache every
@@ -310,9 +295,9 @@ class DiskCache final : public ContentCache {
     std::string window;
     absl::Status s;
     for (int attempt = 0; attempt < kChecksumAttempts; ++attempt) {
-      s = Get(entry.location.object_key, first, last - first, &window, deadline);
-      if (!s.ok()) return Explain(s, path);
-      s = CheckBlocks(entry, absl::string_view(window).substr(off - first, len), 0);
+      s = fetcher_.Get(entry.location.object_key, first, last - first, &window, deadline);
+      if (!s.ok()) return s;
+      s = fetcher_.CheckBlocks(entry, absl::string_view(window).substr(off - first, len), 0);
       if (s.ok()) break;
     }
     if (!s.ok()) {
@@ -339,17 +324,7 @@ class DiskCache final : public ContentCache {
     // power loss is caught by hfshim-warm --verify. One fsync per neighbour file would make a
     // pack fill of a thousand small files take a second.
     absl::Status s = WriteFileAtomic(env_, path, data, /*durable=*/false);
-    return s.ok() ? s : Explain(s, path);
-  }
-
-  absl::Status Explain(const absl::Status& s, const std::string& path) const {
-    const int err = StatusToErrno(s);
-    if (err == ENOSPC || err == EDQUOT) {
-      return PosixError(err, absl::StrCat("node cache is full writing ", path,
-                                          "; free space, lower HFSHIM_CACHE_SIZE or point "
-                                          "HFSHIM_CACHE_DIR elsewhere"));
-    }
-    return s;
+    return s.ok() ? s : ExplainCacheWriteError(s, path);
   }
 
   void MaybeEvict() {
@@ -365,16 +340,23 @@ class DiskCache final : public ContentCache {
   }
 
   const Config config_;
-  ObjectStore* const store_;
   Env* const env_;
+  BlockFetcher fetcher_;
+  ByteBudget budget_;
+  std::mutex open_mu_;  // serialises creating the LazyContent of a content
   std::mutex mu_;
-  absl::flat_hash_map<Hash128, std::shared_ptr<Flight>> flights_;
+  absl::flat_hash_map<Hash128, std::shared_ptr<Flight>> flights_;    // guarded by mu_
+  absl::flat_hash_map<Hash128, std::weak_ptr<LazyContent>> lazies_;  // guarded by mu_
   absl::Time last_eviction_ = absl::InfinitePast();
-  std::atomic<uint64_t> hits_{0}, misses_{0}, requests_{0}, bytes_fetched_{0},
-      checksum_failures_{0}, neighbours_{0}, evictions_{0};
+  std::atomic<uint64_t> hits_{0}, misses_{0}, neighbours_{0}, evictions_{0};
 };
 
 }  // namespace
+
+bool FilledByBlocks(const Entry& entry) {
+  return entry.type == EntryType::kFile && entry.block_checksums.size() > 1 &&
+         !absl::StartsWith(entry.location.object_key, "packs/");
+}
 
 absl::StatusOr<std::unique_ptr<ContentCache>> ContentCache::Create(const Config& config,
                                                                    ObjectStore* store, Env* env) {

@@ -18,7 +18,9 @@ absl::Status PrepareCacheDir(Env* env, const std::string& dir);
 // Deletes least recently used content files (by mtime) under `dirs` until their total size is
 // at most `max_bytes` and each file system keeps `free_ratio` free. Returns files deleted.
 // Files open elsewhere stay readable (unlinked inodes live on). Also removes leftovers of killed
-// fills: temp files whose writer process is dead (or idle for an hour) and hour-old lock files.
+// fills: temp files whose writer process is dead (or idle for an hour), hour-old lock files and
+// presence records whose data file is gone. A partial file counts its allocated bytes; it is
+// evicted like complete content (record first, then data).
 int EvictLeastRecentlyUsed(const std::vector<std::string>& dirs, uint64_t max_bytes,
                            double free_ratio);
 

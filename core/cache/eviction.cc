@@ -15,16 +15,19 @@
 #include "core/base/posix_error.h"
 #include "core/base/status_macros.h"
 #include "core/cache/disk_cache.h"
+#include "core/cache/partial_file.h"
 #include "core/env/file_util.h"
 
 namespace hfshim {
 namespace {
 
 struct CachedFile {
-  std::string path;
-  uint64_t bytes;
-  int64_t used;  // mtime: refreshed on hits
+  std::string path;  // a complete file, or the data file of a partial pair
+  uint64_t bytes;    // allocated bytes (a partial data file is sparse)
+  int64_t used;      // mtime: refreshed on hits and by block fills
 };
+
+constexpr size_t kHashHexLength = 32;
 
 constexpr int64_t kStaleSeconds = 3600;  // a temp or lock file untouched this long is garbage
 
@@ -46,6 +49,35 @@ bool IsGarbage(const std::string& name, const struct stat& st) {
   return absl::EndsWith(name, ".lock") && old;
 }
 
+bool IsPartialData(const std::string& name) {
+  return name.size() == kHashHexLength + kPartialSuffix.size() &&
+         absl::EndsWith(name, kPartialSuffix);
+}
+
+// A presence record whose data file is gone (eviction interrupted, or a crash while creating
+// the pair) and that nobody has touched for an hour.
+bool IsOrphanRecord(const std::string& dir, const std::string& name, const struct stat& st) {
+  if (name.size() != kHashHexLength + kRecordSuffix.size() ||
+      !absl::EndsWith(name, kRecordSuffix)) {
+    return false;
+  }
+  struct stat data;
+  const std::string data_path =
+      dir + "/" + name.substr(0, kHashHexLength) + std::string(kPartialSuffix);
+  return time(nullptr) - st.st_mtime > kStaleSeconds && stat(data_path.c_str(), &data) != 0;
+}
+
+// Deletes a cached file; for a partial pair the record goes first, so that no reader can pair it
+// with a data file created later (PartialFile).
+bool Delete(const CachedFile& f) {
+  if (absl::EndsWith(f.path, kPartialSuffix)) {
+    const std::string record =
+        f.path.substr(0, f.path.size() - kPartialSuffix.size()) + std::string(kRecordSuffix);
+    unlink(record.c_str());
+  }
+  return unlink(f.path.c_str()) == 0;
+}
+
 void Collect(const std::string& dir, std::vector<CachedFile>* out) {
   auto shards = Env::Default()->ListDir(dir + "/content");
   if (!shards.ok()) return;
@@ -57,8 +89,8 @@ void Collect(const std::string& dir, std::vector<CachedFile>* out) {
       struct stat st;
       const std::string p = sdir + "/" + name;
       if (lstat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-      if (name.size() != 32) {  // temp and lock files are not content
-        if (IsGarbage(name, st)) unlink(p.c_str());
+      if (name.size() != kHashHexLength && !IsPartialData(name)) {  // temp, lock, record files
+        if (IsGarbage(name, st) || IsOrphanRecord(sdir, name, st)) unlink(p.c_str());
         continue;
       }
       { out->push_back({p, static_cast<uint64_t>(st.st_blocks) * 512, st.st_mtime}); }
@@ -110,7 +142,7 @@ int EvictLeastRecentlyUsed(const std::vector<std::string>& dirs, uint64_t max_by
     bool still_low = false;
     for (const std::string& d : dirs) still_low |= LowOnSpace(d, free_ratio);
     if (total <= max_bytes && !still_low) break;
-    if (unlink(f.path.c_str()) == 0) {
+    if (Delete(f)) {
       total -= std::min(total, f.bytes);
       ++deleted;
     }

@@ -21,63 +21,12 @@
 #include "core/push/pusher.h"
 #include "core/store/local_store.h"
 #include "gtest/gtest.h"
+#include "tests/cache/cache_fixture.h"
 #include "tests/testing/fault_env.h"
 #include "tests/testing/temp_dir.h"
 
 namespace hfshim {
 namespace {
-
-absl::Time Later() { return absl::Now() + absl::Seconds(30); }
-
-// A pushed store with one dataset of small files and one model with a large file.
-class DiskCacheTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const std::string hub = tmp_.Sub("hub");
-    const std::string ds = hub + "/datasets--o--d/snapshots/r";
-    ASSERT_TRUE(MakeDirs(Env::Default(), ds).ok());
-    for (int i = 0; i < 200; ++i) {
-      std::string data = absl::StrCat("file ", i, " ", std::string(i * 37, 'a' + i % 26));
-      files_[absl::StrCat("datasets--o--d/snapshots/r/f", 1000 + i)] = data;
-      std::ofstream(absl::StrCat(ds, "/f", 1000 + i), std::ios::binary) << data;
-    }
-    const std::string md = hub + "/models--o--m/snapshots/r";
-    ASSERT_TRUE(MakeDirs(Env::Default(), md).ok());
-    std::string big(3 << 20, '\0');
-    for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 2654435761u) >> 13);
-    files_["models--o--m/snapshots/r/big.bin"] = big;
-    std::ofstream(md + "/big.bin", std::ios::binary) << big;
-    std::ofstream(md + "/empty", std::ios::binary);
-    files_["models--o--m/snapshots/r/empty"] = "";
-    store_ = NewLocalStore(tmp_.Sub("store"));
-    PushOptions o;
-    o.hub_dir = hub;
-    o.block_size = 1 << 20;
-    o.pack_threshold = 64 << 10;
-    o.work_dir = tmp_.Sub("work");
-    ASSERT_TRUE(Push(store_.get(), Env::Default(), o).ok());
-    auto gen = LoadLatestGeneration(store_.get(), Env::Default(), tmp_.Sub("work"), Later());
-    ASSERT_TRUE(gen.ok());
-    index_ = std::move(gen->reader);
-    config_.cache_dirs = {tmp_.Sub("cache1"), tmp_.Sub("cache2")};
-    config_.block_size_bytes = 1 << 20;
-    config_.cache_size_bytes = 1ull << 40;
-    config_.free_ratio = 0;
-    config_.threads = 4;
-  }
-  Entry EntryOf(const std::string& path) { return *index_->Lookup(path); }
-  std::unique_ptr<ContentCache> NewCache(Env* env = Env::Default()) {
-    auto c = ContentCache::Create(config_, store_.get(), env);
-    EXPECT_TRUE(c.ok()) << c.status();
-    return *std::move(c);
-  }
-
-  TempDir tmp_;
-  std::map<std::string, std::string> files_;
-  std::unique_ptr<ObjectStore> store_;
-  std::unique_ptr<IndexReader> index_;
-  Config config_;
-};
 
 TEST_F(DiskCacheTest, ColdThenHitReturnsExactBytes) {
   auto cache = NewCache();

@@ -27,6 +27,12 @@ class FakeCache final : public ContentCache {
   void Add(const std::string& data) { content_[ContentHash(data).Hex()] = data; }
   absl::StatusOr<std::string> Materialize(const Entry& entry, const IndexReader&, absl::Time,
                                           bool* fetched) override;
+  absl::StatusOr<std::shared_ptr<LazyContent>> OpenLazy(const Entry&, absl::Time) override {
+    return absl::UnimplementedError("the vfs fixture has no large files");
+  }
+  absl::StatusOr<std::shared_ptr<LazyContent>> OpenLazyPath(const std::string&) override {
+    return absl::NotFoundError("the vfs fixture has no large files");
+  }
   std::string PathFor(const Hash128& hash) const override { return dir_ + "/" + hash.Hex(); }
   bool Contains(const Hash128& hash) const override;
   absl::Status Verify(const Entry&) override { return absl::OkStatus(); }

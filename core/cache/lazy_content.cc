@@ -1,0 +1,154 @@
+#include "core/cache/lazy_content.h"
+
+#include <algorithm>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "core/base/log.h"
+#include "core/stats/stats.h"
+
+namespace hfshim {
+namespace {
+constexpr absl::Duration kPollInterval = absl::Milliseconds(2);
+}  // namespace
+
+LazyContent::LazyContent(std::string final_path, std::unique_ptr<PartialFile> partial,
+                         BlockFetcher* fetcher, ByteBudget* budget, int parallel)
+    : final_path_(std::move(final_path)),
+      partial_(std::move(partial)),
+      fetcher_(fetcher),
+      budget_(budget),
+      parallel_(std::max(parallel, 1)) {
+  if (partial_ != nullptr && partial_->Complete()) MaybePromote();
+}
+
+std::string LazyContent::OpenPath() const {
+  return complete() ? final_path_ : partial_->data_path();
+}
+
+uint64_t LazyContent::size() const { return partial_ ? partial_->entry().size : 0; }
+uint64_t LazyContent::block_size() const { return partial_ ? partial_->entry().block_size : 0; }
+
+absl::Status LazyContent::Ensure(uint64_t offset, uint64_t length, absl::Time deadline,
+                                 size_t* fetched_blocks) {
+  if (complete() || length == 0) return absl::OkStatus();
+  const Entry& e = partial_->entry();
+  if (offset >= e.size) return absl::OkStatus();
+  const uint64_t end = std::min<uint64_t>(e.size, offset + std::min(length, e.size));
+  std::vector<size_t> missing;
+  for (size_t b = offset / e.block_size; b <= (end - 1) / e.block_size; ++b) {
+    if (!partial_->Present(b)) missing.push_back(b);
+  }
+  if (missing.empty()) {
+    MaybePromote();
+    return absl::OkStatus();
+  }
+  std::atomic<size_t> next{0}, fetched{0};
+  std::mutex err_mu;
+  absl::Status first_error;
+  auto work = [&] {
+    for (size_t i = next++; i < missing.size(); i = next++) {
+      bool did = false;
+      absl::Status s = FillBlock(missing[i], deadline, &did);
+      if (did) ++fetched;
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> lock(err_mu);
+        if (first_error.ok()) first_error = s;
+        return;
+      }
+    }
+  };
+  const size_t workers = std::min<size_t>(parallel_, missing.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < workers; ++i) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  if (fetched_blocks != nullptr) *fetched_blocks += fetched;
+  if (first_error.ok()) MaybePromote();
+  return first_error;
+}
+
+absl::Status LazyContent::FillBlock(size_t block, absl::Time deadline, bool* fetched) {
+  std::shared_ptr<Flight> flight;
+  bool leader = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto [it, inserted] = flights_.try_emplace(block, nullptr);
+    if (inserted) it->second = std::make_shared<Flight>();
+    flight = it->second;
+    leader = inserted;
+  }
+  if (!leader) {
+    std::unique_lock<std::mutex> lock(flight->mu);
+    const auto until =
+        std::chrono::system_clock::now() +
+        absl::ToChronoNanoseconds(std::max(deadline - absl::Now(), absl::ZeroDuration()));
+    if (!flight->cv.wait_until(lock, until, [&] { return flight->done; })) {
+      return absl::DeadlineExceededError("timed out waiting for another thread's fetch");
+    }
+    return flight->status;
+  }
+  absl::Status s = FetchBlockOnce(block, deadline, fetched);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    flights_.erase(block);
+  }
+  {
+    std::lock_guard<std::mutex> lock(flight->mu);
+    flight->done = true;
+    flight->status = s;
+  }
+  flight->cv.notify_all();
+  return s;
+}
+
+absl::Status LazyContent::FetchBlockOnce(size_t block, absl::Time deadline, bool* fetched) {
+  while (!partial_->TryLockBlock(block)) {  // another process is fetching it
+    if (partial_->Present(block)) return absl::OkStatus();
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("timed out waiting for another process's fetch of block ", block, " of ",
+                       partial_->data_path()));
+    }
+    absl::SleepFor(kPollInterval);
+  }
+  absl::Status s;
+  if (!partial_->Present(block)) {
+    const Entry& e = partial_->entry();
+    const uint64_t off = uint64_t{block} * e.block_size;
+    const uint64_t len = std::min<uint64_t>(e.block_size, e.size - off);
+    s = budget_->Acquire(len, deadline);
+    if (s.ok()) {
+      std::string buf;
+      s = fetcher_->GetVerified(e, off, len, &buf, deadline);
+      if (s.ok()) s = partial_->WriteBlock(block, buf);
+      budget_->Release(len);
+      if (s.ok()) {
+        *fetched = true;
+        Count(Counter::kBytesFromStore, len);
+      }
+    }
+  }
+  partial_->UnlockBlock(block);
+  return s;
+}
+
+void LazyContent::MaybePromote() {
+  if (complete_.load(std::memory_order_acquire) || !partial_->Complete()) return;
+  absl::Status s = partial_->Promote();
+  if (!s.ok()) {
+    Log(LogLevel::kWarn,
+        absl::StrCat("cannot promote complete content ", partial_->data_path(), ": ", s.message()));
+    return;
+  }
+  complete_.store(true, std::memory_order_release);
+}
+
+void LazyContent::ResetAfterFork() {
+  new (&mu_) std::mutex();
+  flights_.clear();
+}
+
+}  // namespace hfshim

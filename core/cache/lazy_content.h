@@ -1,0 +1,80 @@
+// LazyContent: one large content of the node cache as this process reads it — complete, or a
+// PartialFile whose missing blocks are fetched when a read, mmap or whole-file request needs
+// them. All fds of the process on the same content share one LazyContent.
+//
+// Fills: each missing block is fetched once per node. Within the process, threads needing the
+// same block wait for one fetch (single-flight); across processes, the block's byte-range lock
+// on the presence record makes one process fetch while the others poll for its mark. Up to
+// `parallel` blocks of one Ensure are fetched at once, each holding its bytes in the process's
+// ByteBudget while in flight. When the last block is present the file is promoted to the
+// complete cache file.
+//
+// Thread-safety: thread-safe. Fork: the child calls ResetAfterFork() (single-threaded).
+#ifndef HFSHIM_CORE_CACHE_LAZY_CONTENT_H_
+#define HFSHIM_CORE_CACHE_LAZY_CONTENT_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "core/cache/block_fetcher.h"
+#include "core/cache/byte_budget.h"
+#include "core/cache/partial_file.h"
+
+namespace hfshim {
+
+class LazyContent {
+ public:
+  // `partial` is null when the content is complete at `final_path`. `fetcher` and `budget` must
+  // outlive this object; `parallel` >= 1.
+  LazyContent(std::string final_path, std::unique_ptr<PartialFile> partial, BlockFetcher* fetcher,
+              ByteBudget* budget, int parallel);
+
+  // The local file to open for reading now: the partial data file while blocks are missing,
+  // the complete file once promoted. (Both are the same inode after promotion.)
+  std::string OpenPath() const;
+  const std::string& final_path() const { return final_path_; }
+  bool complete() const { return partial_ == nullptr || complete_.load(std::memory_order_acquire); }
+  uint64_t size() const;
+  uint64_t block_size() const;
+
+  // Guarantees that content bytes [offset, offset + length), clamped to the size, are present in
+  // the file's inode when it returns OK, fetching the missing blocks first. Adds the number of
+  // blocks this call fetched to `*fetched_blocks` if given. Errors: those of the store (naming
+  // the object), DataLoss after repeated checksum mismatches, ResourceExhausted (disk full,
+  // naming the fix), DeadlineExceeded.
+  absl::Status Ensure(uint64_t offset, uint64_t length, absl::Time deadline,
+                      size_t* fetched_blocks = nullptr);
+
+  void ResetAfterFork();
+
+ private:
+  struct Flight {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    absl::Status status;
+  };
+  absl::Status FillBlock(size_t block, absl::Time deadline, bool* fetched);
+  absl::Status FetchBlockOnce(size_t block, absl::Time deadline, bool* fetched);
+  void MaybePromote();
+
+  const std::string final_path_;
+  const std::unique_ptr<PartialFile> partial_;
+  BlockFetcher* const fetcher_;
+  ByteBudget* const budget_;
+  const int parallel_;
+  std::atomic<bool> complete_{false};
+  std::mutex mu_;
+  absl::flat_hash_map<size_t, std::shared_ptr<Flight>> flights_;  // guarded by mu_
+};
+
+}  // namespace hfshim
+
+#endif  // HFSHIM_CORE_CACHE_LAZY_CONTENT_H_

@@ -1,0 +1,247 @@
+// Lazy large files: block-wise fills into a sparse partial file with a presence record.
+#include "core/cache/lazy_content.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "core/cache/disk_cache.h"
+#include "core/cache/partial_file.h"
+#include "tests/cache/cache_fixture.h"
+
+namespace hfshim {
+namespace {
+
+constexpr char kBig[] = "models--o--m/snapshots/r/big.bin";  // 3 blocks of 1 MiB
+
+std::string ReadRange(const std::string& path, uint64_t off, size_t len) {
+  std::string out(len, '\0');
+  int fd = open(path.c_str(), O_RDONLY);
+  ssize_t n = pread(fd, out.data(), len, static_cast<off_t>(off));
+  close(fd);
+  out.resize(n < 0 ? 0 : n);
+  return out;
+}
+
+// Counts GETs and can delay each one, so a test can kill a process mid-fill.
+class SlowStore final : public ObjectStore {
+ public:
+  SlowStore(ObjectStore* real, absl::Duration delay) : real_(real), delay_(delay) {}
+  absl::Status GetRange(absl::string_view key, uint64_t offset, uint64_t length, std::string* out,
+                        absl::Time deadline) override {
+    absl::SleepFor(delay_);
+    ++gets;
+    return real_->GetRange(key, offset, length, out, deadline);
+  }
+  absl::StatusOr<ObjectInfo> Head(absl::string_view key, absl::Time deadline) override {
+    return real_->Head(key, deadline);
+  }
+  absl::Status Put(absl::string_view, absl::string_view, absl::Time) override {
+    return absl::UnimplementedError("read-only");
+  }
+  absl::Status PutFile(absl::string_view, const std::string&, absl::Time) override {
+    return absl::UnimplementedError("read-only");
+  }
+  absl::Status PutIfAbsent(absl::string_view, absl::string_view, absl::Time) override {
+    return absl::UnimplementedError("read-only");
+  }
+  absl::StatusOr<std::vector<ObjectInfo>> List(absl::string_view prefix,
+                                               absl::Time deadline) override {
+    return real_->List(prefix, deadline);
+  }
+  std::string Describe() const override { return "slow " + real_->Describe(); }
+  std::atomic<int> gets{0};
+
+ private:
+  ObjectStore* const real_;
+  const absl::Duration delay_;
+};
+
+using LazyContentTest = DiskCacheTest;
+
+TEST_F(LazyContentTest, ReadingAFewBytesFetchesOneBlockNotTheFile) {
+  auto cache = NewCache();
+  Entry big = EntryOf(kBig);
+  ASSERT_TRUE(FilledByBlocks(big));
+  auto lazy = cache->OpenLazy(big, Later());
+  ASSERT_TRUE(lazy.ok()) << lazy.status();
+  EXPECT_FALSE((*lazy)->complete());
+  const std::string path = (*lazy)->OpenPath();
+  EXPECT_TRUE(absl::EndsWith(path, ".partial")) << path;
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), big.size) << "sparse, full size from the start";
+  ASSERT_TRUE((*lazy)->Ensure(1000, 100, Later()).ok());
+  EXPECT_EQ(cache->stats().requests, 1u);
+  EXPECT_EQ(ReadRange(path, 1000, 100), files_[kBig].substr(1000, 100));
+  // A range across a block boundary needs the next block only.
+  ASSERT_TRUE((*lazy)->Ensure((1 << 20) - 10, 20, Later()).ok());
+  EXPECT_EQ(cache->stats().requests, 2u);
+  EXPECT_EQ(ReadRange(path, (1 << 20) - 10, 20), files_[kBig].substr((1 << 20) - 10, 20));
+  EXPECT_FALSE(cache->Contains(big.content_hash)) << "not complete: block 2 is missing";
+  // Past the end: nothing to fetch.
+  ASSERT_TRUE((*lazy)->Ensure(big.size + 5, 100, Later()).ok());
+  EXPECT_EQ(cache->stats().requests, 2u);
+}
+
+TEST_F(LazyContentTest, LastBlockPromotesTheFileInPlaceForOpenFds) {
+  auto cache = NewCache();
+  Entry big = EntryOf(kBig);
+  auto lazy = cache->OpenLazy(big, Later());
+  ASSERT_TRUE(lazy.ok());
+  int fd = open((*lazy)->OpenPath().c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE((*lazy)->Ensure(0, big.size, Later()).ok());
+  EXPECT_TRUE((*lazy)->complete());
+  EXPECT_TRUE(cache->Contains(big.content_hash));
+  const std::string final_path = cache->PathFor(big.content_hash);
+  EXPECT_NE(access((final_path + ".partial").c_str(), F_OK), 0);
+  EXPECT_NE(access((final_path + ".blocks").c_str(), F_OK), 0);
+  EXPECT_EQ((*lazy)->OpenPath(), final_path);
+  std::string all(big.size, '\0');
+  ASSERT_EQ(pread(fd, all.data(), all.size(), 0), static_cast<ssize_t>(all.size()));
+  close(fd);
+  EXPECT_EQ(all, files_[kBig]) << "the fd opened on the partial file reads the promoted inode";
+  // A second process-wide instance finds the complete file.
+  auto again = NewCache()->OpenLazy(big, Later());
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE((*again)->complete());
+}
+
+TEST_F(LazyContentTest, AnotherInstanceReusesThePresentBlocks) {
+  Entry big = EntryOf(kBig);
+  {
+    auto cache = NewCache();
+    auto lazy = cache->OpenLazy(big, Later());
+    ASSERT_TRUE(lazy.ok());
+    ASSERT_TRUE((*lazy)->Ensure(0, 1, Later()).ok());
+  }
+  auto cache = NewCache();
+  auto p = cache->Materialize(big, *index_, Later());
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(cache->stats().requests, 2u) << "block 0 was already present on the node";
+  EXPECT_EQ(*ReadFile(Env::Default(), *p), files_[kBig]);
+}
+
+TEST_F(LazyContentTest, KilledMidFillLeavesNothingTrustedAndTheNextReaderRefetches) {
+  Entry big = EntryOf(kBig);
+  const std::string final_path = NewCache()->PathFor(big.content_hash);
+  pid_t pid = fork();
+  if (pid == 0) {
+    SlowStore slow(store_.get(), absl::Milliseconds(150));
+    config_.threads = 1;
+    auto c = ContentCache::Create(config_, &slow, Env::Default());
+    if (c.ok()) (void)(*c)->Materialize(big, *index_, Later());
+    _exit(0);
+  }
+  ASSERT_GT(pid, 0);
+  // Wait until the child has the pair and at least one block, then kill it mid-fill.
+  const std::string record = final_path + ".blocks";
+  for (int i = 0; i < 400 && access(record.c_str(), F_OK) != 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  absl::SleepFor(absl::Milliseconds(200));
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  ASSERT_EQ(access(record.c_str(), F_OK), 0) << "the child was killed before completing";
+  // Tear an unmarked block, as a write cut short by the kill would.
+  {
+    int fd = open((final_path + ".partial").c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(pwrite(fd, "garbage", 7, (2 << 20) + 3), 7);
+    close(fd);
+  }
+  auto cache = NewCache();
+  auto p = cache->Materialize(big, *index_, Later());
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(*ReadFile(Env::Default(), *p), files_[kBig]);
+  EXPECT_GE(cache->stats().requests, 1u);
+  EXPECT_LE(cache->stats().requests, 2u) << "marked blocks of the killed process are reused";
+}
+
+TEST_F(LazyContentTest, MalformedRecordIsReplacedNotTrusted) {
+  Entry big = EntryOf(kBig);
+  const std::string final_path = NewCache()->PathFor(big.content_hash);
+  {
+    auto lazy = NewCache()->OpenLazy(big, Later());
+    ASSERT_TRUE(lazy.ok());
+    ASSERT_TRUE((*lazy)->Ensure(0, 1, Later()).ok());
+  }
+  ASSERT_EQ(truncate((final_path + ".blocks").c_str(), 20), 0);
+  auto cache = NewCache();
+  auto p = cache->Materialize(big, *index_, Later());
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(*ReadFile(Env::Default(), *p), files_[kBig]);
+  EXPECT_EQ(cache->stats().requests, 3u) << "a truncated record is recreated from scratch";
+}
+
+TEST_F(LazyContentTest, RecordMarksOnlyVerifiedBlocks) {
+  // A corrupt object: nothing may be marked present.
+  Entry big = EntryOf(kBig);
+  const std::string object = tmp_.Sub("store") + "/" + big.location.object_key;
+  {
+    int fd = open(object.c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(pwrite(fd, "X", 1, 10), 1);
+    close(fd);
+  }
+  auto cache = NewCache();
+  auto lazy = cache->OpenLazy(big, Later());
+  ASSERT_TRUE(lazy.ok());
+  absl::Status s = (*lazy)->Ensure(0, 10, Later());
+  EXPECT_TRUE(absl::IsDataLoss(s)) << s;
+  auto partial = PartialFile::OpenExisting(Env::Default(), (*lazy)->OpenPath());
+  ASSERT_TRUE(partial.ok()) << partial.status();
+  EXPECT_FALSE((*partial)->Present(0));
+  EXPECT_EQ((*partial)->entry().block_checksums, big.block_checksums) << "record carries them";
+}
+
+TEST_F(LazyContentTest, ThreadsReadingOneBlockFetchItOnce) {
+  auto cache = NewCache();
+  auto lazy = cache->OpenLazy(EntryOf(kBig), Later());
+  ASSERT_TRUE(lazy.ok());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] { EXPECT_TRUE((*lazy)->Ensure(5, 10, Later()).ok()); });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(cache->stats().requests, 1u);
+}
+
+TEST_F(LazyContentTest, EvictionRemovesAPartialPairRecordFirst) {
+  auto cache = NewCache();
+  Entry big = EntryOf(kBig);
+  auto lazy = cache->OpenLazy(big, Later());
+  ASSERT_TRUE(lazy.ok());
+  ASSERT_TRUE((*lazy)->Ensure(0, 1, Later()).ok());
+  const std::string final_path = cache->PathFor(big.content_hash);
+  EXPECT_GT(EvictLeastRecentlyUsed(config_.cache_dirs, 0, 0), 0);
+  EXPECT_NE(access((final_path + ".partial").c_str(), F_OK), 0);
+  EXPECT_NE(access((final_path + ".blocks").c_str(), F_OK), 0);
+  // The process holding the evicted pair keeps reading it; a new instance starts afresh.
+  ASSERT_TRUE((*lazy)->Ensure(0, big.size, Later()).ok());
+  auto fresh = NewCache();
+  auto p = fresh->Materialize(big, *index_, Later());
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(*ReadFile(Env::Default(), *p), files_[kBig]);
+}
+
+TEST_F(LazyContentTest, OpenLazyPathRebuildsFromTheRecord) {
+  auto cache = NewCache();
+  Entry big = EntryOf(kBig);
+  auto lazy = cache->OpenLazy(big, Later());
+  ASSERT_TRUE(lazy.ok());
+  auto again = NewCache()->OpenLazyPath((*lazy)->OpenPath());
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_TRUE((*again)->Ensure(0, big.size, Later()).ok());
+  EXPECT_EQ(*ReadFile(Env::Default(), cache->PathFor(big.content_hash)), files_[kBig]);
+  EXPECT_FALSE(NewCache()->OpenLazyPath(tmp_.Sub("nope.partial")).ok());
+}
+
+}  // namespace
+}  // namespace hfshim
