@@ -5,7 +5,9 @@
 // handlers — nothing heavier: core (config, store, index, cache) starts on the first prefix hit.
 // Before the constructor, REAL() resolves a pointer lazily with dlsym (glibc 2.36's dlsym does
 // not allocate on success), and Ready() is false, so every wrapper passes straight through.
+#include <dirent.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/syscall.h>
 
@@ -14,6 +16,7 @@
 #include <cstring>
 
 #include "core/env/env.h"
+#include "core/vfs/fd_table.h"
 #include "core/vfs/path_router.h"
 #include "core/vfs/raw_syscall.h"
 #include "core/vfs/vfs.h"
@@ -90,6 +93,45 @@ namespace {
 
 const char* PlainGetenv(const char* name) { return ::getenv(name); }
 
+// Marks fds inherited across exec that are open on a partial (lazy) cache file, so their reads
+// fetch before the kernel returns holes. PRELOAD-SAFE: raw syscalls and stack buffers only.
+void MarkInheritedLazyFds() {
+  const int dir = static_cast<int>(
+      RawSyscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir < 0) return;
+  alignas(8) char entries[4096];
+  static constexpr char kSuffix[] = ".partial";
+  constexpr size_t kSuffixLength = sizeof(kSuffix) - 1;
+  for (;;) {
+    const long n = RawSyscall(SYS_getdents64, dir, entries, sizeof(entries));
+    if (n <= 0) break;
+    for (long pos = 0; pos < n;) {
+      const auto* d = reinterpret_cast<const struct dirent64*>(entries + pos);
+      pos += d->d_reclen;
+      int fd = 0;
+      const char* c = d->d_name;
+      if (*c < '0' || *c > '9') continue;
+      for (; *c >= '0' && *c <= '9'; ++c) fd = fd * 10 + (*c - '0');
+      if (fd == dir || fd < 3) continue;
+      char proc[40] = "/proc/self/fd/";
+      size_t len = 14;
+      for (const char* p = d->d_name; *p != '\0' && len + 1 < sizeof(proc); ++p) proc[len++] = *p;
+      proc[len] = '\0';
+      char target[512];
+      const long t = RawSyscall(SYS_readlinkat, AT_FDCWD, proc, target, sizeof(target));
+      // "<hash>.partial", or "<hash>.partial (deleted)" once evicted: reads must then fail.
+      static constexpr char kDeleted[] = " (deleted)";
+      long end = t;
+      if (end > 10 && std::memcmp(target + end - 10, kDeleted, 10) == 0) end -= 10;
+      if (end > static_cast<long>(kSuffixLength) &&
+          std::memcmp(target + end - kSuffixLength, kSuffix, kSuffixLength) == 0) {
+        SetFdHint(fd, FdKind::kLazy);
+      }
+    }
+  }
+  RawSyscall(SYS_close, dir);
+}
+
 // PRELOAD-SAFE: runs while the loader initialises us; other constructors may already have called
 // our wrappers (they passed through: Ready() was false).
 __attribute__((constructor(101))) void InitShim() {
@@ -117,6 +159,7 @@ __attribute__((constructor(101))) void InitShim() {
   SetLibcTable(table);
   g_owner_pid.store(static_cast<pid_t>(RawSyscall(SYS_getpid)), std::memory_order_relaxed);
   if (InitRouter(&PlainGetenv)) {
+    MarkInheritedLazyFds();
     pthread_atfork(&OnPrepareFork, &OnParentAfterFork, &OnChildAfterFork);
     g_ready.store(true, std::memory_order_release);
   }

@@ -37,6 +37,18 @@ int FlagsForMode(const char* mode) {
   return flags;
 }
 
+// A stream reads through glibc's internal __read, past our read wrapper: a lazy large file is
+// fetched whole first. On failure the fd is closed and -errno returned.
+int CompleteIfLazy(Vfs& vfs, int fd) {
+  if (hfshim::FdHint(fd) != hfshim::FdKind::kLazy) return 0;
+  const int rc = vfs.CompleteFd(fd);
+  if (rc < 0) {
+    vfs.NoteClose(fd);
+    REAL(close)(fd);
+  }
+  return rc;
+}
+
 }  // namespace
 
 EXPORT FILE* fopen(const char* path, const char* mode) {
@@ -54,6 +66,10 @@ EXPORT FILE* fopen(const char* path, const char* mode) {
         }
         if (o.rc < 0) {
           errno = -o.rc;
+          return nullptr;
+        }
+        if (int rc = CompleteIfLazy(vfs, o.rc); rc < 0) {
+          errno = -rc;
           return nullptr;
         }
         FILE* f = fdopen(o.rc, mode);
@@ -88,6 +104,11 @@ EXPORT FILE* freopen(const char* path, const char* mode, FILE* stream) {
         if (o.rc < 0) {
           fclose(stream);  // freopen closes the stream even when the open fails
           errno = -o.rc;
+          return nullptr;
+        }
+        if (int rc = CompleteIfLazy(vfs, o.rc); rc < 0) {
+          fclose(stream);
+          errno = -rc;
           return nullptr;
         }
         // Reopen the stream on the backing file through /proc, then carry the fd's identity.

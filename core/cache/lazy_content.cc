@@ -31,6 +31,17 @@ std::string LazyContent::OpenPath() const {
 uint64_t LazyContent::size() const { return partial_ ? partial_->entry().size : 0; }
 uint64_t LazyContent::block_size() const { return partial_ ? partial_->entry().block_size : 0; }
 
+bool LazyContent::Present(uint64_t offset, uint64_t length) const {
+  if (complete() || length == 0) return true;
+  const Entry& e = partial_->entry();
+  if (offset >= e.size) return true;
+  const uint64_t end = std::min<uint64_t>(e.size, offset + std::min(length, e.size));
+  for (size_t b = offset / e.block_size; b <= (end - 1) / e.block_size; ++b) {
+    if (!partial_->Present(b)) return false;
+  }
+  return true;
+}
+
 absl::Status LazyContent::Ensure(uint64_t offset, uint64_t length, absl::Time deadline,
                                  size_t* fetched_blocks) {
   if (complete() || length == 0) return absl::OkStatus();

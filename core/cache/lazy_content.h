@@ -43,6 +43,11 @@ class LazyContent {
   bool complete() const { return partial_ == nullptr || complete_.load(std::memory_order_acquire); }
   uint64_t size() const;
   uint64_t block_size() const;
+  // Blocks fetched at once by one Ensure (>= 1).
+  int parallel() const { return parallel_; }
+  // True if content bytes [offset, offset + length), clamped to the size, are all present.
+  // Lock-free (the mapped record): the cheap test before Ensure on every read.
+  bool Present(uint64_t offset, uint64_t length) const;
 
   // Guarantees that content bytes [offset, offset + length), clamped to the size, are present in
   // the file's inode when it returns OK, fetching the missing blocks first. Adds the number of

@@ -10,9 +10,12 @@
 #include "core/vfs/vfs.h"
 
 namespace hfshim {
+namespace {
+bool IsContentKind(FdKind k) { return k == FdKind::kContent || k == FdKind::kLazy; }
+}  // namespace
 
 bool Vfs::Fstat(int fd, struct stat* st) {
-  if (FdHint(fd) == FdKind::kContent) {
+  if (IsContentKind(FdHint(fd))) {
     ContentFd rec;
     if (fds_.Get(fd, st->st_dev, st->st_ino, &rec)) {
       EntryToStat(rec.meta, identity_, st);
@@ -40,7 +43,7 @@ void Vfs::NoteDup(int from, int to) {
   if (from == to) return;
   FdKind kind = FdHint(from);
   SetFdHint(to, kind);
-  if (kind == FdKind::kContent) {
+  if (IsContentKind(kind)) {
     fds_.Copy(from, to);
   } else {
     fds_.Erase(to);
@@ -50,7 +53,7 @@ void Vfs::NoteDup(int from, int to) {
 void Vfs::NoteClose(int fd) {
   FdKind kind = FdHint(fd);
   ClearFdHint(fd);
-  if (kind == FdKind::kContent) fds_.Erase(fd);
+  if (IsContentKind(kind)) fds_.Erase(fd);
 }
 
 uint64_t Vfs::PrefixRootIno() {

@@ -69,6 +69,13 @@ bool FdTable::Get(int fd, dev_t dev, ino_t ino, ContentFd* out) {
 
 void FdTable::Copy(int from, int to) {
   absl::MutexLock lock(&mu_);
+  auto lazy = lazy_.find(from);
+  if (lazy != lazy_.end()) {
+    std::shared_ptr<LazyFd> shared = lazy->second;
+    lazy_[to] = std::move(shared);
+  } else {
+    lazy_.erase(to);
+  }
   auto it = fds_.find(from);
   if (it == fds_.end()) {
     fds_.erase(to);
@@ -81,6 +88,18 @@ void FdTable::Copy(int from, int to) {
 void FdTable::Erase(int fd) {
   absl::MutexLock lock(&mu_);
   fds_.erase(fd);
+  lazy_.erase(fd);
+}
+
+void FdTable::PutLazy(int fd, std::shared_ptr<LazyFd> lazy) {
+  absl::MutexLock lock(&mu_);
+  lazy_[fd] = std::move(lazy);
+}
+
+std::shared_ptr<LazyFd> FdTable::GetLazy(int fd) {
+  absl::MutexLock lock(&mu_);
+  auto it = lazy_.find(fd);
+  return it == lazy_.end() ? nullptr : it->second;
 }
 
 size_t DefaultPlaceholderRoot(const char* xdg_runtime_dir, char* out) {

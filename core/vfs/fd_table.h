@@ -21,19 +21,30 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "core/cache/lazy_content.h"
 #include "core/env/env.h"
 #include "core/index/entry.h"
 
 namespace hfshim {
 
-enum class FdKind : uint8_t { kNone = 0, kContent = 1, kPlaceholder = 2, kPrefixRoot = 3 };
+// kLazy: a content fd on a large file whose blocks are not all cached yet (a sparse partial file
+// of the node cache): reads, mmaps and copies from it must fetch the range first.
+enum class FdKind : uint8_t {
+  kNone = 0,
+  kContent = 1,
+  kPlaceholder = 2,
+  kPrefixRoot = 3,
+  kLazy = 4,
+};
 
 inline constexpr int kMaxHintedFd = 1 << 16;
 
@@ -45,6 +56,15 @@ void ClearFdHint(int fd);
 void CopyFdHint(int from, int to);
 // After close_range(first, last): clears the hints of the range (clamped).
 void ClearFdHintRange(unsigned first, unsigned last);
+
+// A lazy content fd's fill state. Shared by dups of the fd (they share the file offset, so they
+// share the sequential-read detection too).
+struct LazyFd {
+  explicit LazyFd(std::shared_ptr<LazyContent> c) : content(std::move(c)) {}
+  const std::shared_ptr<LazyContent> content;
+  std::atomic<uint64_t> next_offset{0};  // where the previous read ended
+  std::atomic<uint32_t> window{0};       // readahead, in blocks; doubles while reads are sequential
+};
 
 // A content fd's virtual identity.
 struct ContentFd {
@@ -61,6 +81,11 @@ class FdTable {
   bool Get(int fd, dev_t dev, ino_t ino, ContentFd* out);
   void Copy(int from, int to);
   void Erase(int fd);
+  // Lazy fds (kLazy): the fill state by fd number; Copy and Erase cover it too. Unlike Get, not
+  // checked against the fd's inode: a stale entry costs at most a needless fetch, never wrong
+  // bytes (the read itself always goes to the kernel fd).
+  void PutLazy(int fd, std::shared_ptr<LazyFd> lazy);
+  std::shared_ptr<LazyFd> GetLazy(int fd);
   // Fork support: the shim's atfork handlers hold the lock across fork.
   void LockForFork() ABSL_EXCLUSIVE_LOCK_FUNCTION(mu_) { mu_.Lock(); }
   void UnlockAfterFork() ABSL_UNLOCK_FUNCTION(mu_) { mu_.Unlock(); }
@@ -68,6 +93,7 @@ class FdTable {
  private:
   absl::Mutex mu_;
   absl::flat_hash_map<int, ContentFd> fds_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<int, std::shared_ptr<LazyFd>> lazy_ ABSL_GUARDED_BY(mu_);
 };
 
 class Placeholders {

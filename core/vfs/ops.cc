@@ -74,6 +74,19 @@ Outcome Vfs::Statx(int dirfd, absl::string_view path, int flags, struct statx* s
   return o;
 }
 
+namespace {
+
+// The error an open of virtual file `rel` reports when its content cannot be had: logged and
+// counted; a missing store object is an I/O error, not ENOENT (the index says the file exists).
+absl::Status ContentError(absl::string_view prefix, const std::string& rel, absl::Status s) {
+  if (StatusToErrno(s) == EIO || !absl::IsNotFound(s)) Count(Counter::kErrorsEio);
+  Log(LogLevel::kError, absl::StrCat("cannot open ", prefix, "/", rel, ": ", s.message()));
+  if (absl::IsNotFound(s)) return PosixError(EIO, s.message());
+  return s;
+}
+
+}  // namespace
+
 absl::StatusOr<std::string> Vfs::Materialize(const Resolved& r, const IndexReader& reader) {
   const absl::Time start = absl::Now();
   absl::Time deadline = start + absl::Seconds(timeout_seconds_);
@@ -86,16 +99,38 @@ absl::StatusOr<std::string> Vfs::Materialize(const Resolved& r, const IndexReade
                   : fetched  ? "store"
                              : "disk");
   }
-  if (!path.ok()) {
-    if (StatusToErrno(path.status()) == EIO || !absl::IsNotFound(path.status())) {
-      Count(Counter::kErrorsEio);
-    }
-    Log(LogLevel::kError, absl::StrCat("cannot open ", prefix_->literal(), "/", r.path, ": ",
-                                       path.status().message()));
-    // The index says the file exists: a missing store object is an I/O error, not ENOENT.
-    if (absl::IsNotFound(path.status())) return PosixError(EIO, path.status().message());
-  }
+  if (!path.ok()) return ContentError(prefix_->literal(), r.path, path.status());
   return path;
+}
+
+Outcome Vfs::OpenLazy(const Resolved& r, int kept_flags, int flags) {
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::shared_ptr<LazyContent>> lazy =
+      cache_->OpenLazy(r.entry, start + absl::Seconds(timeout_seconds_));
+  if (!lazy.ok()) return Fail(ContentError(prefix_->literal(), r.path, lazy.status()));
+  const std::string path = (*lazy)->OpenPath();
+  absl::StatusOr<int> fd = env_->Open(path, O_RDONLY | kept_flags, 0);
+  if (!fd.ok() && StatusToErrno(fd.status()) == ENOENT) {
+    fd = env_->Open((*lazy)->final_path(), O_RDONLY | kept_flags, 0);  // promoted meanwhile
+  }
+  if (!fd.ok()) {
+    Log(LogLevel::kError, absl::StrCat("cannot open cache file ", path, " for ", r.path, ": ",
+                                       fd.status().message()));
+    return Fail(fd.status());
+  }
+  MatchCloexec(*fd, flags);
+  struct stat st;
+  if (env_->Fstat(*fd, &st).ok()) fds_.Put(*fd, ContentFd{st.st_dev, st.st_ino, r.path, r.entry});
+  const bool complete = (*lazy)->complete();
+  if (!complete) fds_.PutLazy(*fd, std::make_shared<LazyFd>(*lazy));
+  SetFdHint(*fd, complete ? FdKind::kContent : FdKind::kLazy);
+  Count(Counter::kVirtualOpens);
+  if (ProfileEnabled()) {
+    RecordProfile("open", r.path, 0, r.entry.size,
+                  static_cast<uint64_t>(absl::ToInt64Microseconds(absl::Now() - start)),
+                  complete ? "disk" : "lazy");
+  }
+  return Outcome::Result(*fd);
 }
 
 Outcome Vfs::Open(int dirfd, absl::string_view path, int flags, mode_t mode) {
@@ -147,6 +182,7 @@ Outcome Vfs::Open(int dirfd, absl::string_view path, int flags, mode_t mode) {
   }
   if (write) return Fail(EROFS);
   if (flags & O_DIRECTORY) return Fail(ENOTDIR);
+  if (FilledByBlocks(r.entry)) return OpenLazy(r, flags & (kKept | O_DIRECT), flags);
   absl::StatusOr<std::string> backing = Materialize(r, *t->reader);
   if (!backing.ok()) return Fail(backing.status());
   absl::StatusOr<int> fd = env_->Open(*backing, O_RDONLY | (flags & (kKept | O_DIRECT)), 0);

@@ -7,10 +7,14 @@
 // shows the index's repos. Inside a virtual repo the index is authoritative (ENOENT, ENOTDIR,
 // ELOOP as the kernel would answer) and write intents fail with EROFS.
 //
-// Content: open() of a virtual file returns a real kernel fd on its complete content in the node
-// disk cache (ContentCache::Materialize before open returns, for every file in this version, so
-// read/mmap/sendfile/fork/exec need no interception). Issue #5 adds lazy large files: an fd on an
-// incomplete sparse cache file, with the read family intercepted until it is complete.
+// Content: open() of a virtual file returns a real kernel fd on its content in the node disk
+// cache. Small files are cached whole before open returns (ContentCache::Materialize), so their
+// fds need no interception at all. Large files (FilledByBlocks) not cached yet are lazy: the fd
+// is on the sparse partial cache file (FdKind::kLazy), and the shim's read/pread/readv/mmap/
+// sendfile/copy_file_range/splice wrappers call PrepareRead/PrepareMap first, which fetch the
+// blocks the call needs (plus readahead while reads are sequential); fdopen and stdio complete
+// the file, since glibc's stdio reads without a wrapper. A process that inherits a lazy fd
+// across exec re-learns it from the cache's presence record.
 //
 // Operations return an Outcome: a result (fd, count or 0; -errno on failure) or "passthrough":
 // libc must make the call itself, on Outcome::real_path when that is set (the caller's path
@@ -128,6 +132,15 @@ class Vfs {
   // dup/dup2/dup3/F_DUPFD bookkeeping after a successful duplication, and close.
   void NoteDup(int from, int to);
   void NoteClose(int fd);
+  // Lazy fds (lazy_ops.cc). Each returns 0, or -errno (EIO; the cause is logged) when the
+  // blocks cannot be fetched. They do nothing for an fd that is not (or no longer) lazy.
+  // Before a read of `length` bytes at `offset` (-1: the fd's file offset).
+  int PrepareRead(int fd, int64_t offset, uint64_t length);
+  // Before mmap of [offset, offset + length): the whole range, in parallel.
+  int PrepareMap(int fd, uint64_t offset, uint64_t length);
+  // Fetches the whole file (fdopen/fopen: stdio reads behind our back).
+  int CompleteFd(int fd);
+
   // The virtual directory (relative to the index root) an fd refers to, if it is a placeholder.
   bool PlaceholderDir(int fd, std::string* rel);
 
@@ -168,6 +181,11 @@ class Vfs {
   absl::StatusOr<Location> Route(absl::string_view abs, bool base_virtual);
   absl::StatusOr<Location> RouteRel(absl::string_view rel, bool base_virtual, int depth);
   absl::StatusOr<std::string> Materialize(const Resolved& r, const IndexReader& reader);
+  // Open of a large file that is not cached yet: a lazy fd, or -errno.
+  Outcome OpenLazy(const Resolved& r, int kept_flags, int flags);
+  // The fill state of lazy fd `fd`, re-learnt from /proc/self/fd when inherited across exec.
+  std::shared_ptr<LazyFd> LazyState(int fd);
+  int EnsureLazy(int fd, LazyFd& lazy, uint64_t offset, uint64_t length);
   uint64_t PrefixRootIno();
 
   const Prefix* prefix_;

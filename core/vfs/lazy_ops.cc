@@ -1,0 +1,90 @@
+// Vfs lazy fds: fetching the blocks a read, mmap or stdio stream of a large file needs.
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "core/base/log.h"
+#include "core/base/posix_error.h"
+#include "core/cache/lazy_content.h"
+#include "core/cache/partial_file.h"
+#include "core/stats/stats.h"
+#include "core/vfs/vfs.h"
+
+namespace hfshim {
+
+std::shared_ptr<LazyFd> Vfs::LazyState(int fd) {
+  if (std::shared_ptr<LazyFd> lazy = fds_.GetLazy(fd)) return lazy;
+  // Not opened by this process image: an fd inherited across exec (the shim's start-up marked
+  // it), whose record names the content.
+  absl::StatusOr<std::string> link = env_->ReadLink(absl::StrCat("/proc/self/fd/", fd));
+  if (!link.ok() || !absl::EndsWith(*link, kPartialSuffix)) return nullptr;
+  absl::StatusOr<std::shared_ptr<LazyContent>> content = cache_->OpenLazyPath(*link);
+  if (!content.ok()) return nullptr;
+  auto lazy = std::make_shared<LazyFd>(*std::move(content));
+  fds_.PutLazy(fd, lazy);
+  return lazy;
+}
+
+int Vfs::EnsureLazy(int fd, LazyFd& lazy, uint64_t offset, uint64_t length) {
+  LazyContent& content = *lazy.content;
+  absl::Status s = content.Ensure(offset, length, absl::Now() + absl::Seconds(timeout_seconds_));
+  if (!s.ok()) {
+    Count(Counter::kErrorsEio);
+    Log(LogLevel::kError, absl::StrCat("cannot read ", content.final_path(), " (fd ", fd, ") at ",
+                                       offset, ": ", s.message()));
+    return -EIO;
+  }
+  if (content.complete()) SetFdHint(fd, FdKind::kContent);  // nothing left to intercept
+  return 0;
+}
+
+int Vfs::PrepareRead(int fd, int64_t offset, uint64_t length) {
+  std::shared_ptr<LazyFd> lazy = LazyState(fd);
+  if (lazy == nullptr) {
+    // Not a lazy fd: a stale hint (closed behind our back), or an inherited fd on a partial
+    // file whose record is gone. The latter must not read holes as zeros.
+    absl::StatusOr<std::string> link = env_->ReadLink(absl::StrCat("/proc/self/fd/", fd));
+    if (link.ok() && absl::StrContains(*link, kPartialSuffix)) return -EIO;
+    ClearFdHint(fd);
+    return 0;
+  }
+  LazyContent& content = *lazy->content;
+  if (content.complete()) {
+    SetFdHint(fd, FdKind::kContent);
+    return 0;
+  }
+  if (offset < 0) {
+    const off_t cur = ::lseek(fd, 0, SEEK_CUR);
+    if (cur < 0) return 0;  // the read itself reports the fd's problem
+    offset = cur;
+  }
+  const uint64_t off = static_cast<uint64_t>(offset);
+  // Readahead: while reads continue where the previous one ended, each fetch also takes the next
+  // `window` blocks (doubling up to the content's parallelism), fetched in parallel with the
+  // block this read needs. A read whose own range is present fetches nothing.
+  const uint64_t previous_end = lazy->next_offset.exchange(off + length);
+  uint32_t window = lazy->window.load(std::memory_order_relaxed);
+  window = off == previous_end
+               ? std::min<uint32_t>(std::max<uint32_t>(1, window * 2), content.parallel())
+               : 0;
+  lazy->window.store(window, std::memory_order_relaxed);
+  if (content.Present(off, length)) return 0;
+  return EnsureLazy(fd, *lazy, off, length + uint64_t{window} * content.block_size());
+}
+
+int Vfs::PrepareMap(int fd, uint64_t offset, uint64_t length) {
+  std::shared_ptr<LazyFd> lazy = LazyState(fd);
+  if (lazy == nullptr) return PrepareRead(fd, 0, 0);  // the same checks for a non-lazy fd
+  return EnsureLazy(fd, *lazy, offset, length);
+}
+
+int Vfs::CompleteFd(int fd) {
+  std::shared_ptr<LazyFd> lazy = LazyState(fd);
+  if (lazy == nullptr) return PrepareRead(fd, 0, 0);
+  return EnsureLazy(fd, *lazy, 0, lazy->content->size());
+}
+
+}  // namespace hfshim
