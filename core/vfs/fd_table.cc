@@ -51,12 +51,12 @@ void ClearFdHintRange(unsigned first, unsigned last) {
 void FdTable::Put(int fd, ContentFd record) {
   record.meta.block_checksums.clear();
   record.meta.block_checksums.shrink_to_fit();
-  absl::MutexLock lock(&mu_);
+  ForkMutexLock lock(&mu_);
   fds_[fd] = std::move(record);
 }
 
 bool FdTable::Get(int fd, dev_t dev, ino_t ino, ContentFd* out) {
-  absl::MutexLock lock(&mu_);
+  ForkMutexLock lock(&mu_);
   auto it = fds_.find(fd);
   if (it == fds_.end()) return false;
   if (it->second.dev != dev || it->second.ino != ino) {
@@ -68,7 +68,7 @@ bool FdTable::Get(int fd, dev_t dev, ino_t ino, ContentFd* out) {
 }
 
 void FdTable::Copy(int from, int to) {
-  absl::MutexLock lock(&mu_);
+  ForkMutexLock lock(&mu_);
   auto lazy = lazy_.find(from);
   if (lazy != lazy_.end()) {
     std::shared_ptr<LazyFd> shared = lazy->second;
@@ -86,18 +86,18 @@ void FdTable::Copy(int from, int to) {
 }
 
 void FdTable::Erase(int fd) {
-  absl::MutexLock lock(&mu_);
+  ForkMutexLock lock(&mu_);
   fds_.erase(fd);
   lazy_.erase(fd);
 }
 
 void FdTable::PutLazy(int fd, std::shared_ptr<LazyFd> lazy) {
-  absl::MutexLock lock(&mu_);
+  ForkMutexLock lock(&mu_);
   lazy_[fd] = std::move(lazy);
 }
 
 std::shared_ptr<LazyFd> FdTable::GetLazy(int fd) {
-  absl::MutexLock lock(&mu_);
+  ForkMutexLock lock(&mu_);
   auto it = lazy_.find(fd);
   return it == lazy_.end() ? nullptr : it->second;
 }
@@ -150,7 +150,7 @@ absl::Status Placeholders::EnsureRoot() {
 absl::StatusOr<std::string> Placeholders::PathFor(absl::string_view rel) {
   const std::string name = NameFor(rel);
   std::string path = absl::StrCat(root_, "/", name);
-  absl::MutexLock lock(&mu_);
+  ForkMutexLock lock(&mu_);
   RETURN_IF_ERROR(EnsureRoot());
   // Always (re)create: a tmp cleaner may have removed it since; Mkdir is OK if it exists.
   RETURN_IF_ERROR(env_->Mkdir(path, 0700));
@@ -170,7 +170,7 @@ absl::StatusOr<std::string> Placeholders::PathFor(absl::string_view rel) {
 }
 
 bool Placeholders::Lookup(dev_t dev, ino_t ino, std::string* rel) {
-  absl::MutexLock lock(&mu_);
+  ForkMutexLock lock(&mu_);
   auto it = by_inode_.find({dev, ino});
   if (it == by_inode_.end()) return false;
   *rel = it->second;
@@ -184,7 +184,7 @@ bool Placeholders::LookupPath(absl::string_view real_path, std::string* rel) {
   }
   absl::string_view name = real_path.substr(root_.size() + 1);
   if (name.size() != 16 || name.find('/') != absl::string_view::npos) return false;
-  absl::MutexLock lock(&mu_);
+  ForkMutexLock lock(&mu_);
   auto it = by_name_.find(name);
   if (it != by_name_.end()) {
     *rel = it->second;

@@ -24,12 +24,14 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "core/base/fork_mutex.h"
 #include "core/cache/lazy_content.h"
 #include "core/env/env.h"
 #include "core/index/entry.h"
@@ -89,9 +91,11 @@ class FdTable {
   // Fork support: the shim's atfork handlers hold the lock across fork.
   void LockForFork() ABSL_EXCLUSIVE_LOCK_FUNCTION(mu_) { mu_.Lock(); }
   void UnlockAfterFork() ABSL_UNLOCK_FUNCTION(mu_) { mu_.Unlock(); }
+  // In the fork child, instead of UnlockAfterFork: a fresh mutex (core/base/fork_mutex.h).
+  void ResetLockInChild() { mu_.ResetInChild(); }
 
  private:
-  absl::Mutex mu_;
+  ForkMutex mu_;
   absl::flat_hash_map<int, ContentFd> fds_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<int, std::shared_ptr<LazyFd>> lazy_ ABSL_GUARDED_BY(mu_);
 };
@@ -116,6 +120,8 @@ class Placeholders {
 
   void LockForFork() ABSL_EXCLUSIVE_LOCK_FUNCTION(mu_) { mu_.Lock(); }
   void UnlockAfterFork() ABSL_UNLOCK_FUNCTION(mu_) { mu_.Unlock(); }
+  // In the fork child, instead of UnlockAfterFork: a fresh mutex (core/base/fork_mutex.h).
+  void ResetLockInChild() { mu_.ResetInChild(); }
 
  private:
   absl::Status EnsureRoot() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -123,7 +129,7 @@ class Placeholders {
 
   const std::string root_;
   Env* const env_;
-  absl::Mutex mu_;
+  ForkMutex mu_;
   bool root_ready_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<std::string, std::string> by_name_ ABSL_GUARDED_BY(mu_);  // name -> rel
   absl::flat_hash_map<std::pair<dev_t, ino_t>, std::string> by_inode_ ABSL_GUARDED_BY(mu_);

@@ -53,7 +53,7 @@ void Generations::RefreshLocked(bool force) {
 
 const Generation* Generations::Current() {
   if (reopen_.load(std::memory_order_acquire)) {
-    absl::MutexLock lock(&mu_);
+    ForkMutexLock lock(&mu_);
     if (reopen_.load(std::memory_order_relaxed)) {
       Generation* cur = current_.load(std::memory_order_relaxed);
       current_.store(nullptr, std::memory_order_relaxed);
@@ -69,7 +69,7 @@ const Generation* Generations::Current() {
     }
   }
   if (!loaded_once_.load(std::memory_order_acquire)) {
-    absl::MutexLock lock(&mu_);
+    ForkMutexLock lock(&mu_);
     if (!loaded_once_.load(std::memory_order_relaxed)) {
       RefreshLocked(/*force=*/true);
       loaded_once_.store(true, std::memory_order_release);

@@ -17,11 +17,13 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "core/base/fork_mutex.h"
 #include "core/index/index_reader.h"
 
 namespace hfshim {
@@ -60,6 +62,8 @@ class Generations {
   void ResetAfterFork();
   void LockForFork() ABSL_EXCLUSIVE_LOCK_FUNCTION(mu_) { mu_.Lock(); }
   void UnlockAfterFork() ABSL_UNLOCK_FUNCTION(mu_) { mu_.Unlock(); }
+  // In the fork child, instead of UnlockAfterFork: a fresh mutex (core/base/fork_mutex.h).
+  void ResetLockInChild() { mu_.ResetInChild(); }
 
  private:
   void RefreshLocked(bool force) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -68,7 +72,7 @@ class Generations {
 
   GenerationSource* const source_;
   const absl::Duration refresh_;
-  absl::Mutex mu_;
+  ForkMutex mu_;
   std::atomic<Generation*> current_{nullptr};
   std::atomic<int64_t> next_check_ns_{0};  // absl::GetCurrentTimeNanos() of the next check
   std::atomic<bool> reopen_{false};

@@ -1,9 +1,10 @@
 // The process-wide Vfs of the preloaded shim: built lazily from the environment on the first
 // prefix hit (config, store, cache, index generations), never destroyed, reset after fork.
 #include <cstdlib>
+#include <new>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "core/base/fork_mutex.h"
 #include "core/base/log.h"
 #include "core/base/status_macros.h"
 #include "core/env/file_util.h"
@@ -20,7 +21,7 @@ namespace {
 // handlers and other threads may still call into it).
 std::atomic<Vfs*> g_instance{nullptr};
 std::atomic<bool> g_failed{false};
-absl::Mutex g_instance_mu(absl::kConstInit);
+constinit ForkMutex g_instance_mu;
 
 struct ProcessParts {
   Config config;
@@ -73,7 +74,7 @@ ContentCache* g_cache = nullptr;
 Vfs* Vfs::Instance() {
   Vfs* v = g_instance.load(std::memory_order_acquire);
   if (v != nullptr || g_failed.load(std::memory_order_relaxed)) return v;
-  absl::MutexLock lock(&g_instance_mu);
+  ForkMutexLock lock(&g_instance_mu);
   v = g_instance.load(std::memory_order_relaxed);
   if (v != nullptr || g_failed.load(std::memory_order_relaxed)) return v;
   absl::StatusOr<Vfs*> built = Build();
@@ -108,7 +109,7 @@ void Vfs::ChildAfterForkAll() {
     RestartStatsAfterFork();
     ResetProfileAfterFork();
   }
-  g_instance_mu.Unlock();
+  g_instance_mu.ResetInChild();
 }
 
 }  // namespace hfshim

@@ -47,9 +47,9 @@ void Vfs::ParentAfterFork() {
 }
 
 void Vfs::ChildAfterFork() {
-  fds_.UnlockAfterFork();
-  placeholders_.UnlockAfterFork();
-  generations_.UnlockAfterFork();
+  fds_.ResetLockInChild();
+  placeholders_.ResetLockInChild();
+  generations_.ResetLockInChild();
   generations_.ResetAfterFork();
   identity_ = CurrentIdentity();
 }

@@ -12,6 +12,7 @@
 #include "core/base/hash.h"
 #include "core/base/posix_error.h"
 #include "core/env/env.h"
+#include "core/env/file_util.h"
 
 namespace hfshim {
 
@@ -22,7 +23,10 @@ absl::StatusOr<std::string> FakeCache::Materialize(const Entry& entry, const Ind
   auto it = content_.find(entry.content_hash.Hex());
   if (it == content_.end()) return absl::NotFoundError("object missing (test)");
   std::string path = PathFor(entry.content_hash);
-  std::ofstream(path, std::ios::binary) << it->second;
+  // Atomically, like the real cache: another thread may be reading the file already.
+  const std::string tmp = TempPathFor(path);
+  std::ofstream(tmp, std::ios::binary) << it->second;
+  if (rename(tmp.c_str(), path.c_str()) != 0) return PosixError(errno, "rename (test)");
   ++materialized;
   return path;
 }
