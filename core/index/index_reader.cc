@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -15,6 +16,7 @@
 #include "core/base/status_macros.h"
 #include "core/index/index_writer.h"
 #include "core/index/lmdb_util.h"
+#include "core/index/path_table.h"
 #include "core/index/path_walk.h"
 
 namespace hfshim {
@@ -33,7 +35,7 @@ class LmdbIndexReader final : public IndexReader {
     struct stat st;
     if (::stat(path_.c_str(), &st) != 0) return ErrnoStatus(errno, "open index " + path_);
     int rc = mdb_env_create(&env_);
-    if (rc == 0) rc = mdb_env_set_maxdbs(env_, 4);
+    if (rc == 0) rc = mdb_env_set_maxdbs(env_, 8);
     if (rc == 0) {
       rc = mdb_env_open(env_, path_.c_str(),
                         MDB_RDONLY | MDB_NOLOCK | MDB_NOSUBDIR | MDB_NOTLS | MDB_NORDAHEAD, 0);
@@ -57,6 +59,15 @@ class LmdbIndexReader final : public IndexReader {
     MDB_val k = Val(kMetaKey), v;
     if (rc == 0) rc = mdb_get(txn, meta_db_, &k, &v);
     if (rc == 0 && !DecodeMeta(View(v), &meta_)) rc = MDB_CORRUPTED;
+    if (rc == 0) {
+      // Optional: generations written before it existed are read through the entries B-tree.
+      absl::StatusOr<std::optional<PathTable>> table = PathTable::Load(txn, path_);
+      if (!table.ok()) {
+        mdb_txn_abort(txn);
+        return table.status();
+      }
+      table_ = *std::move(table);
+    }
     if (rc == 0) {
       rc = mdb_txn_commit(txn);  // keeps the dbi handles
     } else if (txn != nullptr) {
@@ -88,13 +99,19 @@ class LmdbIndexReader final : public IndexReader {
 
   absl::StatusOr<Entry> Lookup(absl::string_view rel_path) const override {
     if (rel_path.empty()) return root_;
-    const std::string key = EntryKey(rel_path);
+    if (table_.has_value()) {
+      // No transaction: the table points into the immutable map (PathTable's contract).
+      ASSIGN_OR_RETURN(std::optional<absl::string_view> value, table_->Find(rel_path));
+      if (!value.has_value()) return NotInIndex(rel_path);
+      return DecodeEntry(*value);
+    }
+    // Generations without a path table: one walk of the entries B-tree.
     Txn txn(this);
     if (txn.get() == nullptr) return absl::InternalError("index read transaction failed");
+    const std::string key = EntryKey(rel_path);
     MDB_val k = Val(key), v;
     int rc = mdb_get(txn.get(), entries_, &k, &v);
-    if (rc == MDB_NOTFOUND)
-      return PosixError(ENOENT, absl::StrCat(rel_path, " is not in the index"));
+    if (rc == MDB_NOTFOUND) return NotInIndex(rel_path);
     if (rc != 0) return LmdbError(rc, "read index", path_);
     return DecodeEntry(View(v));
   }
@@ -157,9 +174,7 @@ class LmdbIndexReader final : public IndexReader {
     std::string path;
     while (rc == 0) {
       absl::string_view key = View(k);
-      size_t nul = key.find('\0');
-      path = nul == 0 ? std::string(key.substr(1))
-                      : absl::StrCat(key.substr(0, nul), "/", key.substr(nul + 1));
+      path = PathOfEntryKey(key);
       auto entry = DecodeEntry(View(v));
       if (!entry.ok()) {
         status = entry.status();
@@ -207,6 +222,10 @@ class LmdbIndexReader final : public IndexReader {
   }
 
  private:
+  static absl::Status NotInIndex(absl::string_view rel_path) {
+    return PosixError(ENOENT, absl::StrCat(rel_path, " is not in the index"));
+  }
+
   // Lookup with a cache of directory entries: every path of a dataset walks the same few
   // directories (repo, snapshots, <rev>, shard), so resolving a path costs about one B-tree
   // lookup instead of one per component. The generation is immutable, so entries never go stale.
@@ -263,6 +282,7 @@ class LmdbIndexReader final : public IndexReader {
   std::string path_;
   MDB_env* env_ = nullptr;
   MDB_dbi entries_ = 0, meta_db_ = 0, packs_ = 0;
+  std::optional<PathTable> table_;  // absent in generations written before the path table
   IndexMeta meta_;
   Entry root_;
   mutable std::mutex mu_;

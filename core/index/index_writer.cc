@@ -17,6 +17,7 @@
 #include "core/base/posix_error.h"
 #include "core/base/status_macros.h"
 #include "core/index/lmdb_util.h"
+#include "core/index/path_table.h"
 
 namespace hfshim {
 namespace {
@@ -54,6 +55,7 @@ class LmdbIndexWriter final : public IndexWriter {
     if (rc == 0) rc = mdb_dbi_open(txn_, kEntriesDb, MDB_CREATE, &entries_);
     if (rc == 0) rc = mdb_dbi_open(txn_, kMetaDb, MDB_CREATE, &meta_);
     if (rc == 0) rc = mdb_dbi_open(txn_, kPacksDb, MDB_CREATE, &packs_);
+    if (rc == 0) rc = mdb_dbi_open(txn_, kPathTableDb, MDB_CREATE, &pathtable_);
     if (rc != 0) return LmdbError(rc, "create index", build_path_);
     return absl::OkStatus();
   }
@@ -112,6 +114,7 @@ class LmdbIndexWriter final : public IndexWriter {
       rc = mdb_put(txn_, entries_, &k, &v, 0);
       if (rc != 0) return LmdbError(rc, "rewrite directory " + dir, build_path_);
     }
+    RETURN_IF_ERROR(WritePathTable());
     IndexMeta meta = meta_in;
     meta.format_version = kIndexFormatVersion;
     meta.entry_count = paths_.size();
@@ -143,11 +146,30 @@ class LmdbIndexWriter final : public IndexWriter {
   }
 
  private:
+  // Fills the path table from the final entries, in key order (so a directory's records are
+  // adjacent), deterministically.
+  absl::Status WritePathTable() {
+    PathTableBuilder table(txn_, pathtable_, build_path_);
+    MDB_cursor* cur = nullptr;
+    int rc = mdb_cursor_open(txn_, entries_, &cur);
+    if (rc != 0) return LmdbError(rc, "read back index", build_path_);
+    MDB_val k, v;
+    absl::Status status;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && status.ok();
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      status = table.Add(PathOfEntryKey(View(k)), View(v));
+    }
+    mdb_cursor_close(cur);
+    RETURN_IF_ERROR(status);
+    if (rc != MDB_NOTFOUND) return LmdbError(rc, "read back index", build_path_);
+    return table.Finish();
+  }
+
   std::string path_;
   std::string build_path_;
   MDB_env* env_ = nullptr;
   MDB_txn* txn_ = nullptr;
-  MDB_dbi entries_ = 0, meta_ = 0, packs_ = 0;
+  MDB_dbi entries_ = 0, meta_ = 0, packs_ = 0, pathtable_ = 0;
   absl::flat_hash_set<std::string> paths_;
   absl::flat_hash_map<std::string, uint32_t> dirs_;     // directory -> nlink as added
   absl::flat_hash_map<std::string, uint32_t> subdirs_;  // directory -> subdirectory count
