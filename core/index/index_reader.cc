@@ -59,9 +59,8 @@ class LmdbIndexReader final : public IndexReader {
     MDB_val k = Val(kMetaKey), v;
     if (rc == 0) rc = mdb_get(txn, meta_db_, &k, &v);
     if (rc == 0 && !DecodeMeta(View(v), &meta_)) rc = MDB_CORRUPTED;
-    if (rc == 0) {
-      // Optional: generations written before it existed are read through the entries B-tree.
-      absl::StatusOr<std::optional<PathTable>> table = PathTable::Load(txn, path_);
+    if (rc == 0 && meta_.format_version >= 2 && meta_.format_version <= kIndexFormatVersion) {
+      absl::StatusOr<PathTable> table = PathTable::Load(txn, path_);
       if (!table.ok()) {
         mdb_txn_abort(txn);
         return table.status();
@@ -79,10 +78,11 @@ class LmdbIndexReader final : public IndexReader {
                                               mdb_strerror(rc),
                                               "); delete it so it is fetched again"));
     }
-    if (meta_.format_version != kIndexFormatVersion) {
-      return absl::DataLossError(absl::StrCat("index ", path_, " has format version ",
-                                              meta_.format_version, ", this build reads ",
-                                              kIndexFormatVersion, "; upgrade hfshim"));
+    if (meta_.format_version < kOldestIndexFormatVersion ||
+        meta_.format_version > kIndexFormatVersion) {
+      return absl::DataLossError(absl::StrCat(
+          "index ", path_, " has format version ", meta_.format_version, ", this build reads ",
+          kOldestIndexFormatVersion, " to ", kIndexFormatVersion, "; upgrade hfshim"));
     }
     // The root is synthesised: a directory with 2 + one link per top-level directory.
     root_.type = EntryType::kDirectory;
@@ -105,7 +105,7 @@ class LmdbIndexReader final : public IndexReader {
       if (!value.has_value()) return NotInIndex(rel_path);
       return DecodeEntry(*value);
     }
-    // Generations without a path table: one walk of the entries B-tree.
+    // Version 1 generations have no path table: one walk of the entries B-tree.
     Txn txn(this);
     if (txn.get() == nullptr) return absl::InternalError("index read transaction failed");
     const std::string key = EntryKey(rel_path);
@@ -113,7 +113,7 @@ class LmdbIndexReader final : public IndexReader {
     int rc = mdb_get(txn.get(), entries_, &k, &v);
     if (rc == MDB_NOTFOUND) return NotInIndex(rel_path);
     if (rc != 0) return LmdbError(rc, "read index", path_);
-    return DecodeEntry(View(v));
+    return DecodeEntry(View(v));  // version 1: the value is the entry
   }
 
   absl::StatusOr<Resolved> Resolve(absl::string_view rel_path, bool follow_last) const override {
@@ -146,7 +146,7 @@ class LmdbIndexReader final : public IndexReader {
       if (!absl::StartsWith(key, prefix)) break;
       absl::string_view name = key.substr(prefix.size());
       if (after.empty() || name != after) {
-        auto entry = DecodeEntry(View(v));
+        auto entry = EntryOfValue(v);
         if (!entry.ok()) {
           status = entry.status();
           break;
@@ -175,7 +175,7 @@ class LmdbIndexReader final : public IndexReader {
     while (rc == 0) {
       absl::string_view key = View(k);
       path = PathOfEntryKey(key);
-      auto entry = DecodeEntry(View(v));
+      auto entry = EntryOfValue(v);
       if (!entry.ok()) {
         status = entry.status();
         break;
@@ -222,6 +222,22 @@ class LmdbIndexReader final : public IndexReader {
   }
 
  private:
+  // The entry an entries-database value stands for: the encoded entry itself (version 1) or the
+  // locator of its path table record (version 2).
+  absl::StatusOr<Entry> EntryOfValue(const MDB_val& v) const {
+    if (!table_.has_value()) return DecodeEntry(View(v));
+    uint64_t locator;
+    if (v.mv_size != sizeof(locator)) {
+      return absl::DataLossError(absl::StrCat("index ", path_,
+                                              ": entries value is not a record locator; the index "
+                                              "generation is damaged: delete it so it is fetched "
+                                              "again"));
+    }
+    std::memcpy(&locator, v.mv_data, sizeof(locator));
+    ASSIGN_OR_RETURN(absl::string_view bytes, table_->EntryAt(locator));
+    return DecodeEntry(bytes);
+  }
+
   static absl::Status NotInIndex(absl::string_view rel_path) {
     return PosixError(ENOENT, absl::StrCat(rel_path, " is not in the index"));
   }
@@ -282,7 +298,7 @@ class LmdbIndexReader final : public IndexReader {
   std::string path_;
   MDB_env* env_ = nullptr;
   MDB_dbi entries_ = 0, meta_db_ = 0, packs_ = 0;
-  std::optional<PathTable> table_;  // absent in generations written before the path table
+  std::optional<PathTable> table_;  // format version >= 2 only
   IndexMeta meta_;
   Entry root_;
   mutable std::mutex mu_;

@@ -53,7 +53,8 @@ void SetIndexPathHashForTesting(IndexPathHashFn fn) { g_path_hash_for_testing = 
 PathTableBuilder::PathTableBuilder(MDB_txn* txn, MDB_dbi dbi, std::string file_for_errors)
     : txn_(txn), dbi_(dbi), file_(std::move(file_for_errors)) {}
 
-absl::Status PathTableBuilder::Add(absl::string_view rel_path, absl::string_view encoded_entry) {
+absl::StatusOr<uint64_t> PathTableBuilder::Add(absl::string_view rel_path,
+                                               absl::string_view encoded_entry) {
   // Record: u16 path length, path, u32 entry length, entry.
   const size_t size = 2 + rel_path.size() + 4 + encoded_entry.size();
   if (rel_path.size() > UINT16_MAX || size > kMaxChunkBytes) {
@@ -69,7 +70,7 @@ absl::Status PathTableBuilder::Add(absl::string_view rel_path, absl::string_view
   chunk_.append(rel_path.data(), rel_path.size());
   Append<uint32_t>(&chunk_, static_cast<uint32_t>(encoded_entry.size()));
   chunk_.append(encoded_entry.data(), encoded_entry.size());
-  return absl::OkStatus();
+  return locator;
 }
 
 absl::Status PathTableBuilder::FlushChunk() {
@@ -108,10 +109,10 @@ absl::Status PathTableBuilder::Finish() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<PathTable>> PathTable::Load(MDB_txn* txn, absl::string_view file) {
+absl::StatusOr<PathTable> PathTable::Load(MDB_txn* txn, absl::string_view file) {
   MDB_dbi dbi;
   int rc = mdb_dbi_open(txn, kPathTableDb, 0, &dbi);
-  if (rc == MDB_NOTFOUND) return std::optional<PathTable>();
+  if (rc == MDB_NOTFOUND) return Damaged(file, "is missing");
   if (rc != 0) return LmdbError(rc, "open index path table", file);
   PathTable t;
   t.file_ = std::string(file);
@@ -148,7 +149,7 @@ absl::StatusOr<std::optional<PathTable>> PathTable::Load(MDB_txn* txn, absl::str
     if (rc != 0) return Damaged(file, absl::StrCat("lacks records chunk ", n));
     t.chunks_.push_back(View(v));
   }
-  return std::optional<PathTable>(std::move(t));
+  return t;
 }
 
 absl::StatusOr<std::optional<absl::string_view>> PathTable::Find(absl::string_view rel_path) const {
@@ -160,25 +161,37 @@ absl::StatusOr<std::optional<absl::string_view>> PathTable::Find(absl::string_vi
     std::memcpy(&slot, slots_ + i, sizeof(slot));
     if (slot == 0) break;
     if ((slot >> kLocatorBits) != fingerprint) continue;
-    const uint64_t locator = (slot & kLocatorMask) - 1;
-    const uint64_t chunk = locator >> kChunkBits;
-    const uint64_t offset = locator & (kMaxChunkBytes - 1);
-    if (chunk >= chunks_.size() || offset > chunks_[chunk].size()) {
-      return Damaged(file_, "slot points past the records");
-    }
-    absl::string_view rec = chunks_[chunk].substr(offset);
-    uint16_t path_len;
-    uint32_t entry_len;
-    if (rec.size() < 2) return Damaged(file_, "record is truncated");
-    std::memcpy(&path_len, rec.data(), 2);
-    if (rec.size() < 2 + size_t{path_len} + 4) return Damaged(file_, "record is truncated");
-    std::memcpy(&entry_len, rec.data() + 2 + path_len, 4);
-    if (rec.size() - 2 - path_len - 4 < entry_len) return Damaged(file_, "record is truncated");
-    if (rec.substr(2, path_len) == rel_path) {
-      return std::optional<absl::string_view>(rec.substr(2 + path_len + 4, entry_len));
-    }
+    absl::string_view path, entry;
+    RETURN_IF_ERROR(Record((slot & kLocatorMask) - 1, &path, &entry));
+    if (path == rel_path) return std::optional<absl::string_view>(entry);
   }
   return std::optional<absl::string_view>();
+}
+
+absl::StatusOr<absl::string_view> PathTable::EntryAt(uint64_t locator) const {
+  absl::string_view path, entry;
+  RETURN_IF_ERROR(Record(locator, &path, &entry));
+  return entry;
+}
+
+absl::Status PathTable::Record(uint64_t locator, absl::string_view* path,
+                               absl::string_view* entry) const {
+  const uint64_t chunk = locator >> kChunkBits;
+  const uint64_t offset = locator & (kMaxChunkBytes - 1);
+  if (chunk >= chunks_.size() || offset > chunks_[chunk].size()) {
+    return Damaged(file_, "locator points past the records");
+  }
+  const absl::string_view rec = chunks_[chunk].substr(offset);
+  uint16_t path_len;
+  uint32_t entry_len;
+  if (rec.size() < 2) return Damaged(file_, "record is truncated");
+  std::memcpy(&path_len, rec.data(), 2);
+  if (rec.size() < 2 + size_t{path_len} + 4) return Damaged(file_, "record is truncated");
+  std::memcpy(&entry_len, rec.data() + 2 + path_len, 4);
+  if (rec.size() - 2 - path_len - 4 < entry_len) return Damaged(file_, "record is truncated");
+  *path = rec.substr(2, path_len);
+  *entry = rec.substr(2 + path_len + 4, entry_len);
+  return absl::OkStatus();
 }
 
 }  // namespace hfshim

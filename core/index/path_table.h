@@ -29,15 +29,17 @@ using IndexPathHashFn = uint64_t (*)(absl::string_view);
 // being written or read.
 void SetIndexPathHashForTesting(IndexPathHashFn fn);
 
-// Builds the table in memory (records are flushed to the database chunk by chunk).
+// Builds the table: records are flushed to the database in chunks as they are added, the slots
+// are kept in memory (8 bytes per record) until Finish.
 // Not thread-safe.
 class PathTableBuilder {
  public:
   // `txn`/`dbi`: the write transaction and the (created) pathtable database.
   PathTableBuilder(MDB_txn* txn, MDB_dbi dbi, std::string file_for_errors);
 
-  // Adds `rel_path` (not yet added) with its encoded entry.
-  absl::Status Add(absl::string_view rel_path, absl::string_view encoded_entry);
+  // Adds `rel_path` (not yet added) with its encoded entry; returns the record's locator (what
+  // the entries database stores for the path, FORMAT.md).
+  absl::StatusOr<uint64_t> Add(absl::string_view rel_path, absl::string_view encoded_entry);
 
   // Writes the last records chunk, the slots and the head. Call once, after every Add.
   absl::Status Finish();
@@ -58,16 +60,22 @@ class PathTableBuilder {
 // Thread-safe (const, no state).
 class PathTable {
  public:
-  // nullopt if the generation has no pathtable database (written before it existed); DataLoss
-  // naming `file` if it is malformed.
-  static absl::StatusOr<std::optional<PathTable>> Load(MDB_txn* txn, absl::string_view file);
+  // DataLoss naming `file` if the pathtable database is missing or malformed.
+  static absl::StatusOr<PathTable> Load(MDB_txn* txn, absl::string_view file);
 
   // The encoded entry of exactly `rel_path` (a view into the map), nullopt if absent; DataLoss
   // if a slot or record it reaches is malformed. Paths sharing a hash are told apart by their
   // full path stored in each record.
   absl::StatusOr<std::optional<absl::string_view>> Find(absl::string_view rel_path) const;
 
+  // The encoded entry of the record at `locator` (an entries-database value); DataLoss if the
+  // locator or the record is malformed.
+  absl::StatusOr<absl::string_view> EntryAt(uint64_t locator) const;
+
  private:
+  // Splits the record at `locator` into its path and encoded entry.
+  absl::Status Record(uint64_t locator, absl::string_view* path, absl::string_view* entry) const;
+
   const uint64_t* slots_ = nullptr;  // may be unaligned: read with memcpy
   uint64_t slot_mask_ = 0;
   std::vector<absl::string_view> chunks_;

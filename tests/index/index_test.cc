@@ -17,6 +17,7 @@
 #include "core/base/posix_error.h"
 #include "core/index/index_reader.h"
 #include "core/index/index_writer.h"
+#include "core/index/lmdb_util.h"
 #include "core/index/path_table.h"
 #include "gtest/gtest.h"
 
@@ -156,7 +157,7 @@ class IndexTest : public ::testing::Test {
 
 TEST_F(IndexTest, MetaAndLookup) {
   EXPECT_EQ(reader_->meta().sequence, 42u);
-  EXPECT_EQ(reader_->meta().format_version, 1u);
+  EXPECT_EQ(reader_->meta().format_version, 2u);
   EXPECT_EQ(reader_->meta().entry_count, 1022u);
   auto e = reader_->Lookup(std::string(kRepo) + "/blobs/aaa");
   ASSERT_TRUE(e.ok());
@@ -328,21 +329,73 @@ TEST_F(IndexTest, LookupFindsEveryEntryThroughThePathTable) {
   }
 }
 
-// A generation written before the path table existed (simulated by dropping it) is still read,
-// through the entries B-tree.
-TEST_F(IndexTest, GenerationWithoutPathTableIsReadThroughTheBTree) {
-  const std::string old = EditedCopy(
-      "old.mdb", [](MDB_txn* txn, MDB_dbi dbi) { EXPECT_EQ(mdb_drop(txn, dbi, /*del=*/1), 0); });
+// Writes the entries of `reader` as a version 1 generation (FORMAT.md: entries values are the
+// encoded entries, no path table), as writers before version 2 did.
+void WriteVersion1(const IndexReader& reader, const std::string& path) {
+  MDB_env* env = nullptr;
+  MDB_txn* txn = nullptr;
+  MDB_dbi entries, meta, packs;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  ASSERT_EQ(mdb_env_set_maxdbs(env, 4), 0);
+  ASSERT_EQ(mdb_env_set_mapsize(env, size_t{1} << 30), 0);
+  ASSERT_EQ(mdb_env_open(env, path.c_str(), MDB_NOSUBDIR | MDB_NOLOCK, 0644), 0);
+  ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+  ASSERT_EQ(mdb_dbi_open(txn, "entries", MDB_CREATE, &entries), 0);
+  ASSERT_EQ(mdb_dbi_open(txn, "meta", MDB_CREATE, &meta), 0);
+  ASSERT_EQ(mdb_dbi_open(txn, "packs", MDB_CREATE, &packs), 0);
+  ASSERT_TRUE(reader
+                  .ForEach([&](absl::string_view p, const Entry& e) {
+                    const std::string key = EntryKey(p), value = EncodeEntry(e);
+                    MDB_val k{key.size(), const_cast<char*>(key.data())};
+                    MDB_val v{value.size(), const_cast<char*>(value.data())};
+                    EXPECT_EQ(mdb_put(txn, entries, &k, &v, 0), 0);
+                    return true;
+                  })
+                  .ok());
+  IndexMeta m = reader.meta();
+  m.format_version = 1;
+  const std::string encoded = EncodeMeta(m);
+  MDB_val mk{4, const_cast<char*>("meta")};
+  MDB_val mv{encoded.size(), const_cast<char*>(encoded.data())};
+  ASSERT_EQ(mdb_put(txn, meta, &mk, &mv, 0), 0);
+  ASSERT_EQ(mdb_txn_commit(txn), 0);
+  mdb_env_close(env);
+}
+
+// Generations written before the path table (format version 1) are still read, through the
+// entries B-tree.
+TEST_F(IndexTest, Version1GenerationIsReadThroughTheBTree) {
+  const std::string old = dir_ + "/v1.mdb";
+  WriteVersion1(*reader_, old);
   auto reader = IndexReader::Open(old);
   ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ((*reader)->meta().format_version, 1u);
   ExpectEveryEntryLookedUp(**reader);
   EXPECT_EQ(StatusToErrno((*reader)->Lookup("nope").status()), ENOENT);
   EXPECT_EQ((*reader)->Resolve(snap("/config.json"), true)->path,
             std::string(kRepo) + "/blobs/aaa");
-  EXPECT_EQ((*reader)->List("datasets--org--d", "", 5000)->size(), 1000u);
+  auto listed = (*reader)->List("datasets--org--d", "", 5000);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(listed->size(), 1000u);
+  auto want = reader_->List("datasets--org--d", "", 5000);
+  ASSERT_TRUE(want.ok());
+  for (size_t i = 0; i < listed->size(); ++i) {
+    EXPECT_EQ((*listed)[i].name, (*want)[i].name);
+    EXPECT_EQ((*listed)[i].entry, (*want)[i].entry);
+  }
 }
 
 TEST_F(IndexTest, DamagedPathTableIsDataLoss) {
+  {
+    const std::string copy = EditedCopy("no-table.mdb", [](MDB_txn* txn, MDB_dbi dbi) {
+      EXPECT_EQ(mdb_drop(txn, dbi, /*del=*/1), 0);
+    });
+    auto r = IndexReader::Open(copy);
+    ASSERT_FALSE(r.ok());
+    EXPECT_TRUE(absl::IsDataLoss(r.status())) << r.status();
+    EXPECT_NE(r.status().message().find("path table is missing"), absl::string_view::npos)
+        << r.status();
+  }
   for (const char* key : {"head", "slots", "records/0"}) {
     const std::string copy = EditedCopy(absl::StrCat("damaged-", std::string(1, key[0]), ".mdb"),
                                         [key](MDB_txn* txn, MDB_dbi dbi) {
@@ -420,6 +473,18 @@ TEST(PathTableTest, LayoutIsPinned) {
     want[i] = (PathHash(p) >> 40 << 40) | (offset + 1);
   }
   EXPECT_EQ(std::memcmp(slots.data(), want.data(), 64), 0);
+  // The entries database maps each key to its record's locator (u64, little-endian).
+  MDB_dbi entries;
+  ASSERT_EQ(mdb_dbi_open(txn, "entries", 0, &entries), 0);
+  for (const auto& [p, offset] : records) {
+    const std::string key = EntryKey(p);
+    MDB_val k{key.size(), const_cast<char*>(key.data())}, v;
+    ASSERT_EQ(mdb_get(txn, entries, &k, &v), 0) << p;
+    ASSERT_EQ(v.mv_size, 8u);
+    uint64_t locator;
+    std::memcpy(&locator, v.mv_data, 8);
+    EXPECT_EQ(locator, offset) << p;
+  }
   mdb_txn_abort(txn);
   mdb_env_close(env);
   ASSERT_EQ(system(("rm -rf " + std::string(tmpl)).c_str()), 0);
