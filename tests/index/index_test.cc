@@ -143,7 +143,9 @@ class IndexTest : public ::testing::Test {
                     .ForEach([&](absl::string_view p, const Entry& e) {
                       auto found = reader.Lookup(p);
                       EXPECT_TRUE(found.ok()) << p << ": " << found.status();
-                      if (found.ok()) EXPECT_EQ(*found, e) << p;
+                      if (found.ok()) {
+                        EXPECT_EQ(*found, e) << p;
+                      }
                       ++n;
                       return true;
                     })
@@ -323,8 +325,8 @@ TEST_F(IndexTest, TruncatedOrGarbageFileIsDataLossNotACrash) {
 TEST_F(IndexTest, LookupFindsEveryEntryThroughThePathTable) {
   ExpectEveryEntryLookedUp(*reader_);
   // Absent paths, including prefixes and extensions of present ones.
-  for (const std::string p : {std::string(kRepo) + "/blob", std::string(kRepo) + "/blobs/aaaa",
-                              std::string("datasets--org--d/f1"), std::string("x")}) {
+  for (const std::string& p : {std::string(kRepo) + "/blob", std::string(kRepo) + "/blobs/aaaa",
+                               std::string("datasets--org--d/f1"), std::string("x")}) {
     EXPECT_EQ(StatusToErrno(reader_->Lookup(p).status()), ENOENT) << p;
   }
 }
@@ -340,14 +342,14 @@ void WriteVersion1(const IndexReader& reader, const std::string& path) {
   ASSERT_EQ(mdb_env_set_mapsize(env, size_t{1} << 30), 0);
   ASSERT_EQ(mdb_env_open(env, path.c_str(), MDB_NOSUBDIR | MDB_NOLOCK, 0644), 0);
   ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
-  ASSERT_EQ(mdb_dbi_open(txn, "entries", MDB_CREATE, &entries), 0);
-  ASSERT_EQ(mdb_dbi_open(txn, "meta", MDB_CREATE, &meta), 0);
-  ASSERT_EQ(mdb_dbi_open(txn, "packs", MDB_CREATE, &packs), 0);
+  ASSERT_EQ(mdb_dbi_open(txn, kEntriesDb, MDB_CREATE, &entries), 0);
+  ASSERT_EQ(mdb_dbi_open(txn, kMetaDb, MDB_CREATE, &meta), 0);
+  ASSERT_EQ(mdb_dbi_open(txn, kPacksDb, MDB_CREATE, &packs), 0);
   ASSERT_TRUE(reader
                   .ForEach([&](absl::string_view p, const Entry& e) {
                     const std::string key = EntryKey(p), value = EncodeEntry(e);
-                    MDB_val k{key.size(), const_cast<char*>(key.data())};
-                    MDB_val v{value.size(), const_cast<char*>(value.data())};
+                    MDB_val k = Val(key);
+                    MDB_val v = Val(value);
                     EXPECT_EQ(mdb_put(txn, entries, &k, &v, 0), 0);
                     return true;
                   })
@@ -355,8 +357,8 @@ void WriteVersion1(const IndexReader& reader, const std::string& path) {
   IndexMeta m = reader.meta();
   m.format_version = 1;
   const std::string encoded = EncodeMeta(m);
-  MDB_val mk{4, const_cast<char*>("meta")};
-  MDB_val mv{encoded.size(), const_cast<char*>(encoded.data())};
+  MDB_val mk = Val(kMetaKey);
+  MDB_val mv = Val(encoded);
   ASSERT_EQ(mdb_put(txn, meta, &mk, &mv, 0), 0);
   ASSERT_EQ(mdb_txn_commit(txn), 0);
   mdb_env_close(env);
@@ -399,7 +401,7 @@ TEST_F(IndexTest, DamagedPathTableIsDataLoss) {
   for (const char* key : {"head", "slots", "records/0"}) {
     const std::string copy = EditedCopy(absl::StrCat("damaged-", std::string(1, key[0]), ".mdb"),
                                         [key](MDB_txn* txn, MDB_dbi dbi) {
-                                          MDB_val k{strlen(key), const_cast<char*>(key)};
+                                          MDB_val k = Val(key);
                                           EXPECT_EQ(mdb_del(txn, dbi, &k, nullptr), 0);
                                         });
     auto r = IndexReader::Open(copy);
@@ -435,7 +437,7 @@ TEST(PathTableTest, LayoutIsPinned) {
   ASSERT_EQ(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), 0);
   ASSERT_EQ(mdb_dbi_open(txn, kPathTableDb, 0, &dbi), 0);
   auto get = [&](absl::string_view key) {
-    MDB_val k{key.size(), const_cast<char*>(key.data())}, v;
+    MDB_val k = Val(key), v;
     EXPECT_EQ(mdb_get(txn, dbi, &k, &v), 0) << key;
     return std::string(static_cast<const char*>(v.mv_data), v.mv_size);
   };
@@ -475,10 +477,10 @@ TEST(PathTableTest, LayoutIsPinned) {
   EXPECT_EQ(std::memcmp(slots.data(), want.data(), 64), 0);
   // The entries database maps each key to its record's locator (u64, little-endian).
   MDB_dbi entries;
-  ASSERT_EQ(mdb_dbi_open(txn, "entries", 0, &entries), 0);
+  ASSERT_EQ(mdb_dbi_open(txn, kEntriesDb, 0, &entries), 0);
   for (const auto& [p, offset] : records) {
     const std::string key = EntryKey(p);
-    MDB_val k{key.size(), const_cast<char*>(key.data())}, v;
+    MDB_val k = Val(key), v;
     ASSERT_EQ(mdb_get(txn, entries, &k, &v), 0) << p;
     ASSERT_EQ(v.mv_size, 8u);
     uint64_t locator;
