@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -29,9 +30,9 @@ using IndexPathHashFn = uint64_t (*)(absl::string_view);
 // being written or read.
 void SetIndexPathHashForTesting(IndexPathHashFn fn);
 
-// Builds the table: records are flushed to the database in chunks as they are added, the slots
-// are kept in memory (8 bytes per record) until Finish.
-// Not thread-safe.
+// Builds the table: records are flushed to the database in chunks (<= 64 MiB) as they are added;
+// (hash, locator) pairs are kept in memory, 16 bytes per record, until Finish builds the slots
+// (at most 32 bytes per record). Not thread-safe.
 class PathTableBuilder {
  public:
   // `txn`/`dbi`: the write transaction and the (created) pathtable database.
