@@ -243,7 +243,7 @@ class LmdbIndexReader final : public IndexReader {
   }
 
   // Lookup with a cache of directory entries: every path of a dataset walks the same few
-  // directories (repo, snapshots, <rev>, shard), so resolving a path costs about one B-tree
+  // directories (repo, snapshots, <rev>, shard), so resolving a path costs about one index
   // lookup instead of one per component. The generation is immutable, so entries never go stale.
   absl::StatusOr<Entry> LookupDirectoryCached(absl::string_view rel_path) const {
     {
