@@ -25,6 +25,7 @@ struct Generation {
   std::unique_ptr<IndexReader> reader;
   std::vector<std::string> files;  // snapshot paths
   std::string big_dir;
+  double file_mb = 0;  // size of the generation file
 };
 
 Entry Dir() {
@@ -72,6 +73,8 @@ const Generation& Get(int n) {
   }
   (void)w->Finish(IndexMeta{});
   g.reader = *IndexReader::Open(path);
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0) g.file_mb = static_cast<double>(st.st_size) / 1e6;
   unlink(path.c_str());  // the mapping stays valid
   g.big_dir = absl::StrFormat("%s/train/%04d", snap, 0);
   return g;
@@ -85,6 +88,7 @@ void BM_Lookup(benchmark::State& state) {
     auto e = g.reader->Lookup(g.files[(i++ * 7919) % g.files.size()]);
     benchmark::DoNotOptimize(e);
   }
+  state.counters["file_MB"] = g.file_mb;
 }
 BENCHMARK(BM_Lookup)->Arg(10000)->Arg(1000000);
 

@@ -139,4 +139,10 @@ std::string EntryKey(absl::string_view rel_path) {
   return key;
 }
 
+std::string PathOfEntryKey(absl::string_view key) {
+  const size_t nul = key.find('\0');
+  if (nul == 0 || nul == absl::string_view::npos) return std::string(key.substr(nul == 0 ? 1 : 0));
+  return absl::StrCat(key.substr(0, nul), "/", key.substr(nul + 1));
+}
+
 }  // namespace hfshim

@@ -54,6 +54,8 @@ absl::StatusOr<Entry> DecodeEntry(absl::string_view bytes);
 //   parent path + '\0' + name   e.g. "models--org--m/blobs\0abc", root children "\0models--org--m"
 // so all children of one directory are contiguous and sorted by name.
 std::string EntryKey(absl::string_view rel_path);
+// The inverse of EntryKey: the relative path an entries-db key names.
+std::string PathOfEntryKey(absl::string_view key);
 
 }  // namespace hfshim
 

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -15,6 +16,7 @@
 #include "core/base/status_macros.h"
 #include "core/index/index_writer.h"
 #include "core/index/lmdb_util.h"
+#include "core/index/path_table.h"
 #include "core/index/path_walk.h"
 
 namespace hfshim {
@@ -33,7 +35,7 @@ class LmdbIndexReader final : public IndexReader {
     struct stat st;
     if (::stat(path_.c_str(), &st) != 0) return ErrnoStatus(errno, "open index " + path_);
     int rc = mdb_env_create(&env_);
-    if (rc == 0) rc = mdb_env_set_maxdbs(env_, 4);
+    if (rc == 0) rc = mdb_env_set_maxdbs(env_, 8);
     if (rc == 0) {
       rc = mdb_env_open(env_, path_.c_str(),
                         MDB_RDONLY | MDB_NOLOCK | MDB_NOSUBDIR | MDB_NOTLS | MDB_NORDAHEAD, 0);
@@ -57,6 +59,14 @@ class LmdbIndexReader final : public IndexReader {
     MDB_val k = Val(kMetaKey), v;
     if (rc == 0) rc = mdb_get(txn, meta_db_, &k, &v);
     if (rc == 0 && !DecodeMeta(View(v), &meta_)) rc = MDB_CORRUPTED;
+    if (rc == 0 && meta_.format_version >= 2 && meta_.format_version <= kIndexFormatVersion) {
+      absl::StatusOr<PathTable> table = PathTable::Load(txn, path_);
+      if (!table.ok()) {
+        mdb_txn_abort(txn);
+        return table.status();
+      }
+      table_ = *std::move(table);
+    }
     if (rc == 0) {
       rc = mdb_txn_commit(txn);  // keeps the dbi handles
     } else if (txn != nullptr) {
@@ -68,10 +78,11 @@ class LmdbIndexReader final : public IndexReader {
                                               mdb_strerror(rc),
                                               "); delete it so it is fetched again"));
     }
-    if (meta_.format_version != kIndexFormatVersion) {
-      return absl::DataLossError(absl::StrCat("index ", path_, " has format version ",
-                                              meta_.format_version, ", this build reads ",
-                                              kIndexFormatVersion, "; upgrade hfshim"));
+    if (meta_.format_version < kOldestIndexFormatVersion ||
+        meta_.format_version > kIndexFormatVersion) {
+      return absl::DataLossError(absl::StrCat(
+          "index ", path_, " has format version ", meta_.format_version, ", this build reads ",
+          kOldestIndexFormatVersion, " to ", kIndexFormatVersion, "; upgrade hfshim"));
     }
     // The root is synthesised: a directory with 2 + one link per top-level directory.
     root_.type = EntryType::kDirectory;
@@ -88,15 +99,21 @@ class LmdbIndexReader final : public IndexReader {
 
   absl::StatusOr<Entry> Lookup(absl::string_view rel_path) const override {
     if (rel_path.empty()) return root_;
-    const std::string key = EntryKey(rel_path);
+    if (table_.has_value()) {
+      // No transaction: the table points into the immutable map (PathTable's contract).
+      ASSIGN_OR_RETURN(std::optional<absl::string_view> value, table_->Find(rel_path));
+      if (!value.has_value()) return NotInIndex(rel_path);
+      return DecodeEntry(*value);
+    }
+    // Version 1 generations have no path table: one walk of the entries B-tree.
     Txn txn(this);
     if (txn.get() == nullptr) return absl::InternalError("index read transaction failed");
+    const std::string key = EntryKey(rel_path);
     MDB_val k = Val(key), v;
     int rc = mdb_get(txn.get(), entries_, &k, &v);
-    if (rc == MDB_NOTFOUND)
-      return PosixError(ENOENT, absl::StrCat(rel_path, " is not in the index"));
+    if (rc == MDB_NOTFOUND) return NotInIndex(rel_path);
     if (rc != 0) return LmdbError(rc, "read index", path_);
-    return DecodeEntry(View(v));
+    return DecodeEntry(View(v));  // version 1: the value is the entry
   }
 
   absl::StatusOr<Resolved> Resolve(absl::string_view rel_path, bool follow_last) const override {
@@ -129,7 +146,7 @@ class LmdbIndexReader final : public IndexReader {
       if (!absl::StartsWith(key, prefix)) break;
       absl::string_view name = key.substr(prefix.size());
       if (after.empty() || name != after) {
-        auto entry = DecodeEntry(View(v));
+        auto entry = EntryOfValue(v);
         if (!entry.ok()) {
           status = entry.status();
           break;
@@ -157,10 +174,8 @@ class LmdbIndexReader final : public IndexReader {
     std::string path;
     while (rc == 0) {
       absl::string_view key = View(k);
-      size_t nul = key.find('\0');
-      path = nul == 0 ? std::string(key.substr(1))
-                      : absl::StrCat(key.substr(0, nul), "/", key.substr(nul + 1));
-      auto entry = DecodeEntry(View(v));
+      path = PathOfEntryKey(key);
+      auto entry = EntryOfValue(v);
       if (!entry.ok()) {
         status = entry.status();
         break;
@@ -207,8 +222,28 @@ class LmdbIndexReader final : public IndexReader {
   }
 
  private:
+  // The entry an entries-database value stands for: the encoded entry itself (version 1) or the
+  // locator of its path table record (version 2).
+  absl::StatusOr<Entry> EntryOfValue(const MDB_val& v) const {
+    if (!table_.has_value()) return DecodeEntry(View(v));
+    uint64_t locator;
+    if (v.mv_size != sizeof(locator)) {
+      return absl::DataLossError(absl::StrCat("index ", path_,
+                                              ": entries value is not a record locator; the index "
+                                              "generation is damaged: delete it so it is fetched "
+                                              "again"));
+    }
+    std::memcpy(&locator, v.mv_data, sizeof(locator));
+    ASSIGN_OR_RETURN(absl::string_view bytes, table_->EntryAt(locator));
+    return DecodeEntry(bytes);
+  }
+
+  static absl::Status NotInIndex(absl::string_view rel_path) {
+    return PosixError(ENOENT, absl::StrCat(rel_path, " is not in the index"));
+  }
+
   // Lookup with a cache of directory entries: every path of a dataset walks the same few
-  // directories (repo, snapshots, <rev>, shard), so resolving a path costs about one B-tree
+  // directories (repo, snapshots, <rev>, shard), so resolving a path costs about one index
   // lookup instead of one per component. The generation is immutable, so entries never go stale.
   absl::StatusOr<Entry> LookupDirectoryCached(absl::string_view rel_path) const {
     {
@@ -263,6 +298,7 @@ class LmdbIndexReader final : public IndexReader {
   std::string path_;
   MDB_env* env_ = nullptr;
   MDB_dbi entries_ = 0, meta_db_ = 0, packs_ = 0;
+  std::optional<PathTable> table_;  // format version >= 2 only
   IndexMeta meta_;
   Entry root_;
   mutable std::mutex mu_;

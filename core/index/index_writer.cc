@@ -17,9 +17,12 @@
 #include "core/base/posix_error.h"
 #include "core/base/status_macros.h"
 #include "core/index/lmdb_util.h"
+#include "core/index/path_table.h"
 
 namespace hfshim {
 namespace {
+
+constexpr char kStagingDb[] = "staging";
 
 constexpr size_t kBuildMapSize = size_t{1} << 40;  // address space only; the file grows as used
 
@@ -44,16 +47,18 @@ class LmdbIndexWriter final : public IndexWriter {
   absl::Status Init() {
     int rc = mdb_env_create(&env_);
     if (rc == 0) rc = mdb_env_set_mapsize(env_, kBuildMapSize);
-    if (rc == 0) rc = mdb_env_set_maxdbs(env_, 4);
+    if (rc == 0) rc = mdb_env_set_maxdbs(env_, 8);
     if (rc == 0) {
       rc = mdb_env_open(env_, build_path_.c_str(),
                         MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOSYNC | MDB_NOMETASYNC | MDB_WRITEMAP,
                         0644);
     }
     if (rc == 0) rc = mdb_txn_begin(env_, nullptr, 0, &txn_);
+    if (rc == 0) rc = mdb_dbi_open(txn_, kStagingDb, MDB_CREATE, &staging_);
     if (rc == 0) rc = mdb_dbi_open(txn_, kEntriesDb, MDB_CREATE, &entries_);
     if (rc == 0) rc = mdb_dbi_open(txn_, kMetaDb, MDB_CREATE, &meta_);
     if (rc == 0) rc = mdb_dbi_open(txn_, kPacksDb, MDB_CREATE, &packs_);
+    if (rc == 0) rc = mdb_dbi_open(txn_, kPathTableDb, MDB_CREATE, &pathtable_);
     if (rc != 0) return LmdbError(rc, "create index", build_path_);
     return absl::OkStatus();
   }
@@ -66,7 +71,7 @@ class LmdbIndexWriter final : public IndexWriter {
     const std::string key = EntryKey(rel_path);
     const std::string value = EncodeEntry(entry);
     MDB_val k = Val(key), v = Val(value);
-    int rc = mdb_put(txn_, entries_, &k, &v, 0);
+    int rc = mdb_put(txn_, staging_, &k, &v, 0);
     if (rc != 0) return LmdbError(rc, "write index entry " + std::string(rel_path), build_path_);
     const std::string path(rel_path);
     paths_.insert(path);
@@ -102,16 +107,17 @@ class LmdbIndexWriter final : public IndexWriter {
       if (nlink != 0) continue;
       const std::string key = EntryKey(dir);
       MDB_val k = Val(key), v;
-      int rc = mdb_get(txn_, entries_, &k, &v);
+      int rc = mdb_get(txn_, staging_, &k, &v);
       if (rc != 0) return LmdbError(rc, "reread directory " + dir, build_path_);
       ASSIGN_OR_RETURN(Entry e, DecodeEntry(View(v)));
       auto it = subdirs_.find(dir);
       e.nlink = 2 + (it == subdirs_.end() ? 0 : it->second);
       const std::string value = EncodeEntry(e);
       v = Val(value);
-      rc = mdb_put(txn_, entries_, &k, &v, 0);
+      rc = mdb_put(txn_, staging_, &k, &v, 0);
       if (rc != 0) return LmdbError(rc, "rewrite directory " + dir, build_path_);
     }
+    RETURN_IF_ERROR(WriteEntriesAndPathTable());
     IndexMeta meta = meta_in;
     meta.format_version = kIndexFormatVersion;
     meta.entry_count = paths_.size();
@@ -143,11 +149,46 @@ class LmdbIndexWriter final : public IndexWriter {
   }
 
  private:
+  // Turns the staged entries into the final layout (FORMAT.md, version 2): a path table record
+  // per entry, in key order (so a directory's children are adjacent records), and the entries
+  // database mapping each key to its record's locator, appended in key order so its pages are
+  // full. The staging database is dropped: the compacting copy leaves its pages out.
+  absl::Status WriteEntriesAndPathTable() {
+    PathTableBuilder table(txn_, pathtable_, build_path_);
+    MDB_cursor* cur = nullptr;
+    int rc = mdb_cursor_open(txn_, staging_, &cur);
+    if (rc != 0) return LmdbError(rc, "read back index", build_path_);
+    MDB_val k, v;
+    absl::Status status;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      absl::StatusOr<uint64_t> locator = table.Add(PathOfEntryKey(View(k)), View(v));
+      if (!locator.ok()) {
+        status = locator.status();
+        break;
+      }
+      MDB_val lv{sizeof(*locator), &*locator};
+      int put = mdb_put(txn_, entries_, &k, &lv, MDB_APPEND);
+      if (put != 0) {
+        status = LmdbError(put, "write index entries", build_path_);
+        break;
+      }
+    }
+    mdb_cursor_close(cur);
+    RETURN_IF_ERROR(status);
+    if (rc != MDB_NOTFOUND) return LmdbError(rc, "read back index", build_path_);
+    RETURN_IF_ERROR(table.Finish());
+    rc = mdb_drop(txn_, staging_, /*del=*/1);
+    if (rc != 0) return LmdbError(rc, "drop index staging", build_path_);
+    return absl::OkStatus();
+  }
+
   std::string path_;
   std::string build_path_;
   MDB_env* env_ = nullptr;
   MDB_txn* txn_ = nullptr;
-  MDB_dbi entries_ = 0, meta_ = 0, packs_ = 0;
+  MDB_dbi staging_ = 0;  // path key -> encoded entry, while adding; not in the output
+  MDB_dbi entries_ = 0, meta_ = 0, packs_ = 0, pathtable_ = 0;
   absl::flat_hash_set<std::string> paths_;
   absl::flat_hash_map<std::string, uint32_t> dirs_;     // directory -> nlink as added
   absl::flat_hash_map<std::string, uint32_t> subdirs_;  // directory -> subdirectory count

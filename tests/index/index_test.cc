@@ -1,17 +1,24 @@
+#include <lmdb.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/hash.h"
 #include "core/base/posix_error.h"
 #include "core/index/index_reader.h"
 #include "core/index/index_writer.h"
+#include "core/index/lmdb_util.h"
+#include "core/index/path_table.h"
 #include "gtest/gtest.h"
 
 namespace hfshim {
@@ -108,13 +115,51 @@ class IndexTest : public ::testing::Test {
     return absl::StrCat(kRepo, "/snapshots/", kRev, rest);
   }
 
+  // Copies the generation to `name` in the test directory and applies `edit` to its pathtable
+  // database in a raw LMDB write transaction.
+  std::string EditedCopy(const std::string& name,
+                         const std::function<void(MDB_txn*, MDB_dbi)>& edit) {
+    const std::string copy = dir_ + "/" + name;
+    EXPECT_EQ(system(("cp " + path_ + " " + copy).c_str()), 0);
+    MDB_env* env = nullptr;
+    MDB_txn* txn = nullptr;
+    MDB_dbi dbi;
+    EXPECT_EQ(mdb_env_create(&env), 0);
+    EXPECT_EQ(mdb_env_set_maxdbs(env, 8), 0);
+    EXPECT_EQ(mdb_env_set_mapsize(env, size_t{1} << 30), 0);
+    EXPECT_EQ(mdb_env_open(env, copy.c_str(), MDB_NOSUBDIR | MDB_NOLOCK, 0644), 0);
+    EXPECT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    EXPECT_EQ(mdb_dbi_open(txn, kPathTableDb, 0, &dbi), 0);
+    edit(txn, dbi);
+    EXPECT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    return copy;
+  }
+
+  // Every entry ForEach reports is found by Lookup, identical.
+  void ExpectEveryEntryLookedUp(const IndexReader& reader) {
+    size_t n = 0;
+    ASSERT_TRUE(reader
+                    .ForEach([&](absl::string_view p, const Entry& e) {
+                      auto found = reader.Lookup(p);
+                      EXPECT_TRUE(found.ok()) << p << ": " << found.status();
+                      if (found.ok()) {
+                        EXPECT_EQ(*found, e) << p;
+                      }
+                      ++n;
+                      return true;
+                    })
+                    .ok());
+    EXPECT_EQ(n, 1022u);
+  }
+
   std::string dir_, path_;
   std::unique_ptr<IndexReader> reader_;
 };
 
 TEST_F(IndexTest, MetaAndLookup) {
   EXPECT_EQ(reader_->meta().sequence, 42u);
-  EXPECT_EQ(reader_->meta().format_version, 1u);
+  EXPECT_EQ(reader_->meta().format_version, 2u);
   EXPECT_EQ(reader_->meta().entry_count, 1022u);
   auto e = reader_->Lookup(std::string(kRepo) + "/blobs/aaa");
   ASSERT_TRUE(e.ok());
@@ -275,6 +320,211 @@ TEST_F(IndexTest, TruncatedOrGarbageFileIsDataLossNotACrash) {
   std::ofstream(garbage) << std::string(65536, 'x');
   EXPECT_TRUE(absl::IsDataLoss(IndexReader::Open(garbage).status()));
   EXPECT_EQ(StatusToErrno(IndexReader::Open(dir_ + "/absent.mdb").status()), ENOENT);
+}
+
+TEST_F(IndexTest, LookupFindsEveryEntryThroughThePathTable) {
+  ExpectEveryEntryLookedUp(*reader_);
+  // Absent paths, including prefixes and extensions of present ones.
+  for (const std::string& p : {std::string(kRepo) + "/blob", std::string(kRepo) + "/blobs/aaaa",
+                               std::string("datasets--org--d/f1"), std::string("x")}) {
+    EXPECT_EQ(StatusToErrno(reader_->Lookup(p).status()), ENOENT) << p;
+  }
+}
+
+// Writes the entries of `reader` as a version 1 generation (FORMAT.md: entries values are the
+// encoded entries, no path table), as writers before version 2 did.
+void WriteVersion1(const IndexReader& reader, const std::string& path) {
+  MDB_env* env = nullptr;
+  MDB_txn* txn = nullptr;
+  MDB_dbi entries, meta, packs;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  ASSERT_EQ(mdb_env_set_maxdbs(env, 4), 0);
+  ASSERT_EQ(mdb_env_set_mapsize(env, size_t{1} << 30), 0);
+  ASSERT_EQ(mdb_env_open(env, path.c_str(), MDB_NOSUBDIR | MDB_NOLOCK, 0644), 0);
+  ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+  ASSERT_EQ(mdb_dbi_open(txn, kEntriesDb, MDB_CREATE, &entries), 0);
+  ASSERT_EQ(mdb_dbi_open(txn, kMetaDb, MDB_CREATE, &meta), 0);
+  ASSERT_EQ(mdb_dbi_open(txn, kPacksDb, MDB_CREATE, &packs), 0);
+  ASSERT_TRUE(reader
+                  .ForEach([&](absl::string_view p, const Entry& e) {
+                    const std::string key = EntryKey(p), value = EncodeEntry(e);
+                    MDB_val k = Val(key);
+                    MDB_val v = Val(value);
+                    EXPECT_EQ(mdb_put(txn, entries, &k, &v, 0), 0);
+                    return true;
+                  })
+                  .ok());
+  IndexMeta m = reader.meta();
+  m.format_version = 1;
+  const std::string encoded = EncodeMeta(m);
+  MDB_val mk = Val(kMetaKey);
+  MDB_val mv = Val(encoded);
+  ASSERT_EQ(mdb_put(txn, meta, &mk, &mv, 0), 0);
+  ASSERT_EQ(mdb_txn_commit(txn), 0);
+  mdb_env_close(env);
+}
+
+// Generations written before the path table (format version 1) are still read, through the
+// entries B-tree.
+TEST_F(IndexTest, Version1GenerationIsReadThroughTheBTree) {
+  const std::string old = dir_ + "/v1.mdb";
+  WriteVersion1(*reader_, old);
+  auto reader = IndexReader::Open(old);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ((*reader)->meta().format_version, 1u);
+  ExpectEveryEntryLookedUp(**reader);
+  EXPECT_EQ(StatusToErrno((*reader)->Lookup("nope").status()), ENOENT);
+  EXPECT_EQ((*reader)->Resolve(snap("/config.json"), true)->path,
+            std::string(kRepo) + "/blobs/aaa");
+  auto listed = (*reader)->List("datasets--org--d", "", 5000);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(listed->size(), 1000u);
+  auto want = reader_->List("datasets--org--d", "", 5000);
+  ASSERT_TRUE(want.ok());
+  for (size_t i = 0; i < listed->size(); ++i) {
+    EXPECT_EQ((*listed)[i].name, (*want)[i].name);
+    EXPECT_EQ((*listed)[i].entry, (*want)[i].entry);
+  }
+}
+
+TEST_F(IndexTest, DamagedPathTableIsDataLoss) {
+  {
+    const std::string copy = EditedCopy("no-table.mdb", [](MDB_txn* txn, MDB_dbi dbi) {
+      EXPECT_EQ(mdb_drop(txn, dbi, /*del=*/1), 0);
+    });
+    auto r = IndexReader::Open(copy);
+    ASSERT_FALSE(r.ok());
+    EXPECT_TRUE(absl::IsDataLoss(r.status())) << r.status();
+    EXPECT_NE(r.status().message().find("path table is missing"), absl::string_view::npos)
+        << r.status();
+  }
+  for (const char* key : {"head", "slots", "records/0"}) {
+    const std::string copy = EditedCopy(absl::StrCat("damaged-", std::string(1, key[0]), ".mdb"),
+                                        [key](MDB_txn* txn, MDB_dbi dbi) {
+                                          MDB_val k = Val(key);
+                                          EXPECT_EQ(mdb_del(txn, dbi, &k, nullptr), 0);
+                                        });
+    auto r = IndexReader::Open(copy);
+    ASSERT_FALSE(r.ok()) << key;
+    EXPECT_TRUE(absl::IsDataLoss(r.status())) << r.status();
+    EXPECT_NE(r.status().message().find("fetched again"), absl::string_view::npos) << r.status();
+  }
+}
+
+// Golden bytes of a minimal path table (FORMAT.md, "pathtable"): this test fails when the layout
+// changes, which requires bumping the table version and updating core/index/FORMAT.md.
+TEST(PathTableTest, LayoutIsPinned) {
+  char tmpl[] = "/tmp/hfshim-index-table-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string path = std::string(tmpl) + "/g.mdb";
+  {
+    auto w = IndexWriter::Create(path);
+    ASSERT_TRUE(w.ok());
+    Entry d = Dir();
+    d.ino = 9;
+    Entry l = Link("t");
+    l.ino = 7;
+    ASSERT_TRUE((*w)->Add("a", d).ok());
+    ASSERT_TRUE((*w)->Add("a/b", l).ok());
+    ASSERT_TRUE((*w)->Finish(IndexMeta{}).ok());
+  }
+  MDB_env* env = nullptr;
+  MDB_txn* txn = nullptr;
+  MDB_dbi dbi;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  ASSERT_EQ(mdb_env_set_maxdbs(env, 8), 0);
+  ASSERT_EQ(mdb_env_open(env, path.c_str(), MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK, 0), 0);
+  ASSERT_EQ(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), 0);
+  ASSERT_EQ(mdb_dbi_open(txn, kPathTableDb, 0, &dbi), 0);
+  auto get = [&](absl::string_view key) {
+    MDB_val k = Val(key), v;
+    EXPECT_EQ(mdb_get(txn, dbi, &k, &v), 0) << key;
+    return std::string(static_cast<const char*>(v.mv_data), v.mv_size);
+  };
+  // version 1, 1 records chunk, 8 slots, 2 records.
+  EXPECT_EQ(absl::BytesToHexString(get("head")),
+            "01000000"
+            "01000000"
+            "0800000000000000"
+            "0200000000000000");
+  // Records in entries-key order ("\0a" < "a\0b"): u16 path length, path, u32 entry length,
+  // entry (EncodeEntry, pinned in entry_test.cc).
+  EXPECT_EQ(absl::BytesToHexString(get("records/0")),
+            "0100"
+            "61"
+            "24000000"
+            "01010000ed410000020000000900000000000000"
+            "0000000000000000"
+            "e803000000000000"
+            "0300"
+            "612f62"
+            "29000000"
+            "01030000ffa10000010000000700000000000000"
+            "0100000000000000"
+            "0000000000000000"
+            "01000000"
+            "74");
+  // Slots: at PathHash & 7 (the next free one on a clash), fingerprint << 40 | (offset + 1).
+  const std::string slots = get("slots");
+  ASSERT_EQ(slots.size(), 64u);
+  std::vector<uint64_t> want(8, 0);
+  const std::pair<const char*, uint64_t> records[] = {{"a", 0}, {"a/b", 2 + 1 + 4 + 36}};
+  for (const auto& [p, offset] : records) {
+    uint64_t i = PathHash(p) & 7;
+    while (want[i] != 0) i = (i + 1) & 7;
+    want[i] = (PathHash(p) >> 40 << 40) | (offset + 1);
+  }
+  EXPECT_EQ(std::memcmp(slots.data(), want.data(), 64), 0);
+  // The entries database maps each key to its record's locator (u64, little-endian).
+  MDB_dbi entries;
+  ASSERT_EQ(mdb_dbi_open(txn, kEntriesDb, 0, &entries), 0);
+  for (const auto& [p, offset] : records) {
+    const std::string key = EntryKey(p);
+    MDB_val k = Val(key), v;
+    ASSERT_EQ(mdb_get(txn, entries, &k, &v), 0) << p;
+    ASSERT_EQ(v.mv_size, 8u);
+    uint64_t locator;
+    std::memcpy(&locator, v.mv_data, 8);
+    EXPECT_EQ(locator, offset) << p;
+  }
+  mdb_txn_abort(txn);
+  mdb_env_close(env);
+  ASSERT_EQ(system(("rm -rf " + std::string(tmpl)).c_str()), 0);
+}
+
+// Every path shares one hash: each lookup walks a probe chain of records of other paths, so only
+// the full-path comparison can tell them apart.
+class CollidingIndexTest : public IndexTest {
+ protected:
+  void SetUp() override {
+    SetIndexPathHashForTesting(hash_);
+    IndexTest::SetUp();
+  }
+  void TearDown() override {
+    SetIndexPathHashForTesting(nullptr);
+    IndexTest::TearDown();
+  }
+  IndexPathHashFn hash_ = [](absl::string_view) -> uint64_t { return 0xabcdef0000000003ULL; };
+};
+
+TEST_F(CollidingIndexTest, LookupTellsCollidingPathsApart) {
+  ExpectEveryEntryLookedUp(*reader_);
+  EXPECT_EQ(StatusToErrno(reader_->Lookup("nope").status()), ENOENT);
+  EXPECT_EQ(StatusToErrno(reader_->Lookup(std::string(kRepo) + "/blobs/aa").status()), ENOENT);
+  EXPECT_EQ(reader_->Resolve(snap("/config.json"), true)->path, std::string(kRepo) + "/blobs/aaa");
+}
+
+// Same first slot, different fingerprints (the hash differs only in its top bits).
+class FingerprintOnlyIndexTest : public CollidingIndexTest {
+ protected:
+  FingerprintOnlyIndexTest() {
+    hash_ = [](absl::string_view p) -> uint64_t { return (uint64_t{p.size()} << 40) | 5; };
+  }
+};
+
+TEST_F(FingerprintOnlyIndexTest, LookupSkipsOtherFingerprints) {
+  ExpectEveryEntryLookedUp(*reader_);
+  EXPECT_EQ(StatusToErrno(reader_->Lookup("nope").status()), ENOENT);
 }
 
 TEST(IndexWriterTest, OrphanEntriesAreRejected) {
