@@ -125,7 +125,8 @@ class DiskCache final : public ContentCache {
     struct stat st;
     if (env_->Stat(path, &st).ok() && static_cast<uint64_t>(st.st_size) == entry.size) {
       Hit(path, st, entry.size);
-      return std::make_shared<LazyContent>(path, nullptr, &fetcher_, &budget_, Parallel());
+      return std::make_shared<LazyContent>(path, nullptr, &fetcher_, &budget_, Parallel(),
+                                           AfterFill());
     }
     std::lock_guard<std::mutex> open_lock(open_mu_);  // one PartialFile per content per process
     {
@@ -140,10 +141,11 @@ class DiskCache final : public ContentCache {
     ASSIGN_OR_RETURN(std::unique_ptr<PartialFile> partial,
                      PartialFile::OpenOrCreate(env_, path, entry, deadline));
     if (partial == nullptr) {  // completed by another process meanwhile
-      return std::make_shared<LazyContent>(path, nullptr, &fetcher_, &budget_, Parallel());
+      return std::make_shared<LazyContent>(path, nullptr, &fetcher_, &budget_, Parallel(),
+                                           AfterFill());
     }
-    auto lazy =
-        std::make_shared<LazyContent>(path, std::move(partial), &fetcher_, &budget_, Parallel());
+    auto lazy = std::make_shared<LazyContent>(path, std::move(partial), &fetcher_, &budget_,
+                                              Parallel(), AfterFill());
     std::lock_guard<std::mutex> lock(mu_);
     lazies_[entry.content_hash] = lazy;
     return lazy;
@@ -156,7 +158,8 @@ class DiskCache final : public ContentCache {
     if (path + std::string(kPartialSuffix) != data_path) {
       return absl::NotFoundError(data_path + " is not partial content of this cache");
     }
-    return std::make_shared<LazyContent>(path, std::move(partial), &fetcher_, &budget_, Parallel());
+    return std::make_shared<LazyContent>(path, std::move(partial), &fetcher_, &budget_, Parallel(),
+                                         AfterFill());
   }
 
   void ResetAfterFork() override {
@@ -218,8 +221,12 @@ class DiskCache final : public ContentCache {
       return absl::InternalError("content " + entry.content_hash.Hex() +
                                  " is complete but could not be promoted; see the log");
     }
-    if (blocks > 0) MaybeEvict();
     return lazy->final_path();
+  }
+
+  // Run by a LazyContent after it fetched blocks.
+  std::function<void()> AfterFill() {
+    return [this] { MaybeEvict(); };
   }
 
   int Parallel() const {
@@ -327,11 +334,18 @@ class DiskCache final : public ContentCache {
     return s.ok() ? s : ExplainCacheWriteError(s, path);
   }
 
+  // Scans for eviction every kEvictionPeriod, or sooner once this process has fetched a tenth
+  // of the cache size since its last scan (a fast reader must not overrun the limit by much).
   void MaybeEvict() {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (absl::Now() - last_eviction_ < kEvictionPeriod) return;
+      const uint64_t fetched = fetcher_.bytes_fetched();
+      if (absl::Now() - last_eviction_ < kEvictionPeriod &&
+          fetched - fetched_at_eviction_ < config_.cache_size_bytes / 10) {
+        return;
+      }
       last_eviction_ = absl::Now();
+      fetched_at_eviction_ = fetched;
     }
     int n =
         EvictLeastRecentlyUsed(config_.cache_dirs, config_.cache_size_bytes, config_.free_ratio);
@@ -347,7 +361,8 @@ class DiskCache final : public ContentCache {
   std::mutex mu_;
   absl::flat_hash_map<Hash128, std::shared_ptr<Flight>> flights_;    // guarded by mu_
   absl::flat_hash_map<Hash128, std::weak_ptr<LazyContent>> lazies_;  // guarded by mu_
-  absl::Time last_eviction_ = absl::InfinitePast();
+  absl::Time last_eviction_ = absl::InfinitePast();                  // guarded by mu_
+  uint64_t fetched_at_eviction_ = 0;                                 // guarded by mu_
   std::atomic<uint64_t> hits_{0}, misses_{0}, neighbours_{0}, evictions_{0};
 };
 

@@ -24,7 +24,7 @@ namespace {
 struct CachedFile {
   std::string path;  // a complete file, or the data file of a partial pair
   uint64_t bytes;    // allocated bytes (a partial data file is sparse)
-  int64_t used;      // mtime: refreshed on hits and by block fills
+  int64_t used;      // mtime in ns: refreshed on hits and by block fills
 };
 
 constexpr size_t kHashHexLength = 32;
@@ -93,7 +93,8 @@ void Collect(const std::string& dir, std::vector<CachedFile>* out) {
         if (IsGarbage(name, st) || IsOrphanRecord(sdir, name, st)) unlink(p.c_str());
         continue;
       }
-      { out->push_back({p, static_cast<uint64_t>(st.st_blocks) * 512, st.st_mtime}); }
+      out->push_back({p, static_cast<uint64_t>(st.st_blocks) * 512,
+                      st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec});
     }
   }
 }

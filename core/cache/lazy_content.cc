@@ -15,12 +15,14 @@ constexpr absl::Duration kPollInterval = absl::Milliseconds(2);
 }  // namespace
 
 LazyContent::LazyContent(std::string final_path, std::unique_ptr<PartialFile> partial,
-                         BlockFetcher* fetcher, ByteBudget* budget, int parallel)
+                         BlockFetcher* fetcher, ByteBudget* budget, int parallel,
+                         std::function<void()> after_fill)
     : final_path_(std::move(final_path)),
       partial_(std::move(partial)),
       fetcher_(fetcher),
       budget_(budget),
-      parallel_(std::max(parallel, 1)) {
+      parallel_(std::max(parallel, 1)),
+      after_fill_(std::move(after_fill)) {
   if (partial_ != nullptr && partial_->Complete()) MaybePromote();
 }
 
@@ -78,6 +80,7 @@ absl::Status LazyContent::Ensure(uint64_t offset, uint64_t length, absl::Time de
   for (auto& t : threads) t.join();
   if (fetched_blocks != nullptr) *fetched_blocks += fetched;
   if (first_error.ok()) MaybePromote();
+  if (fetched > 0 && after_fill_) after_fill_();
   return first_error;
 }
 

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,9 +33,10 @@ namespace hfshim {
 class LazyContent {
  public:
   // `partial` is null when the content is complete at `final_path`. `fetcher` and `budget` must
-  // outlive this object; `parallel` >= 1.
+  // outlive this object; `parallel` >= 1. `after_fill` (may be empty) runs after an Ensure that
+  // fetched blocks (the cache's eviction check).
   LazyContent(std::string final_path, std::unique_ptr<PartialFile> partial, BlockFetcher* fetcher,
-              ByteBudget* budget, int parallel);
+              ByteBudget* budget, int parallel, std::function<void()> after_fill = {});
 
   // The local file to open for reading now: the partial data file while blocks are missing,
   // the complete file once promoted. (Both are the same inode after promotion.)
@@ -75,6 +77,7 @@ class LazyContent {
   BlockFetcher* const fetcher_;
   ByteBudget* const budget_;
   const int parallel_;
+  const std::function<void()> after_fill_;
   std::atomic<bool> complete_{false};
   std::mutex mu_;
   absl::flat_hash_map<size_t, std::shared_ptr<Flight>> flights_;  // guarded by mu_

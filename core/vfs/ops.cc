@@ -183,9 +183,17 @@ Outcome Vfs::Open(int dirfd, absl::string_view path, int flags, mode_t mode) {
   if (write) return Fail(EROFS);
   if (flags & O_DIRECTORY) return Fail(ENOTDIR);
   if (FilledByBlocks(r.entry)) return OpenLazy(r, flags & (kKept | O_DIRECT), flags);
-  absl::StatusOr<std::string> backing = Materialize(r, *t->reader);
-  if (!backing.ok()) return Fail(backing.status());
-  absl::StatusOr<int> fd = env_->Open(*backing, O_RDONLY | (flags & (kKept | O_DIRECT)), 0);
+  // Content may be evicted (by any process of the node) between Materialize and open: then it
+  // is fetched again, a bounded number of times.
+  constexpr int kEvictedRetries = 3;
+  absl::StatusOr<std::string> backing;
+  absl::StatusOr<int> fd = absl::UnknownError("not opened");
+  for (int attempt = 0; attempt < kEvictedRetries; ++attempt) {
+    backing = Materialize(r, *t->reader);
+    if (!backing.ok()) return Fail(backing.status());
+    fd = env_->Open(*backing, O_RDONLY | (flags & (kKept | O_DIRECT)), 0);
+    if (fd.ok() || StatusToErrno(fd.status()) != ENOENT) break;
+  }
   if (!fd.ok()) {
     Log(LogLevel::kError, absl::StrCat("cannot open cache file ", *backing, " for ", r.path, ": ",
                                        fd.status().message()));

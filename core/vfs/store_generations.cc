@@ -1,6 +1,16 @@
 #include "core/vfs/store_generations.h"
 
+#include <sys/stat.h>
+
+#include <atomic>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/base/log.h"
+#include "core/env/file_util.h"
 #include "core/index/generation.h"
 
 namespace hfshim {
@@ -15,12 +25,15 @@ class StoreGenerations final : public GenerationSource {
     absl::StatusOr<std::optional<HeadRecord>> head =
         FindLatestHead(store_, RequestDeadline(config_));
     if (!head.ok()) {
-      return absl::Status(
-          head.status().code(),
-          absl::StrCat("reading the head of ", store_->Describe(), ": ", head.status().message()));
+      absl::Status s(head.status().code(), absl::StrCat("reading the head of ", store_->Describe(),
+                                                        ": ", head.status().message()));
+      return LastKnown(s);
     }
     if (!head->has_value()) {
-      return absl::NotFoundError(absl::StrCat("nothing was pushed to ", store_->Describe()));
+      // Heads are never deleted: a store without any that this node read before has vanished
+      // (an unmounted file system, a wrong bucket), which is no reason to stop serving.
+      return LastKnown(
+          absl::NotFoundError(absl::StrCat("nothing was pushed to ", store_->Describe())));
     }
     absl::StatusOr<std::string> path =
         FetchGeneration(store_, **head, index_dir_, Env::Default(), RequestDeadline(config_));
@@ -28,17 +41,51 @@ class StoreGenerations final : public GenerationSource {
       // The head names a generation the store does not have: a damaged store, not "no index".
       absl::StatusCode code =
           absl::IsNotFound(path.status()) ? absl::StatusCode::kDataLoss : path.status().code();
-      return absl::Status(
+      return LastKnown(absl::Status(
           code,
           absl::StrCat(
               "fetching index generation ", (*head)->sequence, " from ", store_->Describe(), ": ",
               path.status().message(),
-              code == absl::StatusCode::kDataLoss ? "; the store is damaged: push again" : ""));
+              code == absl::StatusCode::kDataLoss ? "; the store is damaged: push again" : "")));
     }
+    Remember(*path, (*head)->sequence);
     return GenerationFile{std::move(*path), (*head)->sequence};
   }
 
  private:
+  // The node's record of the last generation it fetched: "<sequence> <file name>\n" in
+  // <index_dir>/last, so a process started while the store is unreachable serves it.
+  std::string LastPath() const { return index_dir_ + "/last"; }
+
+  void Remember(const std::string& path, uint64_t sequence) {
+    const std::string line = absl::StrCat(sequence, " ", path.substr(path.rfind('/') + 1), "\n");
+    absl::StatusOr<std::string> old = ReadFile(Env::Default(), LastPath());
+    if (old.ok() && *old == line) return;
+    WriteFileAtomic(Env::Default(), LastPath(), line, /*durable=*/false).IgnoreError();
+  }
+
+  // When the store cannot give its current generation (unreachable, vanished, refusing us): the
+  // last generation this node fetched, if it is still in the index dir; else `error`. Content
+  // served from it is verified like any other.
+  absl::StatusOr<GenerationFile> LastKnown(const absl::Status& error) {
+    absl::StatusOr<std::string> line = ReadFile(Env::Default(), LastPath());
+    std::vector<std::string> parts;
+    uint64_t sequence = 0;
+    if (line.ok()) parts = absl::StrSplit(absl::StripTrailingAsciiWhitespace(*line), ' ');
+    if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &sequence) ||
+        parts[1].find('/') != std::string::npos) {
+      return error;
+    }
+    const std::string path = index_dir_ + "/" + parts[1];
+    struct stat st;
+    if (!Env::Default()->Stat(path, &st).ok()) return error;
+    static std::atomic<bool> said{false};
+    LogOnce(&said, LogLevel::kWarn,
+            absl::StrCat(error.message(), "; serving the last generation this node fetched (",
+                         sequence, ") and what is cached until the store is back"));
+    return GenerationFile{path, sequence};
+  }
+
   ObjectStore* const store_;
   const Config config_;
   const std::string index_dir_;

@@ -2,7 +2,7 @@
 """Integration tests: real programs under LD_PRELOAD against a pushed hub cache.
 
   run.py GROUP HFSHIM_PUSH LIBHFSHIM
-GROUP: tree | coreutils | archive | torch | errors | processes | failures | stats | lazy
+GROUP: tree | coreutils | archive | torch | errors | processes | failures | stats | lazy | node
 Differential groups run the same probe on the native tree and on the virtual one (an empty
 prefix directory under LD_PRELOAD) and require identical output.
 """
@@ -428,7 +428,99 @@ def group_lazy(w, c):
          fetched == size, str([o[0].decode() for o in outs]))
 
 
-GROUPS = {"stats": group_stats, "lazy": group_lazy, "tree": group_tree, "coreutils": group_coreutils, "archive": group_archive,
+EVICTION_READER = r"""
+import hashlib, os, sys
+root, native, big = sys.argv[1], sys.argv[2], sys.argv[3]
+def digest(p):
+    with open(p, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+held = open(os.path.join(root, big), "rb")       # stays open while its content is evicted
+want_big = digest(os.path.join(native, big))
+bad = 0
+snap = os.path.join("datasets--hfshim--small", "snapshots")
+for d, _, fs in os.walk(os.path.join(native, snap)):
+    for f in fs:
+        rel = os.path.relpath(os.path.join(d, f), native)
+        bad += digest(os.path.join(root, rel)) != digest(os.path.join(native, rel))
+print("small-files-bad", bad)
+print("held-fd-exact", hashlib.sha256(held.read()).hexdigest() == want_big)
+"""
+
+REFRESH_READER = r"""
+import hashlib, os, sys, time
+root, rel = sys.argv[1], sys.argv[2]
+f = open(os.path.join(root, rel), "rb")
+before = sorted(n for n in os.listdir(root) if n.startswith(("models--", "datasets--")))
+print("before", " ".join(before), flush=True)
+sys.stdin.readline()                  # the test pushes a new generation meanwhile
+deadline = time.time() + 10
+while time.time() < deadline:
+    now = sorted(n for n in os.listdir(root) if n.startswith(("models--", "datasets--")))
+    if now != before:
+        break
+    time.sleep(0.2)
+print("after", " ".join(now))
+print("open-file", hashlib.sha256(f.read()).hexdigest())
+"""
+
+
+def cache_bytes(w):
+    total = 0
+    for d, _, fs in os.walk(os.path.join(w.cache)):
+        if "content" in d:
+            total += sum(os.stat(os.path.join(d, f)).st_blocks * 512 for f in fs)
+    return total
+
+
+def group_node(w, c):
+    """The node cache with real processes: eviction under a running reader, refresh of a new
+    push, warm then offline reads with the store gone."""
+    big = large_blob(w.native)
+    limit = 4 << 20
+    r = w.run([PY, "-c", EVICTION_READER, "{root}", w.native, big], w.prefix, True,
+              HFSHIM_CACHE_SIZE=str(limit))
+    got = dict(l.split(" ", 1) for l in r.stdout.decode().splitlines() if " " in l)
+    c.ok("eviction: every small file read exactly", got.get("small-files-bad") == "0",
+         r.stdout.decode() + r.stderr.decode()[-2000:])
+    c.ok("eviction: a file open while evicted stays readable", got.get("held-fd-exact") == "True")
+    used = cache_bytes(w)
+    c.ok("eviction: the cache stays near its limit (%d KiB of %d KiB + one 4 MiB window)" %
+         (used >> 10, limit >> 10), used <= limit + (6 << 20), "used %d" % used)
+
+    # Refresh: a running process sees a new push within HFSHIM_REFRESH; its open file does not
+    # change.
+    shutil.rmtree(w.cache, ignore_errors=True)
+    rel = os.path.join("models--solo", "blobs", os.listdir(os.path.join(w.native, "models--solo",
+                                                                        "blobs"))[0])
+    want = subprocess.run(["sha256sum", os.path.join(w.native, rel)], capture_output=True,
+                          text=True).stdout.split()[0]
+    p = subprocess.Popen([PY, "-c", REFRESH_READER, w.prefix, rel], env=w.env(True, HFSHIM_REFRESH="1"),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = p.stdout.readline().decode()
+    shutil.copytree(os.path.join(w.native, "models--solo"), os.path.join(w.native, "models--later"),
+                    symlinks=True)
+    subprocess.check_call([os.environ["HFSHIM_PUSH_BIN"], "--store", "file://" + w.store,
+                           w.native], env=w.env(False), stdout=subprocess.DEVNULL)
+    out, err = p.communicate(b"go\n", timeout=60)
+    lines = dict(l.split(" ", 1) for l in (first + out.decode()).splitlines() if " " in l)
+    c.ok("refresh: a running process sees the new repo", "models--later" in
+         lines.get("after", "") and "models--later" not in lines.get("before", ""),
+         first + out.decode() + err.decode()[-2000:])
+    c.ok("refresh: a file open before keeps its content", lines.get("open-file") == want)
+
+    # Warm, then the store is gone: new processes serve everything from the node.
+    r = subprocess.run([os.environ["HFSHIM_WARM_BIN"], "--all", "--json"], capture_output=True,
+                       text=True, env=w.env(False))
+    c.ok("hfshim-warm --all", r.returncode == 0, r.stdout + r.stderr)
+    os.rename(w.store, w.store + ".away")
+    try:
+        differential(w, c, "offline: sha256 of every file after warm, store gone", ["sh", "-c",
+                     "cd {root} && find . -type l -o -type f | sort | xargs -d '\\n' sha256sum"])
+    finally:
+        os.rename(w.store + ".away", w.store)
+
+
+GROUPS = {"stats": group_stats, "lazy": group_lazy, "node": group_node, "tree": group_tree, "coreutils": group_coreutils, "archive": group_archive,
           "torch": group_torch, "errors": group_errors, "processes": group_processes,
           "failures": group_failures}
 
