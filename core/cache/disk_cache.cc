@@ -23,6 +23,7 @@
 #include "core/cache/lazy_content.h"
 #include "core/cache/lock_file.h"
 #include "core/cache/partial_file.h"
+#include "core/cache/single_flight.h"
 #include "core/env/file_util.h"
 #include "core/stats/stats.h"
 
@@ -34,14 +35,6 @@ constexpr uint64_t kMinBuffer = 1 << 20;
 constexpr uint64_t kDefaultBuffer = 64 << 20;  // a Config built without LoadConfig
 constexpr absl::Duration kEvictionPeriod = absl::Seconds(5);
 constexpr int64_t kTouchAfterSeconds = 60;  // refresh a hit's mtime (LRU) at most this often
-
-// One in-process fetch of one content hash that other threads wait for.
-struct Flight {
-  std::mutex mu;
-  std::condition_variable done_cv;
-  bool done = false;
-  absl::Status status;
-};
 
 class DiskCache final : public ContentCache {
  public:
@@ -80,29 +73,12 @@ class DiskCache final : public ContentCache {
     }
     if (FilledByBlocks(entry)) return MaterializeBlocks(entry, deadline, fetched);
     if (fetched != nullptr) *fetched = true;
-    std::shared_ptr<Flight> flight;
-    bool leader = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto [it, inserted] = flights_.try_emplace(entry.content_hash, nullptr);
-      if (inserted) it->second = std::make_shared<Flight>();
-      flight = it->second;
-      leader = inserted;
-    }
-    if (!leader) return Wait(flight.get(), path, deadline);
-    absl::Status s = FillAcrossProcesses(entry, index, path, deadline);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      flights_.erase(entry.content_hash);
-    }
-    {
-      std::lock_guard<std::mutex> lock(flight->mu);
-      flight->done = true;
-      flight->status = s;
-    }
-    flight->done_cv.notify_all();
+    bool led = false;
+    absl::Status s = flights_.Do(
+        entry.content_hash, deadline,
+        [&] { return FillAcrossProcesses(entry, index, path, deadline); }, &led);
     if (!s.ok()) return s;
-    MaybeEvict();
+    if (led) MaybeEvict();
     return path;
   }
 
@@ -166,7 +142,8 @@ class DiskCache final : public ContentCache {
     // Single-threaded child: the parent's flights belong to threads that do not exist here.
     new (&mu_) std::mutex();
     new (&open_mu_) std::mutex();
-    flights_.clear();
+    flights_.ResetAfterFork();
+    window_flights_.ResetAfterFork();
     budget_.ResetAfterFork();
     for (auto& [hash, weak] : lazies_) {
       if (std::shared_ptr<LazyContent> live = weak.lock()) live->ResetAfterFork();
@@ -194,18 +171,6 @@ class DiskCache final : public ContentCache {
     }
   }
 
-  absl::StatusOr<std::string> Wait(Flight* f, const std::string& path, absl::Time deadline) {
-    std::unique_lock<std::mutex> lock(f->mu);
-    const auto until =
-        std::chrono::system_clock::now() +
-        absl::ToChronoNanoseconds(std::max(deadline - absl::Now(), absl::ZeroDuration()));
-    if (!f->done_cv.wait_until(lock, until, [f] { return f->done; })) {
-      return absl::DeadlineExceededError("timed out waiting for another thread's fetch");
-    }
-    if (!f->status.ok()) return f->status;
-    return path;
-  }
-
   // Large content: its blocks through the process's LazyContent, then the complete file.
   absl::StatusOr<std::string> MaterializeBlocks(const Entry& entry, absl::Time deadline,
                                                 bool* fetched) {
@@ -225,8 +190,11 @@ class DiskCache final : public ContentCache {
   }
 
   // Run by a LazyContent after it fetched blocks.
+  // A LazyContent may outlive the cache (tests, tools): then the hook does nothing.
   std::function<void()> AfterFill() {
-    return [this] { MaybeEvict(); };
+    return [this, alive = std::weak_ptr<DiskCache*>(self_)] {
+      if (alive.lock()) MaybeEvict();
+    };
   }
 
   int Parallel() const {
@@ -286,8 +254,26 @@ class DiskCache final : public ContentCache {
 
   // A packed file: fetch the block-aligned window of the pack that holds it and cache every
   // complete member of that window (dataset neighbours are read soon).
+  // Threads missing files of one window wait for one fetch of it (hfshim-warm's workers take
+  // neighbours at the same time), then find their file among the members it cached.
   absl::Status FillFromPack(const Entry& entry, const IndexReader& index, const std::string& path,
                             absl::Time deadline) {
+    const uint64_t bs = config_.block_size_bytes;
+    const uint64_t begin = entry.location.offset / bs * bs;
+    bool led = false;
+    absl::Status s = window_flights_.Do(
+        {entry.location.object_key, begin}, deadline,
+        [&] { return FetchPackWindow(entry, index, path, deadline); }, &led);
+    if (led || !s.ok()) return s;
+    struct stat st;
+    if (env_->Stat(path, &st).ok() && static_cast<uint64_t>(st.st_size) == entry.size) {
+      return absl::OkStatus();
+    }
+    return FetchPackWindow(entry, index, path, deadline);  // not among the leader's members
+  }
+
+  absl::Status FetchPackWindow(const Entry& entry, const IndexReader& index,
+                               const std::string& path, absl::Time deadline) {
     const uint64_t bs = config_.block_size_bytes;
     const uint64_t off = entry.location.offset, len = entry.size;
     const uint64_t begin = off / bs * bs;
@@ -355,11 +341,13 @@ class DiskCache final : public ContentCache {
 
   const Config config_;
   Env* const env_;
+  const std::shared_ptr<DiskCache*> self_ = std::make_shared<DiskCache*>(this);
   BlockFetcher fetcher_;
   ByteBudget budget_;
   std::mutex open_mu_;  // serialises creating the LazyContent of a content
   std::mutex mu_;
-  absl::flat_hash_map<Hash128, std::shared_ptr<Flight>> flights_;    // guarded by mu_
+  SingleFlight<Hash128> flights_;                                    // by content
+  SingleFlight<std::pair<std::string, uint64_t>> window_flights_;    // by (pack, window start)
   absl::flat_hash_map<Hash128, std::weak_ptr<LazyContent>> lazies_;  // guarded by mu_
   absl::Time last_eviction_ = absl::InfinitePast();                  // guarded by mu_
   uint64_t fetched_at_eviction_ = 0;                                 // guarded by mu_

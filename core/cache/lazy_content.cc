@@ -64,7 +64,8 @@ absl::Status LazyContent::Ensure(uint64_t offset, uint64_t length, absl::Time de
   auto work = [&] {
     for (size_t i = next++; i < missing.size(); i = next++) {
       bool did = false;
-      absl::Status s = FillBlock(missing[i], deadline, &did);
+      absl::Status s = flights_.Do(missing[i], deadline,
+                                   [&] { return FetchBlockOnce(missing[i], deadline, &did); });
       if (did) ++fetched;
       if (!s.ok()) {
         std::lock_guard<std::mutex> lock(err_mu);
@@ -82,40 +83,6 @@ absl::Status LazyContent::Ensure(uint64_t offset, uint64_t length, absl::Time de
   if (first_error.ok()) MaybePromote();
   if (fetched > 0 && after_fill_) after_fill_();
   return first_error;
-}
-
-absl::Status LazyContent::FillBlock(size_t block, absl::Time deadline, bool* fetched) {
-  std::shared_ptr<Flight> flight;
-  bool leader = false;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto [it, inserted] = flights_.try_emplace(block, nullptr);
-    if (inserted) it->second = std::make_shared<Flight>();
-    flight = it->second;
-    leader = inserted;
-  }
-  if (!leader) {
-    std::unique_lock<std::mutex> lock(flight->mu);
-    const auto until =
-        std::chrono::system_clock::now() +
-        absl::ToChronoNanoseconds(std::max(deadline - absl::Now(), absl::ZeroDuration()));
-    if (!flight->cv.wait_until(lock, until, [&] { return flight->done; })) {
-      return absl::DeadlineExceededError("timed out waiting for another thread's fetch");
-    }
-    return flight->status;
-  }
-  absl::Status s = FetchBlockOnce(block, deadline, fetched);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    flights_.erase(block);
-  }
-  {
-    std::lock_guard<std::mutex> lock(flight->mu);
-    flight->done = true;
-    flight->status = s;
-  }
-  flight->cv.notify_all();
-  return s;
 }
 
 absl::Status LazyContent::FetchBlockOnce(size_t block, absl::Time deadline, bool* fetched) {
@@ -160,9 +127,6 @@ void LazyContent::MaybePromote() {
   complete_.store(true, std::memory_order_release);
 }
 
-void LazyContent::ResetAfterFork() {
-  new (&mu_) std::mutex();
-  flights_.clear();
-}
+void LazyContent::ResetAfterFork() { flights_.ResetAfterFork(); }
 
 }  // namespace hfshim

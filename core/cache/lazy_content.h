@@ -14,19 +14,17 @@
 #define HFSHIM_CORE_CACHE_LAZY_CONTENT_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "core/cache/block_fetcher.h"
 #include "core/cache/byte_budget.h"
 #include "core/cache/partial_file.h"
+#include "core/cache/single_flight.h"
 
 namespace hfshim {
 
@@ -62,13 +60,6 @@ class LazyContent {
   void ResetAfterFork();
 
  private:
-  struct Flight {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    absl::Status status;
-  };
-  absl::Status FillBlock(size_t block, absl::Time deadline, bool* fetched);
   absl::Status FetchBlockOnce(size_t block, absl::Time deadline, bool* fetched);
   void MaybePromote();
 
@@ -79,8 +70,7 @@ class LazyContent {
   const int parallel_;
   const std::function<void()> after_fill_;
   std::atomic<bool> complete_{false};
-  std::mutex mu_;
-  absl::flat_hash_map<size_t, std::shared_ptr<Flight>> flights_;  // guarded by mu_
+  SingleFlight<size_t> flights_;  // by block
 };
 
 }  // namespace hfshim

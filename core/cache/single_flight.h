@@ -1,0 +1,86 @@
+// SingleFlight: at most one call per key in flight in this process; concurrent callers with the
+// same key wait for that call and share its status (one fetch serves every thread that missed).
+//
+// Thread-safety: thread-safe. Fork: the child calls ResetAfterFork() (single-threaded): flights
+// of the parent's threads, which do not exist in the child, are forgotten.
+#ifndef HFSHIM_CORE_CACHE_SINGLE_FLIGHT_H_
+#define HFSHIM_CORE_CACHE_SINGLE_FLIGHT_H_
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <new>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace hfshim {
+
+template <typename Key>
+class SingleFlight {
+ public:
+  // Runs `fn()` (returning absl::Status) unless a call for `key` is in flight; then waits for
+  // that call until `deadline` (DeadlineExceeded) and returns its status. `*led` (if given) is
+  // set to whether this caller ran `fn`.
+  template <typename Fn>
+  absl::Status Do(const Key& key, absl::Time deadline, Fn&& fn, bool* led = nullptr) {
+    std::shared_ptr<Flight> flight;
+    bool leader = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto [it, inserted] = flights_.try_emplace(key, nullptr);
+      if (inserted) it->second = std::make_shared<Flight>();
+      flight = it->second;
+      leader = inserted;
+    }
+    if (led != nullptr) *led = leader;
+    if (!leader) return Wait(*flight, deadline);
+    absl::Status s = fn();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      flights_.erase(key);
+    }
+    {
+      std::lock_guard<std::mutex> lock(flight->mu);
+      flight->done = true;
+      flight->status = s;
+    }
+    flight->cv.notify_all();
+    return s;
+  }
+
+  void ResetAfterFork() {
+    new (&mu_) std::mutex();
+    flights_.clear();
+  }
+
+ private:
+  struct Flight {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    absl::Status status;
+  };
+
+  static absl::Status Wait(Flight& f, absl::Time deadline) {
+    std::unique_lock<std::mutex> lock(f.mu);
+    const auto until =
+        std::chrono::system_clock::now() +
+        absl::ToChronoNanoseconds(std::max(deadline - absl::Now(), absl::ZeroDuration()));
+    if (!f.cv.wait_until(lock, until, [&] { return f.done; })) {
+      return absl::DeadlineExceededError("timed out waiting for another thread's fetch");
+    }
+    return f.status;
+  }
+
+  std::mutex mu_;
+  absl::flat_hash_map<Key, std::shared_ptr<Flight>> flights_;  // guarded by mu_
+};
+
+}  // namespace hfshim
+
+#endif  // HFSHIM_CORE_CACHE_SINGLE_FLIGHT_H_
