@@ -66,6 +66,7 @@ struct LazyFd {
   const std::shared_ptr<LazyContent> content;
   std::atomic<uint64_t> next_offset{0};  // where the previous read ended
   std::atomic<uint32_t> window{0};       // readahead, in blocks; doubles while reads are sequential
+  std::atomic<bool> readahead_running{false};  // a background readahead of this fd is running
 };
 
 // A content fd's virtual identity.

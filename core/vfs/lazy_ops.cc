@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -62,17 +63,33 @@ int Vfs::PrepareRead(int fd, int64_t offset, uint64_t length) {
     offset = cur;
   }
   const uint64_t off = static_cast<uint64_t>(offset);
-  // Readahead: while reads continue where the previous one ended, each fetch also takes the next
-  // `window` blocks (doubling up to the content's parallelism), fetched in parallel with the
-  // block this read needs. A read whose own range is present fetches nothing.
+  // Readahead: while reads continue where the previous one ended, the next `window` blocks
+  // (doubling up to the content's parallelism) are fetched in the background, in parallel with
+  // the block this read needs; a later read of a block in flight waits for that fetch.
   const uint64_t previous_end = lazy->next_offset.exchange(off + length);
   uint32_t window = lazy->window.load(std::memory_order_relaxed);
   window = off == previous_end
                ? std::min<uint32_t>(std::max<uint32_t>(1, window * 2), content.parallel())
                : 0;
   lazy->window.store(window, std::memory_order_relaxed);
+  if (window > 0) StartReadahead(lazy, off + length, uint64_t{window} * content.block_size());
   if (content.Present(off, length)) return 0;
-  return EnsureLazy(fd, *lazy, off, length + uint64_t{window} * content.block_size());
+  return EnsureLazy(fd, *lazy, off, length);
+}
+
+void Vfs::StartReadahead(const std::shared_ptr<LazyFd>& lazy, uint64_t offset, uint64_t length) {
+  if (lazy->content->Present(offset, length)) return;
+  if (lazy->readahead_running.exchange(true)) return;  // one readahead per fd at a time
+  const absl::Time deadline = absl::Now() + absl::Seconds(timeout_seconds_);
+  try {
+    std::thread([lazy, offset, length, deadline] {
+      // Errors are left to the read that needs the block: it fetches again and reports.
+      lazy->content->Ensure(offset, length, deadline).IgnoreError();
+      lazy->readahead_running.store(false);
+    }).detach();
+  } catch (...) {  // no thread to be had: reads fetch synchronously
+    lazy->readahead_running.store(false);
+  }
 }
 
 int Vfs::PrepareMap(int fd, uint64_t offset, uint64_t length) {
