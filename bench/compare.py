@@ -107,35 +107,42 @@ def measure_warm_and_raw(configs, args, work, file_store, dropped):
     for config in configs:
         if not isinstance(config, Hfshim):
             continue
-        runs = []
-        for _ in range(args.repeat):
-            dropped[0] &= config.make_cold()
-            env = dict(os.environ)
-            env.update(config.env())
-            env.pop("LD_PRELOAD")
-            t0 = time.perf_counter()
-            out = subprocess.run([warm_bin, "--all", "--json"], env=env, capture_output=True,
-                                 text=True)
-            secs = time.perf_counter() - t0
-            if out.returncode != 0:
-                print("  hfshim-warm failed in %s: %s" % (config.name, out.stderr[-300:]),
-                      file=sys.stderr)
-                break
-            runs.append(json.loads(out.stdout)["bytes"] / 1e6 / secs)
-        if runs:
-            rows.append(_row("hfshim-warm", 8, "cold", config.name, "MB/s", runs))
-    stores = [("raw file:// store", lambda: raw.read_file_store(file_store))]
+        # Everything, then the model repo alone (a large object: against the raw ranged GETs
+        # of the data objects alone).
+        for label, target in (("hfshim-warm", ["--all"]),
+                              ("warm_model", [dataset.MODEL_REPO[len("models--"):].replace(
+                                  "--", "/", 1)])):
+            runs = []
+            for _ in range(args.repeat):
+                dropped[0] &= config.make_cold()
+                env = dict(os.environ)
+                env.update(config.env())
+                env.pop("LD_PRELOAD")
+                t0 = time.perf_counter()
+                out = subprocess.run([warm_bin] + target + ["--json"], env=env,
+                                     capture_output=True, text=True)
+                secs = time.perf_counter() - t0
+                if out.returncode != 0:
+                    print("  hfshim-warm failed in %s: %s" % (config.name, out.stderr[-300:]),
+                          file=sys.stderr)
+                    break
+                runs.append(json.loads(out.stdout)["bytes"] / 1e6 / secs)
+            if runs:
+                rows.append(_row(label, 8, "cold", config.name, "MB/s", runs))
+    stores = [("raw_read", "raw file:// store", lambda sub: raw.read_file_store(file_store, sub))]
     s3 = getattr(args, "s3", None)
     if s3 is not None:
-        stores.append(("raw s3rver GETs", lambda: raw.read_s3_store(
-            s3, servers.BUCKET, "hub", os.path.join(work, "s3rver-data"))))
-    for name, fn in stores:
-        runs = []
-        for _ in range(args.repeat):
-            dropped[0] &= servers.drop_page_cache()
-            r = fn()
-            runs.append(r["bytes"] / 1e6 / r["seconds"])
-        rows.append(_row("raw_read", 8, "cold", name, "MB/s", runs))
+        stores.append(("raw_read", "raw s3rver GETs", lambda sub: raw.read_s3_store(
+            s3, servers.BUCKET, "hub", os.path.join(work, "s3rver-data"), sub)))
+    # raw_large: the data objects (large files) alone, as parallel 8 MiB ranged GETs.
+    for probe, subdirs in (("raw_read", ("packs", "data")), ("raw_large", ("data",))):
+        for _, name, fn in stores:
+            runs = []
+            for _ in range(args.repeat):
+                dropped[0] &= servers.drop_page_cache()
+                r = fn(subdirs)
+                runs.append(r["bytes"] / 1e6 / r["seconds"])
+            rows.append(_row(probe, 8, "cold", name, "MB/s", runs))
     return rows
 
 

@@ -46,8 +46,8 @@ def _parallel(items, fn):
     return time.perf_counter() - start, total[0]
 
 
-def read_file_store(store_dir):
-    objs = [os.path.join(d, f) for sub in ("packs", "data")
+def read_file_store(store_dir, subdirs=("packs", "data")):
+    objs = [os.path.join(d, f) for sub in subdirs
             for d, _, fs in os.walk(os.path.join(store_dir, sub)) for f in fs]
     items = [r for p in objs for r in _ranges(p, os.path.getsize(p))]
 
@@ -60,12 +60,12 @@ def read_file_store(store_dir):
     return {"seconds": secs, "bytes": nbytes, "objects": len(objs)}
 
 
-def read_s3_store(s3, bucket, prefix, data_dir):
+def read_s3_store(s3, bucket, prefix, data_dir, subdirs=("packs", "data")):
     """GETs every packs/ and data/ object of s3rver's bucket (object list from its data dir)."""
     root = os.path.join(data_dir, bucket, prefix)
     keys = []
     items = []
-    for sub in ("packs", "data"):
+    for sub in subdirs:
         base = os.path.join(root, sub)
         for d, _, fs in os.walk(base):
             for f in fs:

@@ -85,6 +85,30 @@ absl::Status LazyContent::Ensure(uint64_t offset, uint64_t length, absl::Time de
   return first_error;
 }
 
+LazyContent::Step LazyContent::FetchNextMissing(uint64_t offset, uint64_t length,
+                                                absl::Time deadline) {
+  if (complete() || length == 0) return Step::kNothing;
+  const Entry& e = partial_->entry();
+  if (offset >= e.size) return Step::kNothing;
+  const uint64_t end = std::min<uint64_t>(e.size, offset + std::min(length, e.size));
+  bool waiting = false;
+  for (size_t b = offset / e.block_size; b <= (end - 1) / e.block_size; ++b) {
+    if (partial_->Present(b)) continue;
+    if (flights_.Busy(b)) {
+      waiting = true;
+      continue;
+    }
+    bool fetched = false;
+    absl::Status s =
+        flights_.Do(b, deadline, [&] { return FetchBlockOnce(b, deadline, &fetched); });
+    if (!s.ok()) return Step::kFailed;
+    MaybePromote();
+    if (fetched && after_fill_) after_fill_();
+    return Step::kFetched;
+  }
+  return waiting ? Step::kWaiting : Step::kNothing;
+}
+
 absl::Status LazyContent::FetchBlockOnce(size_t block, absl::Time deadline, bool* fetched) {
   while (!partial_->TryLockBlock(block)) {  // another process is fetching it
     if (partial_->Present(block)) return absl::OkStatus();

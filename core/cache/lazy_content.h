@@ -57,6 +57,13 @@ class LazyContent {
   absl::Status Ensure(uint64_t offset, uint64_t length, absl::Time deadline,
                       size_t* fetched_blocks = nullptr);
 
+  // Readahead step: fetches the first block of [offset, offset + length) (clamped) that is
+  // neither present nor being fetched in this process. kWaiting: every missing block there is
+  // in flight; kNothing: all present; kFailed: the fetch failed (the read that needs the block
+  // will fetch it again and report).
+  enum class Step { kFetched, kWaiting, kNothing, kFailed };
+  Step FetchNextMissing(uint64_t offset, uint64_t length, absl::Time deadline);
+
   void ResetAfterFork();
 
  private:

@@ -53,6 +53,12 @@ class SingleFlight {
     return s;
   }
 
+  // True if a call for `key` is in flight now.
+  bool Busy(const Key& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return flights_.contains(key);
+  }
+
   void ResetAfterFork() {
     new (&mu_) std::mutex();
     flights_.clear();

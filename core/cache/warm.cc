@@ -1,6 +1,7 @@
 #include "core/cache/warm.h"
 
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -93,6 +94,35 @@ absl::StatusOr<std::vector<Entry>> SelectContents(const IndexReader& index,
   return out;
 }
 
+namespace {
+
+// The order to warm `entries` in: packed files interleaved across their pack windows (the first
+// file of every window, then the second of every window, ...), so parallel workers fetch
+// different windows at once instead of queueing for the one window their neighbours share; the
+// rest of each window is then already cached. Files not in packs keep their place up front.
+std::vector<size_t> InterleavedByWindow(const std::vector<Entry>& entries) {
+  constexpr uint64_t kDefaultWindow = 4 << 20;
+  std::vector<size_t> order;
+  std::map<std::pair<std::string, uint64_t>, std::vector<size_t>> windows;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const Entry& e = entries[i];
+    if (!absl::StartsWith(e.location.object_key, "packs/")) {
+      order.push_back(i);
+      continue;
+    }
+    const uint64_t w = e.block_size != 0 ? e.block_size : kDefaultWindow;
+    windows[{e.location.object_key, e.location.offset / w}].push_back(i);
+  }
+  for (size_t round = 0; order.size() < entries.size(); ++round) {
+    for (const auto& [key, members] : windows) {
+      if (round < members.size()) order.push_back(members[round]);
+    }
+  }
+  return order;
+}
+
+}  // namespace
+
 WarmResult WarmContents(ContentCache* cache, const IndexReader& index,
                         const std::vector<Entry>& entries, int threads, bool verify,
                         absl::Time deadline,
@@ -109,10 +139,12 @@ WarmResult WarmContents(ContentCache* cache, const IndexReader& index,
   for (size_t i = 0; i < entries.size(); ++i) {
     cached_before[i] = cache->Contains(entries[i].content_hash);
   }
+  const std::vector<size_t> order = InterleavedByWindow(entries);
   std::mutex mu;
   std::atomic<size_t> next{0};
   auto work = [&] {
-    for (size_t i = next++; i < entries.size(); i = next++) {
+    for (size_t k = next++; k < order.size(); k = next++) {
+      const size_t i = order[k];
       const Entry& e = entries[i];
       bool cached = cached_before[i];
       bool dropped = false;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -64,12 +65,12 @@ int Vfs::PrepareRead(int fd, int64_t offset, uint64_t length) {
   }
   const uint64_t off = static_cast<uint64_t>(offset);
   // Readahead: while reads continue where the previous one ended, the next `window` blocks
-  // (doubling up to the content's parallelism) are fetched in the background, in parallel with
+  // (doubling up to twice the content's parallelism) are fetched in the background, alongside
   // the block this read needs; a later read of a block in flight waits for that fetch.
   const uint64_t previous_end = lazy->next_offset.exchange(off + length);
   uint32_t window = lazy->window.load(std::memory_order_relaxed);
   window = off == previous_end
-               ? std::min<uint32_t>(std::max<uint32_t>(1, window * 2), content.parallel())
+               ? std::min<uint32_t>(std::max<uint32_t>(1, window * 2), 2 * content.parallel())
                : 0;
   lazy->window.store(window, std::memory_order_relaxed);
   if (window > 0) StartReadahead(lazy, off + length, uint64_t{window} * content.block_size());
@@ -82,9 +83,36 @@ void Vfs::StartReadahead(const std::shared_ptr<LazyFd>& lazy, uint64_t offset, u
   if (lazy->readahead_running.exchange(true)) return;  // one readahead per fd at a time
   const absl::Time deadline = absl::Now() + absl::Seconds(timeout_seconds_);
   try {
-    std::thread([lazy, offset, length, deadline] {
-      // Errors are left to the read that needs the block: it fetches again and reports.
-      lazy->content->Ensure(offset, length, deadline).IgnoreError();
+    std::thread([lazy, deadline] {
+      // A sliding window: `parallel` workers keep fetching the first missing block ahead of
+      // where the reader is now, until the window ahead is present, the reader stops reading
+      // sequentially (window 0) or a fetch fails (the read that needs it reports the error).
+      LazyContent& content = *lazy->content;
+      auto worker = [&] {
+        for (;;) {
+          const uint64_t window = lazy->window.load(std::memory_order_relaxed);
+          if (window == 0) return;
+          const uint64_t from = lazy->next_offset.load(std::memory_order_relaxed);
+          switch (content.FetchNextMissing(from, window * content.block_size(), deadline)) {
+            case LazyContent::Step::kFetched:
+              break;
+            case LazyContent::Step::kWaiting:
+              absl::SleepFor(absl::Milliseconds(1));
+              break;
+            case LazyContent::Step::kNothing:
+            case LazyContent::Step::kFailed:
+              return;
+          }
+          if (absl::Now() > deadline) return;
+        }
+      };
+      std::vector<std::thread> workers;
+      try {
+        for (int i = 1; i < content.parallel(); ++i) workers.emplace_back(worker);
+      } catch (...) {  // fewer threads than asked: the others still work
+      }
+      worker();
+      for (auto& w : workers) w.join();
       lazy->readahead_running.store(false);
     }).detach();
   } catch (...) {  // no thread to be had: reads fetch synchronously
