@@ -202,22 +202,17 @@ bool PartialFile::Complete() const {
   return memchr(map_ + presence_offset_, 0, blocks_) == nullptr;
 }
 
-bool PartialFile::TryLockBlock(size_t block) {
+bool PartialFile::TryLockBlock(size_t block) { return SetBlockLock(block, F_WRLCK); }
+
+void PartialFile::UnlockBlock(size_t block) { SetBlockLock(block, F_UNLCK); }
+
+bool PartialFile::SetBlockLock(size_t block, short type) {
   struct flock l = {};
-  l.l_type = F_WRLCK;
+  l.l_type = type;
   l.l_whence = SEEK_SET;
   l.l_start = static_cast<off_t>(presence_offset_ + block);
   l.l_len = 1;
   return fcntl(record_fd_, F_SETLK, &l) == 0;
-}
-
-void PartialFile::UnlockBlock(size_t block) {
-  struct flock l = {};
-  l.l_type = F_UNLCK;
-  l.l_whence = SEEK_SET;
-  l.l_start = static_cast<off_t>(presence_offset_ + block);
-  l.l_len = 1;
-  fcntl(record_fd_, F_SETLK, &l);
 }
 
 absl::Status PartialFile::WriteBlock(size_t block, absl::string_view data) {

@@ -81,6 +81,8 @@ class PartialFile {
                                                                const std::string& final_path,
                                                                const Entry* expected);
   static absl::Status CreatePair(Env* env, const std::string& final_path, const Entry& entry);
+  // F_SETLK of `type` (F_WRLCK/F_UNLCK) on the block's presence byte; true on success.
+  bool SetBlockLock(size_t block, short type);
 
   Env* env_ = nullptr;
   Entry entry_;
