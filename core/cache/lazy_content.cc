@@ -1,6 +1,7 @@
 #include "core/cache/lazy_content.h"
 
 #include <algorithm>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -91,22 +92,31 @@ LazyContent::Step LazyContent::FetchNextMissing(uint64_t offset, uint64_t length
   const Entry& e = partial_->entry();
   if (offset >= e.size) return Step::kNothing;
   const uint64_t end = std::min<uint64_t>(e.size, offset + std::min(length, e.size));
-  bool waiting = false;
+  // The first missing block nobody fetches; failing that, wait for the first one in flight
+  // (SingleFlight::Do joins it), so idle workers sleep on a fetch rather than poll.
+  std::optional<size_t> in_flight;
   for (size_t b = offset / e.block_size; b <= (end - 1) / e.block_size; ++b) {
     if (partial_->Present(b)) continue;
-    if (flights_.Busy(b)) {
-      waiting = true;
+    const bool busy = flights_.Busy(b);
+    if (busy && in_flight.has_value()) continue;
+    if (busy) {
+      in_flight = b;
       continue;
     }
-    bool fetched = false;
-    absl::Status s =
-        flights_.Do(b, deadline, [&] { return FetchBlockOnce(b, deadline, &fetched); });
-    if (!s.ok()) return Step::kFailed;
-    MaybePromote();
-    if (fetched && after_fill_) after_fill_();
-    return Step::kFetched;
+    return Fill(b, deadline) ? Step::kFetched : Step::kFailed;
   }
-  return waiting ? Step::kWaiting : Step::kNothing;
+  if (!in_flight.has_value()) return Step::kNothing;
+  return Fill(*in_flight, deadline) ? Step::kWaited : Step::kFailed;
+}
+
+bool LazyContent::Fill(size_t block, absl::Time deadline) {
+  bool fetched = false;
+  absl::Status s =
+      flights_.Do(block, deadline, [&] { return FetchBlockOnce(block, deadline, &fetched); });
+  if (!s.ok()) return false;
+  MaybePromote();
+  if (fetched && after_fill_) after_fill_();
+  return true;
 }
 
 absl::Status LazyContent::FetchBlockOnce(size_t block, absl::Time deadline, bool* fetched) {

@@ -58,15 +58,17 @@ class LazyContent {
                       size_t* fetched_blocks = nullptr);
 
   // Readahead step: fetches the first block of [offset, offset + length) (clamped) that is
-  // neither present nor being fetched in this process. kWaiting: every missing block there is
-  // in flight; kNothing: all present; kFailed: the fetch failed (the read that needs the block
-  // will fetch it again and report).
-  enum class Step { kFetched, kWaiting, kNothing, kFailed };
+  // neither present nor being fetched in this process (kFetched); if every missing block there
+  // is in flight, waits for the first of those (kWaited); kNothing: all present; kFailed: a
+  // fetch failed (the read that needs the block fetches it again and reports).
+  enum class Step { kFetched, kWaited, kNothing, kFailed };
   Step FetchNextMissing(uint64_t offset, uint64_t length, absl::Time deadline);
 
   void ResetAfterFork();
 
  private:
+  // Fetches `block` unless present, joining a fetch of it in flight; false on failure.
+  bool Fill(size_t block, absl::Time deadline);
   absl::Status FetchBlockOnce(size_t block, absl::Time deadline, bool* fetched);
   void MaybePromote();
 

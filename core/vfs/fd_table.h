@@ -24,6 +24,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
 
@@ -67,6 +68,7 @@ struct LazyFd {
   std::atomic<uint64_t> next_offset{0};  // where the previous read ended
   std::atomic<uint32_t> window{0};       // readahead, in blocks; doubles while reads are sequential
   std::atomic<bool> readahead_running{false};  // a background readahead of this fd is running
+  std::mutex offset_mu;  // held across fetch + read at the fd's offset (Vfs::ReadAtOffset)
 };
 
 // A content fd's virtual identity.

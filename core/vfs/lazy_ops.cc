@@ -43,7 +43,7 @@ int Vfs::EnsureLazy(int fd, LazyFd& lazy, uint64_t offset, uint64_t length) {
   return 0;
 }
 
-int Vfs::PrepareRead(int fd, int64_t offset, uint64_t length) {
+int Vfs::PrepareRead(int fd, int64_t offset, uint64_t length, int64_t* at) {
   std::shared_ptr<LazyFd> lazy = LazyState(fd);
   if (lazy == nullptr) {
     // Not a lazy fd: a stale hint (closed behind our back), or an inherited fd on a partial
@@ -62,6 +62,7 @@ int Vfs::PrepareRead(int fd, int64_t offset, uint64_t length) {
     const off_t cur = ::lseek(fd, 0, SEEK_CUR);
     if (cur < 0) return 0;  // the read itself reports the fd's problem
     offset = cur;
+    if (at != nullptr) *at = cur;
   }
   const uint64_t off = static_cast<uint64_t>(offset);
   // Readahead: while reads continue where the previous one ended, the next `window` blocks
@@ -95,9 +96,7 @@ void Vfs::StartReadahead(const std::shared_ptr<LazyFd>& lazy, uint64_t offset, u
           const uint64_t from = lazy->next_offset.load(std::memory_order_relaxed);
           switch (content.FetchNextMissing(from, window * content.block_size(), deadline)) {
             case LazyContent::Step::kFetched:
-              break;
-            case LazyContent::Step::kWaiting:
-              absl::SleepFor(absl::Milliseconds(1));
+            case LazyContent::Step::kWaited:
               break;
             case LazyContent::Step::kNothing:
             case LazyContent::Step::kFailed:
@@ -118,6 +117,28 @@ void Vfs::StartReadahead(const std::shared_ptr<LazyFd>& lazy, uint64_t offset, u
   } catch (...) {  // no thread to be had: reads fetch synchronously
     lazy->readahead_running.store(false);
   }
+}
+
+ssize_t Vfs::ReadAtOffset(int fd, uint64_t length, const std::function<ssize_t()>& read_here,
+                          const std::function<ssize_t(uint64_t, size_t)>& read_at) {
+  std::shared_ptr<LazyFd> lazy = LazyState(fd);
+  if (lazy == nullptr) {
+    const int rc = PrepareRead(fd, -1, length);
+    return rc < 0 ? rc : read_here();
+  }
+  std::lock_guard<std::mutex> lock(lazy->offset_mu);
+  int64_t at = -1;
+  const int rc = PrepareRead(fd, -1, length, &at);
+  if (rc < 0) return rc;
+  ssize_t n = read_here();
+  if (n <= 0 || at < 0) return n;
+  const off_t after = ::lseek(fd, 0, SEEK_CUR);
+  if (after < 0 || after - n == at) return n;
+  // Another process sharing the open file description moved the offset before our read.
+  const uint64_t start = static_cast<uint64_t>(after - n);
+  if (lazy->content->Present(start, static_cast<uint64_t>(n))) return n;
+  const int fetched = EnsureLazy(fd, *lazy, start, static_cast<uint64_t>(n));
+  return fetched < 0 ? fetched : read_at(start, static_cast<size_t>(n));
 }
 
 int Vfs::PrepareMap(int fd, uint64_t offset, uint64_t length) {

@@ -32,6 +32,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -134,8 +135,17 @@ class Vfs {
   void NoteClose(int fd);
   // Lazy fds (lazy_ops.cc). Each returns 0, or -errno (EIO; the cause is logged) when the
   // blocks cannot be fetched. They do nothing for an fd that is not (or no longer) lazy.
-  // Before a read of `length` bytes at `offset` (-1: the fd's file offset).
-  int PrepareRead(int fd, int64_t offset, uint64_t length);
+  // Before a read of `length` bytes at `offset` (-1: the fd's file offset; `*at`, if given, is
+  // set to the offset whose blocks were fetched).
+  int PrepareRead(int fd, int64_t offset, uint64_t length, int64_t* at = nullptr);
+  // A read at the fd's own offset (read/readv): `read_here` is the real call (returning bytes or
+  // -errno). The blocks at the offset are fetched first, with the fd's other offset reads in this
+  // process serialised so the offset cannot move in between (the kernel keeps each read atomic
+  // on the offset, as without the shim). If a process sharing the open file description moved
+  // the offset anyway, the bytes actually read are checked and, if they were not fetched, fetched
+  // and read again with `read_at(offset, n)`. Returns bytes read or -errno.
+  ssize_t ReadAtOffset(int fd, uint64_t length, const std::function<ssize_t()>& read_here,
+                       const std::function<ssize_t(uint64_t, size_t)>& read_at);
   // Before mmap of [offset, offset + length): the whole range, in parallel.
   int PrepareMap(int fd, uint64_t offset, uint64_t length);
   // Fetches the whole file (fdopen/fopen: stdio reads behind our back).

@@ -317,6 +317,40 @@ elif how == "sequential":
 elif how == "mmap":
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as m:
         h.update(m[:])
+elif how == "random":                  # every read call at block edges, the end, past EOF
+    import random
+    fd = os.open(path, os.O_RDONLY)
+    size, block = os.fstat(fd).st_size, 4 << 20
+    rnd = random.Random(7)
+    offsets = [0, block - 1, block, block + 1, 2 * block - 3, size - block, size - 1, size,
+               size + 10] + [rnd.randrange(size) for _ in range(20)]
+    for off in offsets:
+        h.update(os.pread(fd, 5000, off))
+        os.lseek(fd, off, os.SEEK_SET)
+        h.update(os.read(fd, 777))
+        os.lseek(fd, off, os.SEEK_SET)
+        bufs = [bytearray(100), bytearray(3000)]
+        n = os.readv(fd, bufs)
+        h.update(b"".join(bufs)[:n])
+        bufs = [bytearray(4097)]
+        n = os.preadv(fd, bufs, off)
+        h.update(bytes(bufs[0][:n]))
+        h.update(str(os.lseek(fd, 0, os.SEEK_CUR)).encode())
+    h.update(str(os.lseek(fd, 0, os.SEEK_HOLE)).encode())   # dense: the size
+    h.update(str(os.lseek(fd, 5, os.SEEK_DATA)).encode())
+elif how == "threads":                 # two threads share one fd (and its offset)
+    import threading
+    fd = os.open(path, os.O_RDONLY)
+    got, bad = [0], [0]
+    def reader():
+        while chunk := os.read(fd, 1 << 20):
+            got[0] += len(chunk)
+            bad[0] += b"\0" * 4096 in chunk     # random data has no zero pages: a hole
+    ts = [threading.Thread(target=reader) for _ in range(2)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    print("bytes", got[0], "holes", bad[0])
+    sys.exit(0)
 elif how == "sendfile":                # shutil.copyfile uses sendfile on Linux
     out = sys.argv[3]
     shutil.copyfile(path, out)
@@ -394,7 +428,7 @@ def group_lazy(w, c):
     expect("sequential")
     c.ok("a whole sequential read completes (promotes) the cache file",
          complete_in_cache(w, size) and lazy_record(w, size)[0] is None)
-    for how in ("mmap", "fromfile", "exec", "fork"):
+    for how in ("random", "threads", "mmap", "fromfile", "exec", "fork"):
         cold()
         expect(how)
     cold()
