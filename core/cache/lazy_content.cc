@@ -13,6 +13,7 @@
 namespace hfshim {
 namespace {
 constexpr absl::Duration kPollInterval = absl::Milliseconds(2);
+constexpr uint64_t kMaxRunBytes = 16 << 20;  // the largest GET a bulk fill makes
 }  // namespace
 
 LazyContent::LazyContent(std::string final_path, std::unique_ptr<PartialFile> partial,
@@ -59,15 +60,26 @@ absl::Status LazyContent::Ensure(uint64_t offset, uint64_t length, absl::Time de
     MaybePromote();
     return absl::OkStatus();
   }
+  // Work items: runs of contiguous missing blocks, fetched with one GET each (per-request cost
+  // dominates block-sized GETs on many stores), as long as every worker still gets a run.
+  const size_t max_run = std::max<uint64_t>(1, kMaxRunBytes / e.block_size);
+  const size_t run = std::clamp<size_t>(missing.size() / parallel_, 1, max_run);
+  std::vector<std::pair<size_t, size_t>> runs;  // (first block, count)
+  for (size_t b : missing) {
+    if (!runs.empty() && runs.back().first + runs.back().second == b && runs.back().second < run) {
+      ++runs.back().second;
+    } else {
+      runs.emplace_back(b, 1);
+    }
+  }
   std::atomic<size_t> next{0}, fetched{0};
   std::mutex err_mu;
   absl::Status first_error;
   auto work = [&] {
-    for (size_t i = next++; i < missing.size(); i = next++) {
-      bool did = false;
-      absl::Status s = flights_.Do(missing[i], deadline,
-                                   [&] { return FetchBlockOnce(missing[i], deadline, &did); });
-      if (did) ++fetched;
+    for (size_t i = next++; i < runs.size(); i = next++) {
+      size_t done = 0;
+      absl::Status s = FillRun(runs[i].first, runs[i].second, deadline, &done);
+      fetched += done;
       if (!s.ok()) {
         std::lock_guard<std::mutex> lock(err_mu);
         if (first_error.ok()) first_error = s;
@@ -75,7 +87,7 @@ absl::Status LazyContent::Ensure(uint64_t offset, uint64_t length, absl::Time de
       }
     }
   };
-  const size_t workers = std::min<size_t>(parallel_, missing.size());
+  const size_t workers = std::min<size_t>(parallel_, runs.size());
   std::vector<std::thread> threads;
   for (size_t i = 1; i < workers; ++i) threads.emplace_back(work);
   work();
@@ -119,6 +131,49 @@ bool LazyContent::Fill(size_t block, absl::Time deadline) {
   return true;
 }
 
+absl::Status LazyContent::FillRun(size_t first, size_t count, absl::Time deadline,
+                                  size_t* fetched) {
+  for (size_t done = 0; done < count;) {
+    const size_t b = first + done;
+    // Lead as many contiguous missing blocks from b as no other thread of ours is fetching.
+    size_t led = 0;
+    while (led < count - done && !partial_->Present(b + led) && flights_.TryLead(b + led)) ++led;
+    if (led == 0) {  // present, or in flight in another thread: join it
+      bool did = false;
+      absl::Status s = flights_.Do(b, deadline, [&] { return FetchBlockOnce(b, deadline, &did); });
+      if (!s.ok()) return s;
+      *fetched += did;
+      ++done;
+      continue;
+    }
+    // Across processes: lock the leading blocks nobody else has; a block another process
+    // fetches, or has filled meanwhile, ends the GET there.
+    size_t locked = 0;
+    while (locked < led && partial_->TryLockBlock(b + locked)) {
+      if (partial_->Present(b + locked)) {
+        partial_->UnlockBlock(b + locked);
+        break;
+      }
+      ++locked;
+    }
+    absl::Status s;
+    if (locked > 0) {
+      s = FetchLocked(b, locked, deadline);
+      if (s.ok()) *fetched += locked;
+    }
+    for (size_t j = 0; j < locked; ++j) flights_.Finish(b + j, s);
+    for (size_t j = locked; j < led; ++j) {  // one by one, waiting for the other process
+      bool did = false;
+      if (s.ok()) s = FetchBlockOnce(b + j, deadline, &did);
+      *fetched += did;
+      flights_.Finish(b + j, s);
+    }
+    if (!s.ok()) return s;
+    done += led;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status LazyContent::FetchBlockOnce(size_t block, absl::Time deadline, bool* fetched) {
   while (!partial_->TryLockBlock(block)) {  // another process is fetching it
     if (partial_->Present(block)) return absl::OkStatus();
@@ -129,24 +184,31 @@ absl::Status LazyContent::FetchBlockOnce(size_t block, absl::Time deadline, bool
     }
     absl::SleepFor(kPollInterval);
   }
-  absl::Status s;
-  if (!partial_->Present(block)) {
-    const Entry& e = partial_->entry();
-    const uint64_t off = uint64_t{block} * e.block_size;
-    const uint64_t len = std::min<uint64_t>(e.block_size, e.size - off);
-    s = budget_->Acquire(len, deadline);
-    if (s.ok()) {
-      std::string buf;
-      s = fetcher_->GetVerified(e, off, len, &buf, deadline);
-      if (s.ok()) s = partial_->WriteBlock(block, buf);
-      budget_->Release(len);
-      if (s.ok()) {
-        *fetched = true;
-        Count(Counter::kBytesFromStore, len);
-      }
-    }
+  if (partial_->Present(block)) {
+    partial_->UnlockBlock(block);
+    return absl::OkStatus();
   }
-  partial_->UnlockBlock(block);
+  absl::Status s = FetchLocked(block, 1, deadline);
+  *fetched = s.ok();
+  return s;
+}
+
+absl::Status LazyContent::FetchLocked(size_t first, size_t count, absl::Time deadline) {
+  const Entry& e = partial_->entry();
+  const uint64_t off = uint64_t{first} * e.block_size;
+  const uint64_t len = std::min<uint64_t>(uint64_t{count} * e.block_size, e.size - off);
+  absl::Status s = budget_->Acquire(len, deadline);
+  if (s.ok()) {
+    std::string buf;
+    s = fetcher_->GetVerified(e, off, len, &buf, deadline);
+    for (size_t j = 0; s.ok() && j < count; ++j) {
+      s = partial_->WriteBlock(first + j,
+                               absl::string_view(buf).substr(j * e.block_size, e.block_size));
+    }
+    budget_->Release(len);
+    if (s.ok()) Count(Counter::kBytesFromStore, len);
+  }
+  for (size_t j = 0; j < count; ++j) partial_->UnlockBlock(first + j);
   return s;
 }
 

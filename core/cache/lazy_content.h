@@ -69,6 +69,12 @@ class LazyContent {
  private:
   // Fetches `block` unless present, joining a fetch of it in flight; false on failure.
   bool Fill(size_t block, absl::Time deadline);
+  // Fetches the missing blocks of [first, first + count), contiguous ones with one GET where no
+  // other thread or process fetches them; adds the blocks fetched to `*fetched`.
+  absl::Status FillRun(size_t first, size_t count, absl::Time deadline, size_t* fetched);
+  // Fetches blocks [first, first + count), which the caller has locked (TryLockBlock) and found
+  // missing, with one verified GET; writes and marks them, then unlocks them.
+  absl::Status FetchLocked(size_t first, size_t count, absl::Time deadline);
   absl::Status FetchBlockOnce(size_t block, absl::Time deadline, bool* fetched);
   void MaybePromote();
 

@@ -28,29 +28,40 @@ class SingleFlight {
   // set to whether this caller ran `fn`.
   template <typename Fn>
   absl::Status Do(const Key& key, absl::Time deadline, Fn&& fn, bool* led = nullptr) {
-    std::shared_ptr<Flight> flight;
     bool leader = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto [it, inserted] = flights_.try_emplace(key, nullptr);
-      if (inserted) it->second = std::make_shared<Flight>();
-      flight = it->second;
-      leader = inserted;
-    }
+    std::shared_ptr<Flight> flight = Join(key, &leader);
     if (led != nullptr) *led = leader;
     if (!leader) return Wait(*flight, deadline);
     absl::Status s = fn();
+    Finish(key, s);
+    return s;
+  }
+
+  // For a caller that leads several keys at once: true if `key` was not in flight and now is,
+  // led by the caller, who must call Finish(key, status) once done.
+  bool TryLead(const Key& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto [it, inserted] = flights_.try_emplace(key, nullptr);
+    if (inserted) it->second = std::make_shared<Flight>();
+    return inserted;
+  }
+
+  // Ends the leader's call for `key`: waiters get `status`.
+  void Finish(const Key& key, const absl::Status& status) {
+    std::shared_ptr<Flight> flight;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      flights_.erase(key);
+      auto it = flights_.find(key);
+      if (it == flights_.end()) return;
+      flight = std::move(it->second);
+      flights_.erase(it);
     }
     {
       std::lock_guard<std::mutex> lock(flight->mu);
       flight->done = true;
-      flight->status = s;
+      flight->status = status;
     }
     flight->cv.notify_all();
-    return s;
   }
 
   // True if a call for `key` is in flight now.
@@ -71,6 +82,14 @@ class SingleFlight {
     bool done = false;
     absl::Status status;
   };
+
+  std::shared_ptr<Flight> Join(const Key& key, bool* leader) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto [it, inserted] = flights_.try_emplace(key, nullptr);
+    if (inserted) it->second = std::make_shared<Flight>();
+    *leader = inserted;
+    return it->second;
+  }
 
   static absl::Status Wait(Flight& f, absl::Time deadline) {
     std::unique_lock<std::mutex> lock(f.mu);

@@ -133,10 +133,16 @@ TEST_F(LazyContentTest, KilledMidFillLeavesNothingTrustedAndTheNextReaderRefetch
   const std::string final_path = NewCache()->PathFor(big.content_hash);
   pid_t pid = fork();
   if (pid == 0) {
+    // Block by block, as a reader would: each GET is slow, so the kill lands between or
+    // during block fills.
     SlowStore slow(store_.get(), absl::Milliseconds(150));
-    config_.threads = 1;
     auto c = ContentCache::Create(config_, &slow, Env::Default());
-    if (c.ok()) (void)(*c)->Materialize(big, *index_, Later());
+    if (!c.ok()) _exit(1);
+    auto lazy = (*c)->OpenLazy(big, Later());
+    if (!lazy.ok()) _exit(1);
+    for (uint64_t off = 0; off < big.size; off += 1 << 20) {
+      (void)(*lazy)->Ensure(off, 1, Later());
+    }
     _exit(0);
   }
   ASSERT_GT(pid, 0);
@@ -241,6 +247,27 @@ TEST_F(LazyContentTest, OpenLazyPathRebuildsFromTheRecord) {
   ASSERT_TRUE((*again)->Ensure(0, big.size, Later()).ok());
   EXPECT_EQ(*ReadFile(Env::Default(), cache->PathFor(big.content_hash)), files_[kBig]);
   EXPECT_FALSE(NewCache()->OpenLazyPath(tmp_.Sub("nope.partial")).ok());
+}
+
+}  // namespace
+}  // namespace hfshim
+
+namespace hfshim {
+namespace {
+
+TEST_F(DiskCacheTest, BulkFillCoalescesContiguousBlocksIntoOneGet) {
+  config_.threads = 1;  // one worker: the whole 3-block file is one run
+  auto cache = NewCache();
+  Entry big = EntryOf(kBig);
+  auto p = cache->Materialize(big, *index_, Later());
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(cache->stats().requests, 1u);
+  EXPECT_EQ(*ReadFile(Env::Default(), *p), files_[kBig]) << "every block verified and written";
+  config_.threads = 4;  // more workers than blocks: one GET per block keeps them all busy
+  config_.cache_dirs = {tmp_.Sub("cache3")};
+  auto parallel = NewCache();
+  ASSERT_TRUE(parallel->Materialize(big, *index_, Later()).ok());
+  EXPECT_EQ(parallel->stats().requests, 3u);
 }
 
 }  // namespace
