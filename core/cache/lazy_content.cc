@@ -14,6 +14,7 @@ namespace hfshim {
 namespace {
 constexpr absl::Duration kPollInterval = absl::Milliseconds(2);
 constexpr uint64_t kMaxRunBytes = 16 << 20;  // the largest GET a bulk fill makes
+constexpr size_t kReadaheadRunBlocks = 2;    // blocks per readahead GET
 }  // namespace
 
 LazyContent::LazyContent(std::string final_path, std::unique_ptr<PartialFile> partial,
@@ -62,7 +63,9 @@ absl::Status LazyContent::Ensure(uint64_t offset, uint64_t length, absl::Time de
   }
   // Work items: runs of contiguous missing blocks, fetched with one GET each (per-request cost
   // dominates block-sized GETs on many stores), as long as every worker still gets a run.
-  const size_t max_run = std::max<uint64_t>(1, kMaxRunBytes / e.block_size);
+  // A run's bytes are held in the memory buffer while in flight: all workers' runs must fit.
+  const uint64_t run_bytes = std::min<uint64_t>(kMaxRunBytes, budget_->capacity() / parallel_);
+  const size_t max_run = std::max<uint64_t>(1, run_bytes / e.block_size);
   const size_t run = std::clamp<size_t>(missing.size() / parallel_, 1, max_run);
   std::vector<std::pair<size_t, size_t>> runs;  // (first block, count)
   for (size_t b : missing) {
@@ -115,7 +118,17 @@ LazyContent::Step LazyContent::FetchNextMissing(uint64_t offset, uint64_t length
       in_flight = b;
       continue;
     }
-    return Fill(b, deadline) ? Step::kFetched : Step::kFailed;
+    // With its free missing successors, up to a readahead GET's worth.
+    size_t count = 1;
+    while (count < kReadaheadRunBlocks && b + count <= (end - 1) / e.block_size &&
+           !partial_->Present(b + count) && !flights_.Busy(b + count)) {
+      ++count;
+    }
+    size_t fetched = 0;
+    if (!FillRun(b, count, deadline, &fetched).ok()) return Step::kFailed;
+    MaybePromote();
+    if (fetched > 0 && after_fill_) after_fill_();
+    return Step::kFetched;
   }
   if (!in_flight.has_value()) return Step::kNothing;
   return Fill(*in_flight, deadline) ? Step::kWaited : Step::kFailed;
