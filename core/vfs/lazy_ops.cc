@@ -75,7 +75,12 @@ int Vfs::PrepareRead(int fd, int64_t offset, uint64_t length, int64_t* at) {
                : 0;
   lazy->window.store(window, std::memory_order_relaxed);
   if (window > 0) StartReadahead(lazy, off + length, uint64_t{window} * content.block_size());
-  if (content.Present(off, length)) return 0;
+  if (content.Present(off, length)) {
+    const uint64_t bs = content.block_size();
+    const uint64_t end = std::min(off + length, content.size());
+    if (end > off) Count(Counter::kCacheBlockHits, (end - 1) / bs - off / bs + 1);
+    return 0;
+  }
   return EnsureLazy(fd, *lazy, off, length);
 }
 
