@@ -8,6 +8,7 @@ them here: shared/PEERS.md.
 import os
 import shutil
 import subprocess
+import urllib.parse
 
 from macro.configs import Fuse
 from macro.servers import BUCKET, KEY, FuseMount
@@ -25,6 +26,21 @@ def _rclone_env(s3, workdir):
     return env
 
 
+def _put_directory_markers(s3, src, prefix):
+    """Zero-byte "<dir>/" objects for every directory of `src`: s3rver's delimiter listing never
+    descends beneath a common prefix (PEERS.md), so without markers FUSE clients cannot see a
+    directory whose objects are all deeper down. One curl process, PUTs chained with --next."""
+    keys = ["%s/%s/" % (prefix, os.path.relpath(d, src)) for d, _, _ in os.walk(src) if d != src]
+    cmd = ["curl"]
+    for i, key in enumerate(keys):
+        cmd += (["--next"] if i else []) + [
+            "-sf", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", "%s:%s" % (KEY, KEY),
+            "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "-T", "/dev/null", "-o", "/dev/null",
+            "%s/%s/%s" % (s3.endpoint, BUCKET, urllib.parse.quote(key))]
+    if keys:
+        subprocess.check_call(cmd)
+
+
 def add_fuse_peers(s3, src, workdir):
     """Returns Fuse configurations for the installed peers (possibly none)."""
     peers = []
@@ -35,6 +51,7 @@ def add_fuse_peers(s3, src, workdir):
     env = _rclone_env(s3, workdir)
     subprocess.check_call(["rclone", "copy", "--copy-links", "--transfers", "16", src,
                            "s3rver:%s/plain" % BUCKET], env=env)
+    _put_directory_markers(s3, src, "plain")
     mnt = os.path.join(workdir, "mnt-rclone")
     cache = os.path.join(workdir, "cache-rclone")
     peers.append(Fuse(FuseMount(
