@@ -255,20 +255,35 @@ class DiskCache final : public ContentCache {
   // A packed file: fetch the block-aligned window of the pack that holds it and cache every
   // complete member of that window (dataset neighbours are read soon).
   // Threads missing files of one window wait for one fetch of it (hfshim-warm's workers take
-  // neighbours at the same time), then find their file among the members it cached.
+  // neighbours at the same time), then find their file among the members it cached; other
+  // processes wait on the window's lock file likewise, so a window is fetched once per node.
   absl::Status FillFromPack(const Entry& entry, const IndexReader& index, const std::string& path,
                             absl::Time deadline) {
     const uint64_t bs = config_.block_size_bytes;
     const uint64_t begin = entry.location.offset / bs * bs;
+    struct stat st;
+    auto in_place = [&] {
+      return env_->Stat(path, &st).ok() && static_cast<uint64_t>(st.st_size) == entry.size;
+    };
     bool led = false;
     absl::Status s = window_flights_.Do(
         {entry.location.object_key, begin}, deadline,
-        [&] { return FetchPackWindow(entry, index, path, deadline); }, &led);
+        [&]() -> absl::Status {
+          const std::string lock_path =
+              PathFor(ContentHash(absl::StrCat(entry.location.object_key, "@", begin))) +
+              ".window.lock";
+          RETURN_IF_ERROR(MakeDirs(env_, lock_path.substr(0, lock_path.rfind('/')), 0700));
+          ASSIGN_OR_RETURN(int lock_fd, AcquireLockFile(lock_path, deadline, in_place));
+          if (lock_fd < 0) return absl::OkStatus();  // another process's window had it
+          absl::Status fetched =
+              in_place() ? absl::OkStatus() : FetchPackWindow(entry, index, path, deadline);
+          unlink(lock_path.c_str());  // safe while held: AcquireLockFile re-checks the inode
+          close(lock_fd);
+          return fetched;
+        },
+        &led);
     if (led || !s.ok()) return s;
-    struct stat st;
-    if (env_->Stat(path, &st).ok() && static_cast<uint64_t>(st.st_size) == entry.size) {
-      return absl::OkStatus();
-    }
+    if (in_place()) return absl::OkStatus();
     return FetchPackWindow(entry, index, path, deadline);  // not among the leader's members
   }
 
