@@ -275,5 +275,48 @@ TEST_F(DiskCacheTest, SharedWritableCacheDirIsRefused) {
   EXPECT_NE(c.status().message().find("writable by other users"), absl::string_view::npos);
 }
 
+TEST_F(DiskCacheTest, BulkFillCoalescesContiguousBlocksIntoOneGet) {
+  config_.threads = 1;  // one worker: the whole 3-block file is one run
+  auto cache = NewCache();
+  Entry big = EntryOf("models--o--m/snapshots/r/big.bin");
+  auto p = cache->Materialize(big, *index_, Later());
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(cache->stats().requests, 1u);
+  EXPECT_EQ(*ReadFile(Env::Default(), *p), files_["models--o--m/snapshots/r/big.bin"])
+      << "every block verified and written";
+  config_.threads = 4;  // more workers than blocks: one GET per block keeps them all busy
+  config_.cache_dirs = {tmp_.Sub("cache3")};
+  auto parallel = NewCache();
+  ASSERT_TRUE(parallel->Materialize(big, *index_, Later()).ok());
+  EXPECT_EQ(parallel->stats().requests, 3u);
+}
+
+TEST_F(DiskCacheTest, ProcessesMissingNeighboursFetchTheirWindowOnce) {
+  // Four processes want four different small files of one pack window at once.
+  int pipes[2];
+  ASSERT_EQ(pipe(pipes), 0);
+  std::vector<pid_t> kids;
+  for (int k = 0; k < 4; ++k) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      auto c = ContentCache::Create(config_, store_.get(), Env::Default());
+      Entry e = EntryOf(absl::StrCat("datasets--o--d/snapshots/r/f", 1010 + k * 7));
+      auto p = (*c)->Materialize(e, *index_, Later());
+      uint64_t requests = p.ok() ? (*c)->stats().requests : 999;
+      if (write(pipes[1], &requests, sizeof(requests)) != sizeof(requests)) _exit(2);
+      _exit(0);
+    }
+    kids.push_back(pid);
+  }
+  uint64_t total = 0;
+  for (size_t k = 0; k < kids.size(); ++k) {
+    uint64_t r = 0;
+    ASSERT_EQ(read(pipes[0], &r, sizeof(r)), static_cast<ssize_t>(sizeof(r)));
+    total += r;
+  }
+  for (pid_t pid : kids) waitpid(pid, nullptr, 0);
+  EXPECT_EQ(total, 1u) << "one window GET serves all four processes";
+}
+
 }  // namespace
 }  // namespace hfshim
