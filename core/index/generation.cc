@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -95,6 +96,21 @@ absl::StatusOr<std::optional<HeadRecord>> FindLatestHead(ObjectStore* store, abs
   return std::optional<HeadRecord>(*std::move(head));
 }
 
+namespace {
+
+std::string LastPath(const std::string& local_dir) { return local_dir + "/last"; }
+
+// Best effort: a node that cannot record it only loses the offline fallback.
+void RememberGeneration(const std::string& local_dir, const std::string& path, uint64_t sequence,
+                        Env* env) {
+  const std::string line = absl::StrCat(sequence, " ", path.substr(path.rfind('/') + 1), "\n");
+  absl::StatusOr<std::string> old = ReadFile(env, LastPath(local_dir));
+  if (old.ok() && *old == line) return;
+  WriteFileAtomic(env, LastPath(local_dir), line, /*durable=*/false).IgnoreError();
+}
+
+}  // namespace
+
 absl::StatusOr<std::string> FetchGeneration(ObjectStore* store, const HeadRecord& head,
                                             const std::string& local_dir, Env* env,
                                             absl::Time deadline) {
@@ -104,7 +120,10 @@ absl::StatusOr<std::string> FetchGeneration(ObjectStore* store, const HeadRecord
   }
   const std::string path = absl::StrCat(local_dir, "/", want.Hex(), ".mdb");
   struct stat st;
-  if (env->Stat(path, &st).ok() && IndexReader::Open(path).ok()) return path;
+  if (env->Stat(path, &st).ok() && IndexReader::Open(path).ok()) {
+    RememberGeneration(local_dir, path, head.sequence, env);
+    return path;
+  }
   RETURN_IF_ERROR(MakeDirs(env, local_dir, 0700));
   ASSIGN_OR_RETURN(ObjectInfo info, store->Head(head.index_key, deadline));
   std::string bytes;
@@ -120,7 +139,23 @@ absl::StatusOr<std::string> FetchGeneration(ObjectStore* store, const HeadRecord
     env->Unlink(path).IgnoreError();
     return reader.status();
   }
+  RememberGeneration(local_dir, path, head.sequence, env);
   return path;
+}
+
+absl::StatusOr<LocalGeneration> LastFetchedGeneration(const std::string& local_dir, Env* env) {
+  absl::StatusOr<std::string> line = ReadFile(env, LastPath(local_dir));
+  if (!line.ok()) return absl::NotFoundError("no generation was fetched into " + local_dir);
+  std::vector<std::string> parts = absl::StrSplit(absl::StripTrailingAsciiWhitespace(*line), ' ');
+  LocalGeneration g;
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &g.sequence) ||
+      parts[1].find('/') != std::string::npos) {
+    return absl::NotFoundError(LastPath(local_dir) + " is malformed");
+  }
+  g.path = local_dir + "/" + parts[1];
+  struct stat st;
+  if (!env->Stat(g.path, &st).ok()) return absl::NotFoundError(g.path + " is gone");
+  return g;
 }
 
 }  // namespace hfshim

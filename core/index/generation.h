@@ -37,9 +37,19 @@ absl::StatusOr<std::optional<HeadRecord>> FindLatestHead(ObjectStore* store, abs
 // Makes generation `head.index_key` available as a local file in `local_dir` and returns its
 // path. Downloads it (verifying its content hash against the key, then temp + rename) unless a
 // verified copy is already there. A corrupt download is deleted and reported as DataLoss.
+// Records it as the last generation fetched into `local_dir` (LastFetchedGeneration).
 absl::StatusOr<std::string> FetchGeneration(ObjectStore* store, const HeadRecord& head,
                                             const std::string& local_dir, Env* env,
                                             absl::Time deadline);
+
+// The last generation FetchGeneration made available in `local_dir` (recorded in
+// `local_dir`/last as "<sequence> <file name>"), if its file is still there: what a node serves
+// while its store cannot be reached. NotFound if there is none.
+struct LocalGeneration {
+  std::string path;
+  uint64_t sequence = 0;
+};
+absl::StatusOr<LocalGeneration> LastFetchedGeneration(const std::string& local_dir, Env* env);
 
 }  // namespace hfshim
 

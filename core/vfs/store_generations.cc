@@ -1,16 +1,9 @@
 #include "core/vfs/store_generations.h"
 
-#include <sys/stat.h>
-
 #include <atomic>
-#include <vector>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "core/base/log.h"
-#include "core/env/file_util.h"
 #include "core/index/generation.h"
 
 namespace hfshim {
@@ -48,42 +41,21 @@ class StoreGenerations final : public GenerationSource {
               path.status().message(),
               code == absl::StatusCode::kDataLoss ? "; the store is damaged: push again" : "")));
     }
-    Remember(*path, (*head)->sequence);
     return GenerationFile{std::move(*path), (*head)->sequence};
   }
 
  private:
-  // The node's record of the last generation it fetched: "<sequence> <file name>\n" in
-  // <index_dir>/last, so a process started while the store is unreachable serves it.
-  std::string LastPath() const { return index_dir_ + "/last"; }
-
-  void Remember(const std::string& path, uint64_t sequence) {
-    const std::string line = absl::StrCat(sequence, " ", path.substr(path.rfind('/') + 1), "\n");
-    absl::StatusOr<std::string> old = ReadFile(Env::Default(), LastPath());
-    if (old.ok() && *old == line) return;
-    WriteFileAtomic(Env::Default(), LastPath(), line, /*durable=*/false).IgnoreError();
-  }
-
   // When the store cannot give its current generation (unreachable, vanished, refusing us): the
   // last generation this node fetched, if it is still in the index dir; else `error`. Content
   // served from it is verified like any other.
   absl::StatusOr<GenerationFile> LastKnown(const absl::Status& error) {
-    absl::StatusOr<std::string> line = ReadFile(Env::Default(), LastPath());
-    std::vector<std::string> parts;
-    uint64_t sequence = 0;
-    if (line.ok()) parts = absl::StrSplit(absl::StripTrailingAsciiWhitespace(*line), ' ');
-    if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &sequence) ||
-        parts[1].find('/') != std::string::npos) {
-      return error;
-    }
-    const std::string path = index_dir_ + "/" + parts[1];
-    struct stat st;
-    if (!Env::Default()->Stat(path, &st).ok()) return error;
+    absl::StatusOr<LocalGeneration> last = LastFetchedGeneration(index_dir_, Env::Default());
+    if (!last.ok()) return error;
     static std::atomic<bool> said{false};
     LogOnce(&said, LogLevel::kWarn,
             absl::StrCat(error.message(), "; serving the last generation this node fetched (",
-                         sequence, ") and what is cached until the store is back"));
-    return GenerationFile{path, sequence};
+                         last->sequence, ") and what is cached until the store is back"));
+    return GenerationFile{last->path, last->sequence};
   }
 
   ObjectStore* const store_;

@@ -498,6 +498,48 @@ print("open-file", hashlib.sha256(f.read()).hexdigest())
 """
 
 
+DATASET_READER = r"""
+import hashlib, json, os, random, subprocess, sys, time
+root, native, go, stat_bin = sys.argv[1:5]
+while not os.path.exists(go):
+    time.sleep(0.005)
+snap = os.path.join("datasets--hfshim--small", "snapshots")
+rels = sorted(os.path.relpath(os.path.join(d, f), native)
+              for d, _, fs in os.walk(os.path.join(native, snap)) for f in fs)
+random.Random(3).shuffle(rels)
+bad = sum(open(os.path.join(root, r), "rb").read() != open(os.path.join(native, r), "rb").read()
+          for r in rels)
+snap = json.loads(subprocess.run([stat_bin, "--json", "--pid", str(os.getpid())],
+                                 capture_output=True, text=True).stdout)
+print(bad, snap["processes"][0]["counters"].get("fetch_bytes", 0))
+"""
+
+
+def read_dataset_cold(w, processes):
+    """Cold-reads the small-file dataset with `processes` processes started together; returns
+    (files read wrong, total bytes fetched from the store)."""
+    shutil.rmtree(w.cache, ignore_errors=True)
+    go = os.path.join(w.tmp, "go-dataset")
+    if os.path.exists(go):
+        os.unlink(go)
+    env = w.env(True, XDG_RUNTIME_DIR=os.path.join(w.tmp, "runtime"))
+    os.makedirs(env["XDG_RUNTIME_DIR"], exist_ok=True)
+    procs = [subprocess.Popen([PY, "-c", DATASET_READER, w.prefix, w.native, go,
+                               os.environ["HFSHIM_STAT_BIN"]], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) for _ in range(processes)]
+    time.sleep(0.5)
+    open(go, "w").close()
+    bad = fetched = 0
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        parts = out.decode().split()
+        if len(parts) != 2:
+            return -1, err.decode()[-1000:]
+        bad += int(parts[0])
+        fetched += int(parts[1])
+    return bad, fetched
+
+
 def cache_bytes(w):
     total = 0
     for d, _, fs in os.walk(os.path.join(w.cache)):
@@ -541,6 +583,14 @@ def group_node(w, c):
          lines.get("after", "") and "models--later" not in lines.get("before", ""),
          first + out.decode() + err.decode()[-2000:])
     c.ok("refresh: a file open before keeps its content", lines.get("open-file") == want)
+
+    # Processes cold-reading one dataset together fetch it (about) once.
+    bad1, one = read_dataset_cold(w, 1)
+    bad4, four = read_dataset_cold(w, 4)
+    c.ok("4 processes cold-reading the dataset read it exactly", bad1 == 0 and bad4 == 0,
+         "%s %s" % (one, four))
+    c.ok("... and fetch it once between them (%s bytes by 4, %s by 1)" % (four, one),
+         bad4 == 0 and isinstance(four, int) and 0 < four <= one * 1.05)
 
     # Warm, then the store is gone: new processes serve everything from the node.
     r = subprocess.run([os.environ["HFSHIM_WARM_BIN"], "--all", "--json"], capture_output=True,
