@@ -3,10 +3,14 @@
 #ifndef HFSHIM_TESTS_CACHE_CACHE_FIXTURE_H_
 #define HFSHIM_TESTS_CACHE_CACHE_FIXTURE_H_
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -61,6 +65,36 @@ class DiskCacheTest : public ::testing::Test {
     config_.threads = 4;
   }
   Entry EntryOf(const std::string& path) { return *index_->Lookup(path); }
+
+  // Forks four processes that each materialize `entry_of(k)` (k = 0..3) at once with their own
+  // cache instance; returns the store GETs they made in total (999 per failed process).
+  template <typename EntryOfProcess>
+  uint64_t RequestsOfProcessesMaterializing(EntryOfProcess&& entry_of) {
+    int pipes[2];
+    if (pipe(pipes) != 0) return 999;
+    std::vector<pid_t> kids;
+    for (int k = 0; k < 4; ++k) {
+      pid_t pid = fork();
+      if (pid == 0) {
+        auto c = ContentCache::Create(config_, store_.get(), Env::Default());
+        auto p = (*c)->Materialize(entry_of(k), *index_, Later());
+        uint64_t requests = p.ok() ? (*c)->stats().requests : 999;
+        if (write(pipes[1], &requests, sizeof(requests)) != sizeof(requests)) _exit(2);
+        _exit(0);
+      }
+      kids.push_back(pid);
+    }
+    uint64_t total = 0;
+    for (size_t k = 0; k < kids.size(); ++k) {
+      uint64_t r = 999;
+      if (read(pipes[0], &r, sizeof(r)) != static_cast<ssize_t>(sizeof(r))) r = 999;
+      total += r;
+    }
+    for (pid_t pid : kids) waitpid(pid, nullptr, 0);
+    close(pipes[0]);
+    close(pipes[1]);
+    return total;
+  }
   std::unique_ptr<ContentCache> NewCache(Env* env = Env::Default()) {
     auto c = ContentCache::Create(config_, store_.get(), env);
     EXPECT_TRUE(c.ok()) << c.status();

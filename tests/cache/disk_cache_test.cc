@@ -116,28 +116,8 @@ TEST_F(DiskCacheTest, ThreadsMissingTogetherFetchOnce) {
 
 TEST_F(DiskCacheTest, ProcessesMissingTogetherFetchOnce) {
   Entry big = EntryOf("models--o--m/snapshots/r/big.bin");
-  int pipes[2];
-  ASSERT_EQ(pipe(pipes), 0);
-  std::vector<pid_t> kids;
-  for (int k = 0; k < 4; ++k) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      auto c = ContentCache::Create(config_, store_.get(), Env::Default());
-      auto p = (*c)->Materialize(big, *index_, Later());
-      uint64_t requests = p.ok() ? (*c)->stats().requests : 999;
-      if (write(pipes[1], &requests, sizeof(requests)) != sizeof(requests)) _exit(2);
-      _exit(0);
-    }
-    kids.push_back(pid);
-  }
-  uint64_t total = 0;
-  for (size_t k = 0; k < kids.size(); ++k) {
-    uint64_t r = 0;
-    ASSERT_EQ(read(pipes[0], &r, sizeof(r)), static_cast<ssize_t>(sizeof(r)));
-    total += r;
-  }
-  for (pid_t pid : kids) waitpid(pid, nullptr, 0);
-  EXPECT_EQ(total, 3u) << "each block of the file is fetched by one process only";
+  EXPECT_EQ(RequestsOfProcessesMaterializing([&](int) { return big; }), 3u)
+      << "each block of the file is fetched by one process only";
 }
 
 // Holds the reads of one process until released, then fails them; other processes (fork
@@ -293,29 +273,11 @@ TEST_F(DiskCacheTest, BulkFillCoalescesContiguousBlocksIntoOneGet) {
 
 TEST_F(DiskCacheTest, ProcessesMissingNeighboursFetchTheirWindowOnce) {
   // Four processes want four different small files of one pack window at once.
-  int pipes[2];
-  ASSERT_EQ(pipe(pipes), 0);
-  std::vector<pid_t> kids;
-  for (int k = 0; k < 4; ++k) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      auto c = ContentCache::Create(config_, store_.get(), Env::Default());
-      Entry e = EntryOf(absl::StrCat("datasets--o--d/snapshots/r/f", 1010 + k * 7));
-      auto p = (*c)->Materialize(e, *index_, Later());
-      uint64_t requests = p.ok() ? (*c)->stats().requests : 999;
-      if (write(pipes[1], &requests, sizeof(requests)) != sizeof(requests)) _exit(2);
-      _exit(0);
-    }
-    kids.push_back(pid);
-  }
-  uint64_t total = 0;
-  for (size_t k = 0; k < kids.size(); ++k) {
-    uint64_t r = 0;
-    ASSERT_EQ(read(pipes[0], &r, sizeof(r)), static_cast<ssize_t>(sizeof(r)));
-    total += r;
-  }
-  for (pid_t pid : kids) waitpid(pid, nullptr, 0);
-  EXPECT_EQ(total, 1u) << "one window GET serves all four processes";
+  EXPECT_EQ(RequestsOfProcessesMaterializing([&](int k) {
+              return EntryOf(absl::StrCat("datasets--o--d/snapshots/r/f", 1010 + k * 7));
+            }),
+            1u)
+      << "one window GET serves all four processes";
 }
 
 }  // namespace
