@@ -19,7 +19,6 @@ using hfshim::Outcome;
 using hfshim::Vfs;
 using namespace hfshim::shim;
 
-#define EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace {
 

@@ -19,7 +19,6 @@ using hfshim::FdKind;
 using hfshim::Vfs;
 using namespace hfshim::shim;
 
-#define EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace {
 

@@ -51,6 +51,9 @@ namespace hfshim::shim {
 #undef SHIM_ALIAS
 #undef SHIM_EXPORT
 
+// Marks a wrapper definition: an exported C symbol (the version script keeps only symbols.def's).
+#define EXPORT extern "C" __attribute__((visibility("default")))
+
 #define REAL(name) \
   (::hfshim::shim::real_##name ? ::hfshim::shim::real_##name : ::hfshim::shim::Resolve_##name())
 

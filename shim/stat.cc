@@ -74,7 +74,6 @@ int StatAt(int dirfd, const char* path, struct stat* st, int flags) {
 
 }  // namespace hfshim::shim
 
-#define EXPORT extern "C" __attribute__((visibility("default")))
 
 EXPORT int stat(const char* path, struct stat* st) { return StatAt(AT_FDCWD, path, st, 0); }
 EXPORT int lstat(const char* path, struct stat* st) {

@@ -8,7 +8,6 @@
 
 using namespace hfshim::shim;
 
-#define EXPORT extern "C" __attribute__((visibility("default")))
 
 extern "C" int statx(int, const char*, int, unsigned, struct statx*);
 extern "C" ssize_t readlinkat(int, const char*, char*, size_t);
