@@ -20,7 +20,8 @@ Vfs::Vfs(const Parts& parts)
       statfs_path_(parts.statfs_path),
       generations_(parts.source, absl::Seconds(parts.refresh_seconds)),
       placeholders_(parts.placeholder_root, parts.env),
-      identity_(CurrentIdentity()) {}
+      identity_(CurrentIdentity()),
+      resolve_cache_(parts.resolve_cache_entries) {}
 
 Vfs::~Vfs() = default;
 
@@ -38,15 +39,20 @@ void Vfs::PrepareFork() {
   generations_.LockForFork();
   placeholders_.LockForFork();
   fds_.LockForFork();
+  resolve_cache_.LockForFork();
 }
 
 void Vfs::ParentAfterFork() {
+  resolve_cache_.UnlockAfterFork();
   fds_.UnlockAfterFork();
   placeholders_.UnlockAfterFork();
   generations_.UnlockAfterFork();
 }
 
 void Vfs::ChildAfterFork() {
+  // The child keeps the remembered resolutions: its next Current() publishes a reopened
+  // generation, whose identity differs, so nothing remembered is answered from again.
+  resolve_cache_.UnlockAfterFork();
   fds_.UnlockAfterFork();
   placeholders_.UnlockAfterFork();
   generations_.UnlockAfterFork();

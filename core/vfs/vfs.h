@@ -42,6 +42,7 @@
 #include "core/vfs/generations.h"
 #include "core/vfs/metadata.h"
 #include "core/vfs/prefix.h"
+#include "core/vfs/resolve_cache.h"
 
 namespace hfshim {
 
@@ -83,6 +84,9 @@ class Vfs {
     double refresh_seconds = 30;
     double timeout_seconds = 60;
     std::string statfs_path;  // statfs of virtual paths reports this file system (the cache's)
+    // Resolutions of absolute paths (and directory entries) remembered per generation
+    // (core/vfs/resolve_cache.h); 0 disables the memo.
+    size_t resolve_cache_entries = 8192;
   };
   static absl::StatusOr<std::unique_ptr<Vfs>> Create(const Parts& parts);
 
@@ -152,6 +156,7 @@ class Vfs {
   FdTable& fds() { return fds_; }
   // The current generation (refreshing if due); nullptr when there is no index.
   const Generation* generation() { return generations_.Current(); }
+  const ResolveCache& resolve_cache() const { return resolve_cache_; }
 
  private:
   explicit Vfs(const Parts& parts);
@@ -164,7 +169,16 @@ class Vfs {
     Resolved resolved;
     const IndexReader* reader = nullptr;
   };
+  // Find answers absolute paths from resolve_cache_ when it can (exactly what FindUncached
+  // would answer on the same generation), else resolves and remembers the result.
   absl::StatusOr<Target> Find(int dirfd, absl::string_view path, bool follow);
+  absl::StatusOr<Target> FindUncached(int dirfd, absl::string_view path, bool follow);
+  // Stat from resolve_cache_ alone (absolute paths): true if remembered, with *err (> 0: the
+  // errno), *passthrough (+ *real_path) or *st (+ *canonical, the entry's path, if not null).
+  bool StatCached(absl::string_view path, bool follow, struct stat* st, int* err,
+                  std::string* real_path, bool* passthrough, std::string* canonical);
+  // The index entry at exact path `p` of `gen`, directories remembered in resolve_cache_.
+  absl::StatusOr<Entry> LookupEntry(const Generation* gen, absl::string_view p);
   absl::StatusOr<Location> Route(absl::string_view abs, bool base_virtual);
   absl::StatusOr<Location> RouteRel(absl::string_view rel, bool base_virtual, int depth);
   absl::StatusOr<std::string> Materialize(const Resolved& r, const IndexReader& reader);
@@ -180,6 +194,7 @@ class Vfs {
   Placeholders placeholders_;
   FdTable fds_;
   StatIdentity identity_;
+  ResolveCache resolve_cache_;
 };
 
 }  // namespace hfshim
