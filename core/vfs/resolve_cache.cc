@@ -1,5 +1,7 @@
 #include "core/vfs/resolve_cache.h"
 
+#include <new>
+
 #include "absl/hash/hash.h"
 
 namespace hfshim {
@@ -55,12 +57,14 @@ size_t ResolveCache::size() const {
   return n;
 }
 
-void ResolveCache::LockForFork() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  for (Shard& s : shards_) s.mu.Lock();
-}
-
-void ResolveCache::UnlockAfterFork() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  for (size_t i = kShards; i-- > 0;) shards_[i].mu.Unlock();
+void ResolveCache::ResetAfterForkChild() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  // The child is single-threaded. The inherited mutexes and maps are not destroyed (either may
+  // be in the middle of another thread's operation): new ones are built over them.
+  for (Shard& s : shards_) {
+    new (&s.mu) absl::Mutex;
+    new (&s.map) absl::flat_hash_map<std::string, CachedResolution>;
+    s.gen = nullptr;
+  }
 }
 
 }  // namespace hfshim

@@ -16,9 +16,12 @@
 //    full shard evicts an arbitrary value of that shard. capacity 0 disables the cache.
 //  * Thread-safety: thread-safe. kShards shards, each an absl::Mutex taken shared by lookups and
 //    exclusively by inserts; visitors run under the shared lock and must not block or re-enter.
-//  * Fork: LockForFork()/UnlockAfterFork() hold every shard across fork (Vfs::PrepareFork), so
-//    the child never inherits a shard locked by a thread that does not exist there. A vfork child
-//    never gets here (the shim passes through in it).
+//  * Fork: the child calls ResetAfterForkChild(), which gives every shard a fresh mutex and an
+//    empty map, abandoning (leaking, in the child only) the inherited ones: another thread may
+//    have been inside a shard at fork time, so the inherited map may be mid-update and the
+//    mutex held or queued on by threads that do not exist in the child. Nothing is held across
+//    fork, so fork never waits for this cache. A vfork child never gets here (the shim passes
+//    through in it).
 #ifndef HFSHIM_CORE_VFS_RESOLVE_CACHE_H_
 #define HFSHIM_CORE_VFS_RESOLVE_CACHE_H_
 
@@ -71,8 +74,8 @@ class ResolveCache {
   // Values held now (all generations), for tests and statistics.
   size_t size() const;
 
-  void LockForFork();
-  void UnlockAfterFork();
+  // Fork child only (single-threaded): fresh, empty shards.
+  void ResetAfterForkChild();
 
  private:
   struct Shard {

@@ -39,20 +39,18 @@ void Vfs::PrepareFork() {
   generations_.LockForFork();
   placeholders_.LockForFork();
   fds_.LockForFork();
-  resolve_cache_.LockForFork();
 }
 
 void Vfs::ParentAfterFork() {
-  resolve_cache_.UnlockAfterFork();
   fds_.UnlockAfterFork();
   placeholders_.UnlockAfterFork();
   generations_.UnlockAfterFork();
 }
 
 void Vfs::ChildAfterFork() {
-  // The child keeps the remembered resolutions: its next Current() publishes a reopened
-  // generation, whose identity differs, so nothing remembered is answered from again.
-  resolve_cache_.UnlockAfterFork();
+  // Nothing of the parent's resolution cache is trusted (resolve_cache.h); the child's next
+  // Current() also publishes a reopened generation, so it starts afresh either way.
+  resolve_cache_.ResetAfterForkChild();
   fds_.UnlockAfterFork();
   placeholders_.UnlockAfterFork();
   generations_.UnlockAfterFork();
