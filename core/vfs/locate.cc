@@ -163,7 +163,8 @@ bool CacheableError(int err) {
 
 }  // namespace
 
-absl::StatusOr<Vfs::Target> Vfs::Find(int dirfd, absl::string_view path, bool follow) {
+absl::StatusOr<Vfs::Target> Vfs::Find(int dirfd, absl::string_view path, bool follow,
+                                      bool probe_cache) {
   char buf[kVfsPathMax + 1];
   const absl::string_view key =
       resolve_cache_.enabled() ? FindKey(path, follow, buf) : absl::string_view();
@@ -173,7 +174,7 @@ absl::StatusOr<Vfs::Target> Vfs::Find(int dirfd, absl::string_view path, bool fo
   Target t;
   int err = 0;
   bool trimmed = false;
-  if (resolve_cache_.Lookup(gen, key, [&](const CachedResolution& c) {
+  if (probe_cache && resolve_cache_.Lookup(gen, key, [&](const CachedResolution& c) {
         err = c.error;
         if (err != 0) return;
         t.virtual_entry = c.virtual_entry;
@@ -199,7 +200,7 @@ absl::StatusOr<Vfs::Target> Vfs::Find(int dirfd, absl::string_view path, bool fo
   absl::StatusOr<Target> r = FindUncached(dirfd, path, follow);
   // Remember only what was computed on `gen` throughout: generations are never reused, so an
   // unchanged pointer after the walk means no refresh happened in between.
-  if (generations_.Current() != gen) return r;
+  if (generations_.Peek() != gen) return r;
   CachedResolution c;
   if (!r.ok()) {
     c.error = StatusToErrno(r.status());

@@ -71,7 +71,7 @@ Outcome Vfs::Stat(int dirfd, absl::string_view path, int flags, struct stat* st)
     if (profile) RecordProfile("stat", canonical, 0, 0, 0, "index");
     return Outcome::Result(0);
   }
-  absl::StatusOr<Target> t = Find(dirfd, path, follow);
+  absl::StatusOr<Target> t = Find(dirfd, path, follow, /*probe_cache=*/false);
   if (!t.ok()) return Fail(t.status());
   if (!t->virtual_entry) return Passthrough(std::move(t->real_path));
   Count(Counter::kVirtualStats);

@@ -9,18 +9,19 @@ namespace hfshim {
 ResolveCache::ResolveCache(size_t capacity)
     : per_shard_(capacity == 0 ? 0 : (capacity + kShards - 1) / kShards) {}
 
-ResolveCache::Shard& ResolveCache::ShardFor(absl::string_view key) const {
-  const size_t h = absl::Hash<absl::string_view>{}(key);
-  return shards_[(h >> 7) % kShards];  // the low bits also pick the slot inside the map
+ResolveCache::Shard& ResolveCache::ShardFor(absl::string_view key, size_t* hash) const {
+  *hash = absl::Hash<absl::string_view>{}(key);  // = the maps' StringHash
+  return shards_[(*hash >> 7) % kShards];        // the low bits pick the slot inside the map
 }
 
 bool ResolveCache::Lookup(const void* gen, absl::string_view key,
                           absl::FunctionRef<void(const CachedResolution&)> visit) const {
   if (per_shard_ == 0 || gen == nullptr) return false;
-  Shard& s = ShardFor(key);
+  size_t hash;
+  Shard& s = ShardFor(key, &hash);
   absl::ReaderMutexLock lock(&s.mu);
   if (s.gen != gen) return false;
-  auto it = s.map.find(key);
+  auto it = s.map.find(key, hash);
   if (it == s.map.end()) return false;
   visit(it->second);
   return true;
@@ -33,13 +34,14 @@ void ResolveCache::Insert(const void* gen, absl::string_view key, CachedResoluti
     value.entry.block_checksums.shrink_to_fit();
     value.entry_trimmed = true;
   }
-  Shard& s = ShardFor(key);
+  size_t hash;
+  Shard& s = ShardFor(key, &hash);
   absl::MutexLock lock(&s.mu);
   if (s.gen != gen) {
     s.map.clear();
     s.gen = gen;
   }
-  auto it = s.map.find(key);
+  auto it = s.map.find(key, hash);
   if (it != s.map.end()) {
     it->second = std::move(value);
     return;

@@ -83,7 +83,8 @@ class ResolveCache {
     const void* gen ABSL_GUARDED_BY(mu) = nullptr;
     absl::flat_hash_map<std::string, CachedResolution> map ABSL_GUARDED_BY(mu);
   };
-  Shard& ShardFor(absl::string_view key) const;
+  // The shard of a key and the key's hash (the maps' own hash, so it is computed once).
+  Shard& ShardFor(absl::string_view key, size_t* hash) const;
 
   const size_t per_shard_;
   mutable std::array<Shard, kShards> shards_;

@@ -171,7 +171,9 @@ class Vfs {
   };
   // Find answers absolute paths from resolve_cache_ when it can (exactly what FindUncached
   // would answer on the same generation), else resolves and remembers the result.
-  absl::StatusOr<Target> Find(int dirfd, absl::string_view path, bool follow);
+  // `probe_cache` false: the caller just missed in resolve_cache_ (resolve and remember).
+  absl::StatusOr<Target> Find(int dirfd, absl::string_view path, bool follow,
+                              bool probe_cache = true);
   absl::StatusOr<Target> FindUncached(int dirfd, absl::string_view path, bool follow);
   // Stat from resolve_cache_ alone (absolute paths): true if remembered, with *err (> 0: the
   // errno), *passthrough (+ *real_path) or *st (+ *canonical, the entry's path, if not null).

@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -22,7 +24,12 @@ absl::StatusOr<std::string> FakeCache::Materialize(const Entry& entry, const Ind
   auto it = content_.find(entry.content_hash.Hex());
   if (it == content_.end()) return absl::NotFoundError("object missing (test)");
   std::string path = PathFor(entry.content_hash);
-  std::ofstream(path, std::ios::binary) << it->second;
+  // Written aside and renamed, as the real cache does: threads materialising the same content
+  // at once must never see it truncated.
+  static std::atomic<int> seq{0};
+  const std::string tmp = absl::StrCat(path, ".tmp", seq.fetch_add(1));
+  std::ofstream(tmp, std::ios::binary) << it->second;
+  std::rename(tmp.c_str(), path.c_str());
   ++materialized;
   return path;
 }
