@@ -181,6 +181,8 @@ BENCHMARK(BM_Walk)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 // Collects items/s per benchmark and prints virtual/native ratios at the end.
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
+  RatioReporter() : ConsoleReporter(OO_Tabular) {}  // no colours: the output goes into logs
+
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (const Run& r : runs) {
