@@ -122,6 +122,22 @@ absl::StatusOr<Location> Vfs::RouteRel(absl::string_view rel, bool base_virtual,
   return loc;
 }
 
+absl::StatusOr<Entry> Vfs::LookupInUnion(const Generation* gen, absl::string_view p) {
+  // The prefix root is a union: a top-level name the index lacks (reached through "..") is the
+  // real entry beside the repos. The walk sees it as a symlink out of the root to that real
+  // entry, so it continues on the real disk with kernel semantics.
+  absl::StatusOr<Entry> e = LookupEntry(gen, p);
+  if (e.ok() || p.empty() || p.find('/') != absl::string_view::npos ||
+      !absl::IsNotFound(e.status())) {
+    return e;
+  }
+  Entry real;
+  real.type = EntryType::kSymlink;
+  real.ino = kRealTopLevelIno;
+  real.symlink_target = absl::StrCat("../", Basename(prefix_->real()), "/", p);
+  return real;
+}
+
 absl::StatusOr<Entry> Vfs::LookupEntry(const Generation* gen, absl::string_view p) {
   if (p.empty() || !resolve_cache_.enabled()) return gen->reader->Lookup(p);
   char buf[kVfsPathMax + 1];
@@ -197,7 +213,8 @@ absl::StatusOr<Vfs::Target> Vfs::Find(int dirfd, absl::string_view path, bool fo
     }
     return t;
   }
-  absl::StatusOr<Target> r = FindUncached(dirfd, path, follow);
+  absl::StatusOr<Target> r;
+  if (!FindViaParent(gen, path, follow, &r)) r = FindUncached(dirfd, path, follow);
   // Remember only what was computed on `gen` throughout: generations are never reused, so an
   // unchanged pointer after the walk means no refresh happened in between.
   if (generations_.Peek() != gen) return r;
@@ -218,6 +235,70 @@ absl::StatusOr<Vfs::Target> Vfs::Find(int dirfd, absl::string_view path, bool fo
   }
   resolve_cache_.Insert(gen, key, std::move(c));
   return r;
+}
+
+bool Vfs::FindViaParent(const Generation* gen, absl::string_view path, bool follow,
+                        absl::StatusOr<Target>* out) {
+  // Only "/a/b/name" spellings: no "//", ".", ".." or trailing '/' anywhere, so the path is its
+  // parent's path plus one plain name, and every component of the parent is followed.
+  if (NeedsLexicalClean(path)) return false;
+  const size_t slash = path.rfind('/');
+  if (slash == absl::string_view::npos || slash == 0) return false;
+  const absl::string_view parent = path.substr(0, slash);
+  const absl::string_view name = path.substr(slash + 1);
+  if (name.empty() || name.size() > 255) return false;  // the whole walk reports those
+  char buf[kVfsPathMax + 1];
+  buf[0] = 'P';
+  std::memcpy(buf + 1, parent.data(), parent.size());
+  const absl::string_view key(buf, parent.size() + 1);
+  bool usable = false;
+  std::string base;
+  Entry base_entry;
+  int base_hops = 0;
+  const bool known = resolve_cache_.Lookup(gen, key, [&](const CachedResolution& c) {
+    usable = c.virtual_entry;
+    if (usable) {
+      base = c.path;
+      base_entry = c.entry;
+      base_hops = c.symlink_hops;
+    }
+  });
+  if (!known) {
+    absl::StatusOr<Target> dir = FindUncached(AT_FDCWD, parent, /*follow=*/true);
+    // Usable: a virtual directory inside a repo, reached without leaving the index.
+    CachedResolution c;
+    c.virtual_entry = dir.ok() && dir->virtual_entry && dir->reentries == 0 &&
+                      dir->reader == gen->reader.get() && !dir->resolved.path.empty() &&
+                      dir->resolved.entry.type == EntryType::kDirectory;
+    if (c.virtual_entry) {
+      c.path = dir->resolved.path;
+      c.entry = dir->resolved.entry;
+      c.symlink_hops = dir->resolved.symlink_hops;
+      usable = true;
+      base = c.path;
+      base_entry = c.entry;
+      base_hops = c.symlink_hops;
+    }
+    if (generations_.Peek() == gen && (dir.ok() || CacheableError(StatusToErrno(dir.status())))) {
+      resolve_cache_.Insert(gen, key, std::move(c));
+    }
+  }
+  if (!usable) return false;
+  absl::StatusOr<Resolved> r =
+      ResolvePathFrom(base, base_entry, base_hops, name, follow,
+                      [&](absl::string_view p) { return LookupInUnion(gen, p); });
+  if (!r.ok()) {
+    *out = r.status();
+    return true;
+  }
+  // Leaving the index, or the real entries beside the repos: the whole walk handles those.
+  if (!r->in_index || r->path.empty() || r->entry.ino == kRealTopLevelIno) return false;
+  Target t;
+  t.virtual_entry = true;
+  t.resolved = *std::move(r);
+  t.reader = gen->reader.get();
+  *out = std::move(t);
+  return true;
 }
 
 bool Vfs::StatCached(absl::string_view path, bool follow, struct stat* st, int* err,
@@ -250,21 +331,7 @@ absl::StatusOr<Vfs::Target> Vfs::FindUncached(int dirfd, absl::string_view path,
     }
     const Generation* gen = generations_.Current();
     if (gen == nullptr) return t;  // the index went away: the real disk answers
-    // The prefix root is a union: a top-level name the index lacks (reached through "..") is
-    // the real entry beside the repos. The walk sees it as a symlink out of the root to that
-    // real entry, so it continues on the real disk with kernel semantics.
-    auto lookup = [&](absl::string_view p) -> absl::StatusOr<Entry> {
-      absl::StatusOr<Entry> e = LookupEntry(gen, p);
-      if (e.ok() || p.empty() || p.find('/') != absl::string_view::npos ||
-          !absl::IsNotFound(e.status())) {
-        return e;
-      }
-      Entry real;
-      real.type = EntryType::kSymlink;
-      real.ino = kRealTopLevelIno;
-      real.symlink_target = absl::StrCat("../", Basename(prefix_->real()), "/", p);
-      return real;
-    };
+    auto lookup = [&](absl::string_view p) { return LookupInUnion(gen, p); };
     ASSIGN_OR_RETURN(Resolved r, ResolvePath(loc.rel, follow, lookup));
     if (r.in_index && r.entry.ino == kRealTopLevelIno) {  // not followed: the real entry itself
       t.real_path = JoinPath(prefix_->literal(), r.path);
@@ -277,6 +344,7 @@ absl::StatusOr<Vfs::Target> Vfs::FindUncached(int dirfd, absl::string_view path,
     }
     if (r.in_index) {
       t.virtual_entry = true;
+      t.reentries = hop;
       t.resolved = std::move(r);
       t.reader = gen->reader.get();
       return t;

@@ -45,6 +45,7 @@ struct CachedResolution {
   std::string real_path;       // passthrough: on this path instead of the caller's
   std::string path;            // virtual: canonical path relative to the index root
   Entry entry;                 // virtual: the final entry
+  int symlink_hops = 0;        // virtual: symlinks followed to reach it
   // The entry's block checksums were dropped to bound memory (large files): whoever needs them
   // reads the entry again from the index; every stat field is still exact.
   bool entry_trimmed = false;

@@ -177,6 +177,39 @@ TEST_F(VfsCacheTest, SameAnswersWithAndWithoutTheCache) {
   EXPECT_EQ(plain->resolve_cache().size(), 0u);
 }
 
+TEST_F(VfsCacheTest, ParentsReachedThroughSymlinksCountTheirHops) {
+  // snapshots/main -> rev1, and a chain l0 -> l1 -> ... -> l39 -> rev1 (40 links): through l0 a
+  // file link is the 41st hop (ELOOP), through l1 the 40th (fine), as the kernel counts.
+  std::vector<TreeNode> tree = StandardTree();
+  tree.push_back({"models--org--m/snapshots/main", EntryType::kSymlink, "rev1"});
+  for (int i = 0; i < 40; ++i) {
+    tree.push_back({absl::StrCat("models--org--m/snapshots/l", i), EntryType::kSymlink,
+                    i == 39 ? std::string("rev1") : absl::StrCat("l", i + 1)});
+  }
+  source_.file = {BuildIndex(tree, 2), 2};
+  std::unique_ptr<Vfs> plain = MakeVfs(0, "run-plain4");
+  std::vector<std::string> rels = {"models--org--m/snapshots/main/config.json",
+                                   "models--org--m/snapshots/main/sub/model.bin",
+                                   "models--org--m/snapshots/main/nope",
+                                   "models--org--m/snapshots/l0/config.json",
+                                   "models--org--m/snapshots/l1/config.json",
+                                   "models--org--m/snapshots/l1/sub/model.bin",
+                                   "models--org--m/snapshots/l0/sub",
+                                   "models--org--m/snapshots/l39/escape",
+                                   "models--org--m/refs/main/x"};
+  for (int round = 0; round < 3; ++round) {
+    for (const std::string& r : rels) {
+      for (int flags : {0, AT_SYMLINK_NOFOLLOW}) {
+        EXPECT_EQ(StatOf(vfs_.get(), P(r), flags), StatOf(plain.get(), P(r), flags))
+            << r << " flags " << flags << " round " << round;
+      }
+    }
+  }
+  struct stat st;
+  EXPECT_EQ(vfs_->Stat(AT_FDCWD, P("models--org--m/snapshots/l0/config.json"), 0, &st).rc, -ELOOP);
+  EXPECT_EQ(vfs_->Stat(AT_FDCWD, P("models--org--m/snapshots/l1/config.json"), 0, &st).rc, 0);
+}
+
 TEST_F(VfsCacheTest, ErrnoIsRemembered) {
   struct stat st;
   for (int i = 0; i < 3; ++i) {
