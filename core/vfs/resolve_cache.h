@@ -3,9 +3,10 @@
 // and directories met while resolving are looked up once per generation.
 //
 // Keys are opaque byte strings chosen by the caller (Vfs uses "F<abs path>"/"N<abs path>" for a
-// path resolved following/not following a final symlink, and "D<rel path>" for directory entries
-// of the index). A value is whatever resolving the key gave on generation `gen`: an errno, a
-// passthrough (real path, prefix root) or a virtual entry with its canonical path.
+// path resolved following/not following a final symlink, "P<abs path>" for a parent directory
+// (its canonical path, entry and symlink hops, or "not usable") and "D<rel path>" for directory
+// entries of the index). A value is whatever resolving the key gave on generation `gen`: an errno,
+// a passthrough (real path, prefix root) or a virtual entry with its canonical path.
 //
 // Contract:
 //  * Exactness: a value is only returned for the generation it was stored under (`gen` is the
