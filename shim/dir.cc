@@ -19,7 +19,6 @@ using hfshim::Outcome;
 using hfshim::Vfs;
 using namespace hfshim::shim;
 
-
 namespace {
 
 constexpr uint64_t kShimDirMagic = 0x6866736869644952ull;  // "hfshidIR"

@@ -13,7 +13,6 @@ using hfshim::FdKind;
 using hfshim::Vfs;
 using namespace hfshim::shim;
 
-
 namespace {
 
 bool Tracked(int fd) { return FdHint(fd) != FdKind::kNone; }

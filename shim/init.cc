@@ -9,9 +9,11 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/syscall.h>
 
 #include <atomic>
+#include <cstdarg>
 #include <cstdlib>
 #include <cstring>
 
@@ -24,6 +26,12 @@
 
 extern "C" void __chk_fail(void) __attribute__((noreturn));
 
+// The number of vfork() calls in flight in this address space (see OwnerProcess). Read and
+// written with atomic builtins; plain int so the assembly below can address it.
+extern "C" {
+__attribute__((visibility("hidden"))) int hfshim_vfork_inflight = 0;
+}
+
 namespace hfshim::shim {
 
 __thread int t_depth __attribute__((tls_model("initial-exec"))) = 0;
@@ -33,6 +41,9 @@ namespace {
 // PRELOAD-SAFE: constant-initialised.
 std::atomic<bool> g_ready{false};
 std::atomic<pid_t> g_owner_pid{0};
+// Set for good once this process may hold a child the shim cannot tell from itself without
+// asking the kernel (see OwnerProcess): from then on every check compares getpid().
+std::atomic<bool> g_check_pid{false};
 
 void* Lookup(const char* name, const char* version) {
   void* p = nullptr;
@@ -83,9 +94,32 @@ F Cast(void* p) {
 
 bool Ready() { return g_ready.load(std::memory_order_relaxed); }
 
+// Whether this code runs in the process that owns the shim's state, answered without a system
+// call in the common case. The owner is the process that ran the constructor, or a fork child
+// once OnChildAfterFork ran (it refreshes g_owner_pid and resets core). The processes that share
+// or copy our memory WITHOUT running the atfork handlers, and how each is caught:
+//  * vfork children (CPython's _posixsubprocess, via libc's vfork): they run on the parent's
+//    memory, stack and TLS, so no variable can hold "my pid" for them. Our vfork (below) counts
+//    the calls in flight in hfshim_vfork_inflight, incremented before the vfork syscall and
+//    decremented by the parent when the kernel resumes it (the child has exec'd or exited).
+//    While the count is non-zero (in the child, which sees the parent's increment, and in the
+//    parent's other threads meanwhile) OwnerProcess compares getpid() as before.
+//  * _Fork children (no handlers): our _Fork sets g_check_pid in the child's copy of memory.
+//  * glibc clone() without CLONE_THREAD, and fork/vfork/clone/clone3 made through syscall():
+//    g_check_pid is set in the caller before the call, so both sides compare getpid() from then
+//    on (correct, only slower).
+//  * posix_spawn/system/popen children run only glibc internals (no wrapper) before exec.
+// Not caught: clone/fork made by inline assembly (Go, rustix) whose child then calls a libc
+// wrapper before exec; such code avoids libc in its children anyway.
 bool OwnerProcess() {
+  if (__atomic_load_n(&hfshim_vfork_inflight, __ATOMIC_RELAXED) == 0 &&
+      !g_check_pid.load(std::memory_order_relaxed)) {
+    return true;
+  }
   return static_cast<pid_t>(RawSyscall(SYS_getpid)) == g_owner_pid.load(std::memory_order_relaxed);
 }
+
+void NoteUntrackedProcess() { g_check_pid.store(true, std::memory_order_relaxed); }
 
 void ChkFail() { __chk_fail(); }
 
@@ -169,3 +203,65 @@ __attribute__((constructor(101))) void InitShim() {
 
 }  // namespace
 }  // namespace hfshim::shim
+
+// ---- process creation that skips the atfork handlers (see OwnerProcess)
+
+// vfork: glibc's own sequence (x86_64 vfork.S: the return address kept in %rdi, which the
+// syscall preserves, because the child reuses and overwrites the parent's stack), plus the
+// in-flight count: incremented before the syscall, decremented only on the parent's return.
+// It never touches the stack between the syscall and `ret`, so it is safe to return twice.
+// (glibc's shadow-stack branch is omitted: Debian 12's kernel and glibc run without user SHSTK.)
+extern "C" __attribute__((visibility("hidden"))) long hfshim_vfork_failed(long neg_errno) {
+  errno = static_cast<int>(-neg_errno);
+  return -1;
+}
+
+asm(R"(
+  .text
+  .globl vfork
+  .type vfork, @function
+  .p2align 4
+vfork:
+  .cfi_startproc
+  endbr64
+  lock incl hfshim_vfork_inflight(%rip)
+  popq %rdi
+  .cfi_adjust_cfa_offset -8
+  .cfi_register %rip, %rdi
+  movl $58, %eax
+  syscall
+  pushq %rdi
+  .cfi_adjust_cfa_offset 8
+  .cfi_rel_offset %rip, 0
+  testq %rax, %rax
+  jz 1f
+  lock decl hfshim_vfork_inflight(%rip)
+  cmpq $-4095, %rax
+  jae 2f
+1:
+  ret
+2:
+  movq %rax, %rdi
+  jmp hfshim_vfork_failed
+  .cfi_endproc
+  .size vfork, .-vfork
+)");
+static_assert(SYS_vfork == 58, "the vfork assembly above is x86_64's");
+
+extern "C" __attribute__((visibility("default"))) pid_t _Fork(void) {
+  pid_t pid = REAL(_Fork)();
+  if (pid == 0) hfshim::shim::NoteUntrackedProcess();  // the child's copy: no handlers ran
+  return pid;
+}
+
+extern "C" __attribute__((visibility("default"))) int clone(int (*fn)(void*), void* stack,
+                                                            int flags, void* arg, ...) {
+  va_list ap;
+  va_start(ap, arg);
+  pid_t* parent_tid = va_arg(ap, pid_t*);
+  void* tls = va_arg(ap, void*);
+  pid_t* child_tid = va_arg(ap, pid_t*);
+  va_end(ap);
+  if ((flags & CLONE_THREAD) == 0) hfshim::shim::NoteUntrackedProcess();
+  return REAL(clone)(fn, stack, flags, arg, parent_tid, tls, child_tid);
+}

@@ -9,7 +9,6 @@ using hfshim::Outcome;
 using hfshim::Vfs;
 using namespace hfshim::shim;
 
-
 namespace {
 
 // `real(fd, path)` performs the call on (fd, path); a rewritten path comes with AT_FDCWD.

@@ -11,7 +11,6 @@ using hfshim::Outcome;
 using hfshim::Vfs;
 using namespace hfshim::shim;
 
-
 namespace {
 
 ssize_t ReadlinkAt(int dirfd, const char* path, char* buf, size_t size) {

@@ -19,7 +19,6 @@ using hfshim::FdKind;
 using hfshim::Vfs;
 using namespace hfshim::shim;
 
-
 namespace {
 
 inline bool Lazy(int fd) { return FdHint(fd) == FdKind::kLazy; }

@@ -57,14 +57,22 @@ namespace hfshim::shim {
 #define REAL(name) \
   (::hfshim::shim::real_##name ? ::hfshim::shim::real_##name : ::hfshim::shim::Resolve_##name())
 
+// vfork() calls in flight in this address space (init.cc).
+extern "C" __attribute__((visibility("hidden"))) int hfshim_vfork_inflight;
+
 // Depth of shim frames on this thread. initial-exec: no __tls_get_addr (which may allocate).
 extern __thread int t_depth __attribute__((tls_model("initial-exec")));
 
 // True once the constructor resolved every real_* and set up the router.
 bool Ready();
 // True in the process that ran the constructor (or a fork child of it, after atfork); false in
-// a vfork child, which must not allocate, lock or write shared tables.
+// a vfork child, which must not allocate, lock or write shared tables. No system call unless a
+// vfork is in flight or the process created children the atfork handlers did not see
+// (init.cc documents each case). PRELOAD-SAFE.
 bool OwnerProcess();
+// From now on OwnerProcess() asks the kernel (a child may share or copy our memory without the
+// atfork handlers having run). PRELOAD-SAFE.
+void NoteUntrackedProcess();
 
 // The fast test: not nested, router on, and (dirfd, path) may reach the prefix.
 inline bool Enter(int dirfd, const char* path) {

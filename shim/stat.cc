@@ -74,7 +74,6 @@ int StatAt(int dirfd, const char* path, struct stat* st, int flags) {
 
 }  // namespace hfshim::shim
 
-
 EXPORT int stat(const char* path, struct stat* st) { return StatAt(AT_FDCWD, path, st, 0); }
 EXPORT int lstat(const char* path, struct stat* st) {
   return StatAt(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);

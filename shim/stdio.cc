@@ -9,7 +9,6 @@ using hfshim::Outcome;
 using hfshim::Vfs;
 using namespace hfshim::shim;
 
-
 namespace {
 
 // open(2) flags of an fopen mode string ("r", "rb", "re", "rm", "w+", "ax", "r,ccs=UTF-8"...).

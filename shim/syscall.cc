@@ -8,7 +8,6 @@
 
 using namespace hfshim::shim;
 
-
 extern "C" int statx(int, const char*, int, unsigned, struct statx*);
 extern "C" ssize_t readlinkat(int, const char*, char*, size_t);
 
@@ -18,6 +17,16 @@ EXPORT long syscall(long nr, ...) {
   long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
   long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
   va_end(ap);
+  switch (nr) {
+    case SYS_fork:
+    case SYS_vfork:
+    case SYS_clone:
+    case SYS_clone3:
+      NoteUntrackedProcess();  // a child the atfork handlers do not see (init.cc)
+      break;
+    default:
+      break;
+  }
   if (t_depth == 0 && Ready()) {
     switch (nr) {
       case SYS_statx:

@@ -49,6 +49,7 @@ struct Resolved {
   std::string path;  // canonical path of the final entry (symlinks followed as asked)
   Entry entry;       // the final entry (the root has a synthesised directory entry)
   std::string escaped_path;
+  int symlink_hops = 0;  // symlinks followed on the way (ELOOP past kMaxSymlinkHops)
 };
 
 class IndexReader {

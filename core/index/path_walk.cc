@@ -52,12 +52,13 @@ std::string JoinRest(std::vector<absl::string_view> pending, absl::string_view f
 
 }  // namespace
 
-absl::StatusOr<Resolved> ResolvePath(
-    absl::string_view rel_path, bool follow_last,
-    absl::FunctionRef<absl::StatusOr<Entry>(absl::string_view)> lookup) {
-  if (rel_path.size() > kMaxPathBytes) {
-    return PosixError(ENAMETOOLONG, "path is longer than PATH_MAX");
-  }
+namespace {
+
+// The walk of ResolvePath from an already resolved directory `base` ("" = the root; `base_entry`
+// its entry, or null to look it up).
+absl::StatusOr<Resolved> Walk(absl::string_view base, const Entry* base_entry, int base_hops,
+                              absl::string_view rel_path, bool follow_last,
+                              absl::FunctionRef<absl::StatusOr<Entry>(absl::string_view)> lookup) {
   std::vector<absl::string_view> pending;  // views into rel_path and into `targets`
   pending.reserve(16);
   std::vector<std::unique_ptr<std::string>> targets;  // link targets being walked
@@ -65,11 +66,21 @@ absl::StatusOr<Resolved> ResolvePath(
   // A trailing '/' (or "/." at the end) demands a directory and follows a final symlink.
   const bool must_be_dir = !rel_path.empty() && (rel_path.back() == '/' ||
                                                  absl::EndsWith(rel_path, "/.") || rel_path == ".");
-  std::string current;          // canonical path of the directory reached so far
+  std::string current(base);    // canonical path of the directory reached so far
   std::vector<size_t> lengths;  // current's length before each component, to pop ".."
+  if (!base.empty()) {
+    lengths.push_back(0);
+    for (size_t i = 0; i < base.size(); ++i) {
+      if (base[i] == '/') lengths.push_back(i);
+    }
+  }
   Resolved out;
-  ASSIGN_OR_RETURN(out.entry, lookup(""));
-  int hops = 0;
+  if (base_entry != nullptr) {
+    out.entry = *base_entry;
+  } else {
+    ASSIGN_OR_RETURN(out.entry, lookup(current));
+  }
+  int hops = base_hops;
   bool entry_stale = false;
   while (!pending.empty()) {
     const absl::string_view c = pending.back();
@@ -125,7 +136,25 @@ absl::StatusOr<Resolved> ResolvePath(
     return PosixError(ENOTDIR, absl::StrCat(rel_path, " is not a directory"));
   }
   out.path = std::move(current);
+  out.symlink_hops = hops;
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<Resolved> ResolvePath(
+    absl::string_view rel_path, bool follow_last,
+    absl::FunctionRef<absl::StatusOr<Entry>(absl::string_view)> lookup) {
+  if (rel_path.size() > kMaxPathBytes) {
+    return PosixError(ENAMETOOLONG, "path is longer than PATH_MAX");
+  }
+  return Walk("", nullptr, 0, rel_path, follow_last, lookup);
+}
+
+absl::StatusOr<Resolved> ResolvePathFrom(
+    absl::string_view base, const Entry& base_entry, int base_hops, absl::string_view rel_path,
+    bool follow_last, absl::FunctionRef<absl::StatusOr<Entry>(absl::string_view)> lookup) {
+  return Walk(base, &base_entry, base_hops, rel_path, follow_last, lookup);
 }
 
 }  // namespace hfshim

@@ -19,6 +19,15 @@ absl::StatusOr<Resolved> ResolvePath(
     absl::string_view rel_path, bool follow_last,
     absl::FunctionRef<absl::StatusOr<Entry>(absl::string_view)> lookup);
 
+// ResolvePath of `base` + "/" + `rel_path`, where `base` is already resolved: `base` is the
+// canonical path of a directory (non-empty), `base_entry` its entry and `base_hops` the symlinks
+// followed to reach it. Same results as resolving the whole path (".." climbs out of `base`, the
+// hop limit counts `base_hops`); `rel_path` must be no longer than PATH_MAX together with the
+// spelling that led to `base` (the caller checks).
+absl::StatusOr<Resolved> ResolvePathFrom(
+    absl::string_view base, const Entry& base_entry, int base_hops, absl::string_view rel_path,
+    bool follow_last, absl::FunctionRef<absl::StatusOr<Entry>(absl::string_view)> lookup);
+
 }  // namespace hfshim
 
 #endif  // HFSHIM_CORE_INDEX_PATH_WALK_H_

@@ -57,6 +57,9 @@ class Generations {
   // store has no index (or it could not be read and none was loaded before: the cause was
   // logged). Never blocks on another thread's refresh once a generation is loaded.
   const Generation* Current();
+  // The generation Current() last returned (or published since), without refreshing: to tell
+  // whether a refresh happened meanwhile. Lock-free.
+  const Generation* Peek() const { return current_.load(std::memory_order_acquire); }
 
   // Fork child: the next Current() reopens the generation file (no other thread exists then).
   void ResetAfterFork();

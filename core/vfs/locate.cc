@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "core/base/posix_error.h"
@@ -109,7 +110,7 @@ absl::StatusOr<Location> Vfs::RouteRel(absl::string_view rel, bool base_virtual,
       --real_depth;
       continue;
     }
-    if (real_depth == 0 && gen != nullptr && gen->reader->Lookup(comp).ok()) {
+    if (real_depth == 0 && gen != nullptr && LookupEntry(gen, comp).ok()) {
       while (start < rel.size() && rel[start] == '/') ++start;
       loc.kind = Location::kVirtual;
       loc.rel = std::string(rel.substr(start));
@@ -121,7 +122,205 @@ absl::StatusOr<Location> Vfs::RouteRel(absl::string_view rel, bool base_virtual,
   return loc;
 }
 
-absl::StatusOr<Vfs::Target> Vfs::Find(int dirfd, absl::string_view path, bool follow) {
+absl::StatusOr<Entry> Vfs::LookupInUnion(const Generation* gen, absl::string_view p) {
+  // The prefix root is a union: a top-level name the index lacks (reached through "..") is the
+  // real entry beside the repos. The walk sees it as a symlink out of the root to that real
+  // entry, so it continues on the real disk with kernel semantics.
+  absl::StatusOr<Entry> e = LookupEntry(gen, p);
+  if (e.ok() || p.empty() || p.find('/') != absl::string_view::npos ||
+      !absl::IsNotFound(e.status())) {
+    return e;
+  }
+  Entry real;
+  real.type = EntryType::kSymlink;
+  real.ino = kRealTopLevelIno;
+  real.symlink_target = absl::StrCat("../", Basename(prefix_->real()), "/", p);
+  return real;
+}
+
+absl::StatusOr<Entry> Vfs::LookupEntry(const Generation* gen, absl::string_view p) {
+  if (p.empty() || !resolve_cache_.enabled()) return gen->reader->Lookup(p);
+  char buf[kVfsPathMax + 1];
+  if (p.size() >= kVfsPathMax) return gen->reader->Lookup(p);
+  buf[0] = 'D';
+  std::memcpy(buf + 1, p.data(), p.size());
+  const absl::string_view key(buf, p.size() + 1);
+  Entry hit;
+  if (resolve_cache_.Lookup(gen, key, [&](const CachedResolution& c) { hit = c.entry; })) {
+    return hit;
+  }
+  absl::StatusOr<Entry> e = gen->reader->Lookup(p);
+  if (e.ok() && e->type == EntryType::kDirectory) {
+    CachedResolution c;
+    c.virtual_entry = true;
+    c.entry = *e;
+    resolve_cache_.Insert(gen, key, std::move(c));
+  }
+  return e;
+}
+
+namespace {
+
+// The resolution-cache key of an absolute `path` ("F" or "N" for follow, then the path as
+// given) in `buf` (kVfsPathMax + 1 bytes); empty if the path is not cacheable: a relative path
+// depends on the working directory or dirfd, which the key does not capture.
+absl::string_view FindKey(absl::string_view path, bool follow, char* buf) {
+  if (path.empty() || path[0] != '/' || path.size() >= kVfsPathMax) return {};
+  buf[0] = follow ? 'F' : 'N';
+  std::memcpy(buf + 1, path.data(), path.size());
+  return absl::string_view(buf, path.size() + 1);
+}
+
+// Errors that are a pure function of the path and the generation (index answers); anything else
+// (EIO from a damaged index, EBADF, ...) is never remembered.
+bool CacheableError(int err) {
+  return err == ENOENT || err == ENOTDIR || err == ELOOP || err == ENAMETOOLONG;
+}
+
+}  // namespace
+
+absl::StatusOr<Vfs::Target> Vfs::Find(int dirfd, absl::string_view path, bool follow,
+                                      bool probe_cache) {
+  char buf[kVfsPathMax + 1];
+  const absl::string_view key =
+      resolve_cache_.enabled() ? FindKey(path, follow, buf) : absl::string_view();
+  if (key.empty()) return FindUncached(dirfd, path, follow);
+  const Generation* gen = generations_.Current();
+  if (gen == nullptr) return FindUncached(dirfd, path, follow);
+  Target t;
+  int err = 0;
+  bool trimmed = false;
+  if (probe_cache && resolve_cache_.Lookup(gen, key, [&](const CachedResolution& c) {
+        err = c.error;
+        if (err != 0) return;
+        t.virtual_entry = c.virtual_entry;
+        t.prefix_root = c.prefix_root;
+        t.real_path = c.real_path;
+        if (c.virtual_entry) {
+          t.resolved.path = c.path;
+          t.resolved.entry = c.entry;
+          trimmed = c.entry_trimmed;
+        }
+      })) {
+    if (err != 0) return PosixError(err, "cached resolution");
+    if (t.virtual_entry) {
+      t.reader = gen->reader.get();
+      if (trimmed) {  // the block checksums were not kept: read the whole entry again
+        absl::StatusOr<Entry> full = gen->reader->Lookup(t.resolved.path);
+        if (!full.ok()) return FindUncached(dirfd, path, follow);
+        t.resolved.entry = *std::move(full);
+      }
+    }
+    return t;
+  }
+  absl::StatusOr<Target> r;
+  if (!FindViaParent(gen, path, follow, &r)) r = FindUncached(dirfd, path, follow);
+  // Remember only what was computed on `gen` throughout: generations are never reused, so an
+  // unchanged pointer after the walk means no refresh happened in between.
+  if (generations_.Peek() != gen) return r;
+  CachedResolution c;
+  if (!r.ok()) {
+    c.error = StatusToErrno(r.status());
+    if (!CacheableError(c.error)) return r;
+  } else if (r->virtual_entry && r->reader != gen->reader.get()) {
+    return r;
+  } else {
+    c.virtual_entry = r->virtual_entry;
+    c.prefix_root = r->prefix_root;
+    c.real_path = r->real_path;
+    if (r->virtual_entry) {
+      c.path = r->resolved.path;
+      c.entry = r->resolved.entry;
+    }
+  }
+  resolve_cache_.Insert(gen, key, std::move(c));
+  return r;
+}
+
+bool Vfs::FindViaParent(const Generation* gen, absl::string_view path, bool follow,
+                        absl::StatusOr<Target>* out) {
+  // Only "/a/b/name" spellings: no "//", ".", ".." or trailing '/' anywhere, so the path is its
+  // parent's path plus one plain name, and every component of the parent is followed.
+  if (NeedsLexicalClean(path)) return false;
+  const size_t slash = path.rfind('/');
+  if (slash == absl::string_view::npos || slash == 0) return false;
+  const absl::string_view parent = path.substr(0, slash);
+  const absl::string_view name = path.substr(slash + 1);
+  if (name.empty() || name.size() > 255) return false;  // the whole walk reports those
+  char buf[kVfsPathMax + 1];
+  buf[0] = 'P';
+  std::memcpy(buf + 1, parent.data(), parent.size());
+  const absl::string_view key(buf, parent.size() + 1);
+  bool usable = false;
+  std::string base;
+  Entry base_entry;
+  int base_hops = 0;
+  const bool known = resolve_cache_.Lookup(gen, key, [&](const CachedResolution& c) {
+    usable = c.virtual_entry;
+    if (usable) {
+      base = c.path;
+      base_entry = c.entry;
+      base_hops = c.symlink_hops;
+    }
+  });
+  if (!known) {
+    absl::StatusOr<Target> dir = FindUncached(AT_FDCWD, parent, /*follow=*/true);
+    // Usable: a virtual directory inside a repo, reached without leaving the index.
+    CachedResolution c;
+    c.virtual_entry = dir.ok() && dir->virtual_entry && dir->reentries == 0 &&
+                      dir->reader == gen->reader.get() && !dir->resolved.path.empty() &&
+                      dir->resolved.entry.type == EntryType::kDirectory;
+    if (c.virtual_entry) {
+      c.path = dir->resolved.path;
+      c.entry = dir->resolved.entry;
+      c.symlink_hops = dir->resolved.symlink_hops;
+      usable = true;
+      base = c.path;
+      base_entry = c.entry;
+      base_hops = c.symlink_hops;
+    }
+    if (generations_.Peek() == gen && (dir.ok() || CacheableError(StatusToErrno(dir.status())))) {
+      resolve_cache_.Insert(gen, key, std::move(c));
+    }
+  }
+  if (!usable) return false;
+  absl::StatusOr<Resolved> r =
+      ResolvePathFrom(base, base_entry, base_hops, name, follow,
+                      [&](absl::string_view p) { return LookupInUnion(gen, p); });
+  if (!r.ok()) {
+    *out = r.status();
+    return true;
+  }
+  // Leaving the index, or the real entries beside the repos: the whole walk handles those.
+  if (!r->in_index || r->path.empty() || r->entry.ino == kRealTopLevelIno) return false;
+  Target t;
+  t.virtual_entry = true;
+  t.resolved = *std::move(r);
+  t.reader = gen->reader.get();
+  *out = std::move(t);
+  return true;
+}
+
+bool Vfs::StatCached(absl::string_view path, bool follow, struct stat* st, int* err,
+                     std::string* real_path, bool* passthrough, std::string* canonical) {
+  char buf[kVfsPathMax + 1];
+  const absl::string_view key =
+      resolve_cache_.enabled() ? FindKey(path, follow, buf) : absl::string_view();
+  if (key.empty()) return false;
+  const Generation* gen = generations_.Current();
+  return resolve_cache_.Lookup(gen, key, [&](const CachedResolution& c) {
+    *err = c.error;
+    *passthrough = c.error == 0 && !c.virtual_entry;
+    if (*passthrough) {
+      *real_path = c.real_path;
+    } else if (c.error == 0) {
+      EntryToStat(c.entry, identity_, st);
+      if (canonical != nullptr) *canonical = c.path;
+    }
+  });
+}
+
+absl::StatusOr<Vfs::Target> Vfs::FindUncached(int dirfd, absl::string_view path, bool follow) {
   ASSIGN_OR_RETURN(Location loc, Locate(dirfd, path));
   Target t;
   for (int hop = 0; hop < 8; ++hop) {
@@ -132,22 +331,7 @@ absl::StatusOr<Vfs::Target> Vfs::Find(int dirfd, absl::string_view path, bool fo
     }
     const Generation* gen = generations_.Current();
     if (gen == nullptr) return t;  // the index went away: the real disk answers
-    // The prefix root is a union: a top-level name the index lacks (reached through "..") is
-    // the real entry beside the repos. The walk sees it as a symlink out of the root to that
-    // real entry, so it continues on the real disk with kernel semantics.
-    const std::string top_target = absl::StrCat("../", Basename(prefix_->real()), "/");
-    auto lookup = [&](absl::string_view p) -> absl::StatusOr<Entry> {
-      absl::StatusOr<Entry> e = gen->reader->Lookup(p);
-      if (e.ok() || p.empty() || p.find('/') != absl::string_view::npos ||
-          !absl::IsNotFound(e.status())) {
-        return e;
-      }
-      Entry real;
-      real.type = EntryType::kSymlink;
-      real.ino = kRealTopLevelIno;
-      real.symlink_target = absl::StrCat(top_target, p);
-      return real;
-    };
+    auto lookup = [&](absl::string_view p) { return LookupInUnion(gen, p); };
     ASSIGN_OR_RETURN(Resolved r, ResolvePath(loc.rel, follow, lookup));
     if (r.in_index && r.entry.ino == kRealTopLevelIno) {  // not followed: the real entry itself
       t.real_path = JoinPath(prefix_->literal(), r.path);
@@ -160,6 +344,7 @@ absl::StatusOr<Vfs::Target> Vfs::Find(int dirfd, absl::string_view path, bool fo
     }
     if (r.in_index) {
       t.virtual_entry = true;
+      t.reentries = hop;
       t.resolved = std::move(r);
       t.reader = gen->reader.get();
       return t;

@@ -58,7 +58,20 @@ std::string ParentOf(absl::string_view path) {
 }  // namespace
 
 Outcome Vfs::Stat(int dirfd, absl::string_view path, int flags, struct stat* st) {
-  absl::StatusOr<Target> t = Find(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0);
+  const bool follow = (flags & AT_SYMLINK_NOFOLLOW) == 0;
+  int err = 0;
+  bool pass = false;
+  std::string real_path;
+  std::string canonical;
+  const bool profile = ProfileEnabled();
+  if (StatCached(path, follow, st, &err, &real_path, &pass, profile ? &canonical : nullptr)) {
+    if (err != 0) return Fail(err);
+    if (pass) return Passthrough(std::move(real_path));
+    Count(Counter::kVirtualStats);
+    if (profile) RecordProfile("stat", canonical, 0, 0, 0, "index");
+    return Outcome::Result(0);
+  }
+  absl::StatusOr<Target> t = Find(dirfd, path, follow, /*probe_cache=*/false);
   if (!t.ok()) return Fail(t.status());
   if (!t->virtual_entry) return Passthrough(std::move(t->real_path));
   Count(Counter::kVirtualStats);

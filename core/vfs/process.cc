@@ -33,6 +33,12 @@ struct ProcessParts {
 absl::StatusOr<Vfs*> Build() {
   ASSIGN_OR_RETURN(Config config, LoadConfig());
   if (config.disable) return static_cast<Vfs*>(nullptr);
+  // Debian's Abseil is built without NDEBUG, so every absl::Mutex operation runs the debug
+  // lock-order graph (GraphCycles, a global lock and per-thread bookkeeping): a large share of a
+  // cached stat. The shim's lock order is fixed by design and exercised with detection on by the
+  // unit tests (which never come here), so the preloaded process turns it off. Process-wide:
+  // other Abseil users in the process lose only this debug check.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   SetLogLevel(config.log_level);
   const Prefix& prefix = RouterPrefix();
   if (config.prefix != prefix.literal()) {

@@ -20,7 +20,8 @@ Vfs::Vfs(const Parts& parts)
       statfs_path_(parts.statfs_path),
       generations_(parts.source, absl::Seconds(parts.refresh_seconds)),
       placeholders_(parts.placeholder_root, parts.env),
-      identity_(CurrentIdentity()) {}
+      identity_(CurrentIdentity()),
+      resolve_cache_(parts.resolve_cache_entries) {}
 
 Vfs::~Vfs() = default;
 
@@ -47,6 +48,9 @@ void Vfs::ParentAfterFork() {
 }
 
 void Vfs::ChildAfterFork() {
+  // Nothing of the parent's resolution cache is trusted (resolve_cache.h); the child's next
+  // Current() also publishes a reopened generation, so it starts afresh either way.
+  resolve_cache_.ResetAfterForkChild();
   fds_.ResetLockInChild();
   placeholders_.ResetLockInChild();
   generations_.ResetLockInChild();

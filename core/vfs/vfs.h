@@ -47,6 +47,7 @@
 #include "core/vfs/generations.h"
 #include "core/vfs/metadata.h"
 #include "core/vfs/prefix.h"
+#include "core/vfs/resolve_cache.h"
 
 namespace hfshim {
 
@@ -88,6 +89,9 @@ class Vfs {
     double refresh_seconds = 30;
     double timeout_seconds = 60;
     std::string statfs_path;  // statfs of virtual paths reports this file system (the cache's)
+    // Resolutions of absolute paths (and directory entries) remembered per generation
+    // (core/vfs/resolve_cache.h); 0 disables the memo.
+    size_t resolve_cache_entries = 8192;
   };
   static absl::StatusOr<std::unique_ptr<Vfs>> Create(const Parts& parts);
 
@@ -175,6 +179,7 @@ class Vfs {
   FdTable& fds() { return fds_; }
   // The current generation (refreshing if due); nullptr when there is no index.
   const Generation* generation() { return generations_.Current(); }
+  const ResolveCache& resolve_cache() const { return resolve_cache_; }
 
  private:
   explicit Vfs(const Parts& parts);
@@ -186,8 +191,27 @@ class Vfs {
     std::string real_path;       // when the resolution left the index
     Resolved resolved;
     const IndexReader* reader = nullptr;
+    int reentries = 0;  // times the walk left the index and came back
   };
-  absl::StatusOr<Target> Find(int dirfd, absl::string_view path, bool follow);
+  // Find answers absolute paths from resolve_cache_ when it can (exactly what FindUncached
+  // would answer on the same generation), else resolves and remembers the result.
+  // `probe_cache` false: the caller just missed in resolve_cache_ (resolve and remember).
+  absl::StatusOr<Target> Find(int dirfd, absl::string_view path, bool follow,
+                              bool probe_cache = true);
+  absl::StatusOr<Target> FindUncached(int dirfd, absl::string_view path, bool follow);
+  // Find of a plainly spelled absolute path from its parent directory's remembered resolution
+  // (resolve_cache_ key "P<parent>"): true with *out set when that gives the exact answer,
+  // false when the caller must walk the whole path.
+  bool FindViaParent(const Generation* gen, absl::string_view path, bool follow,
+                     absl::StatusOr<Target>* out);
+  // Stat from resolve_cache_ alone (absolute paths): true if remembered, with *err (> 0: the
+  // errno), *passthrough (+ *real_path) or *st (+ *canonical, the entry's path, if not null).
+  bool StatCached(absl::string_view path, bool follow, struct stat* st, int* err,
+                  std::string* real_path, bool* passthrough, std::string* canonical);
+  // The index entry at exact path `p` of `gen`, directories remembered in resolve_cache_.
+  absl::StatusOr<Entry> LookupEntry(const Generation* gen, absl::string_view p);
+  // LookupEntry, plus the union's real top-level names as symlinks out of the root.
+  absl::StatusOr<Entry> LookupInUnion(const Generation* gen, absl::string_view p);
   absl::StatusOr<Location> Route(absl::string_view abs, bool base_virtual);
   absl::StatusOr<Location> RouteRel(absl::string_view rel, bool base_virtual, int depth);
   absl::StatusOr<std::string> Materialize(const Resolved& r, const IndexReader& reader);
@@ -212,6 +236,7 @@ class Vfs {
   Placeholders placeholders_;
   FdTable fds_;
   StatIdentity identity_;
+  ResolveCache resolve_cache_;
 };
 
 }  // namespace hfshim

@@ -1,0 +1,72 @@
+#include "core/vfs/resolve_cache.h"
+
+#include <new>
+
+#include "absl/hash/hash.h"
+
+namespace hfshim {
+
+ResolveCache::ResolveCache(size_t capacity)
+    : per_shard_(capacity == 0 ? 0 : (capacity + kShards - 1) / kShards) {}
+
+ResolveCache::Shard& ResolveCache::ShardFor(absl::string_view key, size_t* hash) const {
+  *hash = absl::Hash<absl::string_view>{}(key);  // = the maps' StringHash
+  return shards_[(*hash >> 7) % kShards];        // the low bits pick the slot inside the map
+}
+
+bool ResolveCache::Lookup(const void* gen, absl::string_view key,
+                          absl::FunctionRef<void(const CachedResolution&)> visit) const {
+  if (per_shard_ == 0 || gen == nullptr) return false;
+  size_t hash;
+  Shard& s = ShardFor(key, &hash);
+  absl::ReaderMutexLock lock(&s.mu);
+  if (s.gen != gen) return false;
+  auto it = s.map.find(key, hash);
+  if (it == s.map.end()) return false;
+  visit(it->second);
+  return true;
+}
+
+void ResolveCache::Insert(const void* gen, absl::string_view key, CachedResolution value) {
+  if (per_shard_ == 0 || gen == nullptr) return;
+  if (value.entry.block_checksums.size() > kMaxStoredChecksums) {
+    value.entry.block_checksums.clear();
+    value.entry.block_checksums.shrink_to_fit();
+    value.entry_trimmed = true;
+  }
+  size_t hash;
+  Shard& s = ShardFor(key, &hash);
+  absl::MutexLock lock(&s.mu);
+  if (s.gen != gen) {
+    s.map.clear();
+    s.gen = gen;
+  }
+  auto it = s.map.find(key, hash);
+  if (it != s.map.end()) {
+    it->second = std::move(value);
+    return;
+  }
+  if (s.map.size() >= per_shard_) s.map.erase(s.map.begin());  // arbitrary victim
+  s.map.emplace(std::string(key), std::move(value));
+}
+
+size_t ResolveCache::size() const {
+  size_t n = 0;
+  for (Shard& s : shards_) {
+    absl::ReaderMutexLock lock(&s.mu);
+    n += s.map.size();
+  }
+  return n;
+}
+
+void ResolveCache::ResetAfterForkChild() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  // The child is single-threaded. The inherited mutexes and maps are not destroyed (either may
+  // be in the middle of another thread's operation): new ones are built over them.
+  for (Shard& s : shards_) {
+    new (&s.mu) absl::Mutex;
+    new (&s.map) absl::flat_hash_map<std::string, CachedResolution>;
+    s.gen = nullptr;
+  }
+}
+
+}  // namespace hfshim

@@ -1,0 +1,97 @@
+// ResolveCache: per-process memo of path resolutions on one index generation, so a repeated
+// stat/open/access of the same absolute path is answered from memory (no LMDB walk, no syscall),
+// and directories met while resolving are looked up once per generation.
+//
+// Keys are opaque byte strings chosen by the caller (Vfs uses "F<abs path>"/"N<abs path>" for a
+// path resolved following/not following a final symlink, "P<abs path>" for a parent directory
+// (its canonical path, entry and symlink hops, or "not usable") and "D<rel path>" for directory
+// entries of the index). A value is whatever resolving the key gave on generation `gen`: an errno,
+// a passthrough (real path, prefix root) or a virtual entry with its canonical path.
+//
+// Contract:
+//  * Exactness: a value is only returned for the generation it was stored under (`gen` is the
+//    identity of an immutable, never-destroyed Generation, so it cannot be reused). A lookup with
+//    another generation misses; the first insert with a new generation empties the shard. The
+//    caller stores only results that are a pure function of (key, generation).
+//  * Bounded: at most `capacity` values in all (capacity / kShards per shard); inserting into a
+//    full shard evicts an arbitrary value of that shard. capacity 0 disables the cache.
+//  * Thread-safety: thread-safe. kShards shards, each an absl::Mutex taken shared by lookups and
+//    exclusively by inserts; visitors run under the shared lock and must not block or re-enter.
+//  * Fork: the child calls ResetAfterForkChild(), which gives every shard a fresh mutex and an
+//    empty map, abandoning (leaking, in the child only) the inherited ones: another thread may
+//    have been inside a shard at fork time, so the inherited map may be mid-update and the
+//    mutex held or queued on by threads that do not exist in the child. Nothing is held across
+//    fork, so fork never waits for this cache. A vfork child never gets here (the shim passes
+//    through in it).
+#ifndef HFSHIM_CORE_VFS_RESOLVE_CACHE_H_
+#define HFSHIM_CORE_VFS_RESOLVE_CACHE_H_
+
+#include <array>
+#include <cstddef>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "core/index/entry.h"
+
+namespace hfshim {
+
+// One remembered resolution.
+struct CachedResolution {
+  int error = 0;               // > 0: the errno the resolution failed with
+  bool virtual_entry = false;  // false (and error 0): passthrough
+  bool prefix_root = false;    // passthrough on the real prefix root (union listing)
+  std::string real_path;       // passthrough: on this path instead of the caller's
+  std::string path;            // virtual: canonical path relative to the index root
+  Entry entry;                 // virtual: the final entry
+  int symlink_hops = 0;        // virtual: symlinks followed to reach it
+  // The entry's block checksums were dropped to bound memory (large files): whoever needs them
+  // reads the entry again from the index; every stat field is still exact.
+  bool entry_trimmed = false;
+};
+
+class ResolveCache {
+ public:
+  static constexpr size_t kShards = 16;
+  // Entries with more block checksums than this are stored trimmed (see entry_trimmed).
+  static constexpr size_t kMaxStoredChecksums = 16;
+
+  explicit ResolveCache(size_t capacity);
+  ResolveCache(const ResolveCache&) = delete;
+  ResolveCache& operator=(const ResolveCache&) = delete;
+
+  bool enabled() const { return per_shard_ > 0; }
+
+  // If `key` holds a value stored under `gen`, calls `visit` with it (under the shard's shared
+  // lock) and returns true; false otherwise.
+  bool Lookup(const void* gen, absl::string_view key,
+              absl::FunctionRef<void(const CachedResolution&)> visit) const;
+
+  // Stores `value` for `key` under `gen` (replacing any value; emptying the shard first if it
+  // holds another generation's values; evicting one value if the shard is full).
+  void Insert(const void* gen, absl::string_view key, CachedResolution value);
+
+  // Values held now (all generations), for tests and statistics.
+  size_t size() const;
+
+  // Fork child only (single-threaded): fresh, empty shards.
+  void ResetAfterForkChild();
+
+ private:
+  struct Shard {
+    mutable absl::Mutex mu;
+    const void* gen ABSL_GUARDED_BY(mu) = nullptr;
+    absl::flat_hash_map<std::string, CachedResolution> map ABSL_GUARDED_BY(mu);
+  };
+  // The shard of a key and the key's hash (the maps' own hash, so it is computed once).
+  Shard& ShardFor(absl::string_view key, size_t* hash) const;
+
+  const size_t per_shard_;
+  mutable std::array<Shard, kShards> shards_;
+};
+
+}  // namespace hfshim
+
+#endif  // HFSHIM_CORE_VFS_RESOLVE_CACHE_H_
