@@ -14,6 +14,8 @@
 #ifndef HFSHIM_CORE_CACHE_CONTENT_CACHE_H_
 #define HFSHIM_CORE_CACHE_CONTENT_CACHE_H_
 
+#include <sys/stat.h>
+
 #include <memory>
 #include <string>
 
@@ -64,6 +66,10 @@ class ContentCache {
 
   // The path content `hash` has (or would have) in the cache; no I/O.
   virtual std::string PathFor(const Hash128& hash) const = 0;
+
+  // Marks the cached content open on `fd` (whose fstat is `st`) as recently used for eviction,
+  // at most once a minute (a futimens only when its mtime is older). Any thread.
+  virtual void Touch(int fd, const struct stat& st) = 0;
 
   // True if content `hash` is complete in the cache (one stat).
   virtual bool Contains(const Hash128& hash) const = 0;

@@ -163,6 +163,10 @@ class DiskCache final : public ContentCache {
   }
 
  private:
+  void Touch(int fd, const struct stat& st) override {
+    if (time(nullptr) - st.st_mtime > kTouchAfterSeconds) futimens(fd, nullptr);
+  }
+
   void Hit(const std::string& path, const struct stat& st, uint64_t size) {
     ++hits_;
     Count(Counter::kCacheFileHits);

@@ -18,6 +18,7 @@ bool Vfs::Fstat(int fd, struct stat* st) {
   if (IsContentKind(FdHint(fd))) {
     ContentFd rec;
     if (fds_.Get(fd, st->st_dev, st->st_ino, &rec)) {
+      cache_->Touch(fd, *st);  // LRU, piggybacking on the caller's fstat of the cache file
       EntryToStat(rec.meta, identity_, st);
       Count(Counter::kVirtualStats);
       return true;

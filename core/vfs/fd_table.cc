@@ -59,7 +59,10 @@ bool FdTable::Get(int fd, dev_t dev, ino_t ino, ContentFd* out) {
   ForkMutexLock lock(&mu_);
   auto it = fds_.find(fd);
   if (it == fds_.end()) return false;
-  if (it->second.dev != dev || it->second.ino != ino) {
+  if (it->second.dev == 0 && it->second.ino == 0) {  // first fstat: learn the identity
+    it->second.dev = dev;
+    it->second.ino = ino;
+  } else if (it->second.dev != dev || it->second.ino != ino) {
     fds_.erase(it);  // the fd number was reused behind our back
     return false;
   }

@@ -82,7 +82,10 @@ struct ContentFd {
 class FdTable {
  public:
   void Put(int fd, ContentFd record);
-  // The record of `fd` if its backing file is still (dev, ino); stale records are dropped.
+  // The record of `fd` if its backing file is still (dev, ino); stale records are dropped. A
+  // record put with dev = ino = 0 (Vfs::Open skips an fstat on its hot path) takes the (dev, ino)
+  // of its first Get: trusted unless the fd was closed by a raw syscall and its number reused
+  // before the first fstat.
   bool Get(int fd, dev_t dev, ino_t ino, ContentFd* out);
   void Copy(int from, int to);
   void Erase(int fd);

@@ -35,6 +35,7 @@ class FakeCache final : public ContentCache {
   }
   std::string PathFor(const Hash128& hash) const override { return dir_ + "/" + hash.Hex(); }
   bool Contains(const Hash128& hash) const override;
+  void Touch(int, const struct stat&) override {}
   absl::Status Verify(const Entry&) override { return absl::OkStatus(); }
   void ResetAfterFork() override {}
   Stats stats() const override { return {}; }
