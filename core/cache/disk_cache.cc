@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -48,7 +49,38 @@ class DiskCache final : public ContentCache {
 
   absl::Status Init() {
     for (const std::string& dir : config_.cache_dirs) RETURN_IF_ERROR(PrepareCacheDir(env_, dir));
+    content_fds_.reset(new std::atomic<int>[config_.cache_dirs.size()]);
+    for (size_t i = 0; i < config_.cache_dirs.size(); ++i) content_fds_[i] = -1;
     return absl::OkStatus();
+  }
+
+  ~DiskCache() override {
+    for (size_t i = 0; content_fds_ && i < config_.cache_dirs.size(); ++i) {
+      if (content_fds_[i] >= 0) close(content_fds_[i]);
+    }
+  }
+
+  absl::StatusOr<int> OpenCached(const Hash128& hash, int flags) override {
+    // "<xx>/<hash>" relative to the content directory's fd: a two-component lookup for the
+    // kernel instead of the whole cache path.
+    char rel[40];
+    const std::string hex = hash.Hex();
+    std::snprintf(rel, sizeof(rel), "%.2s/%s", hex.c_str(), hex.c_str());
+    const size_t dir = hash.lo % config_.cache_dirs.size();
+    int dir_fd = content_fds_[dir].load(std::memory_order_relaxed);
+    if (dir_fd < 0) dir_fd = OpenContentDir(dir);
+    if (dir_fd >= 0) {
+      const int fd = openat(dir_fd, rel, O_RDONLY | O_CLOEXEC | flags);
+      if (fd >= 0) return fd;
+      if (errno == ENOENT) return absl::NotFoundError("not cached");
+    }
+    // The directory fd is gone (closed by the program, e.g. closerange): the full path, and a
+    // fresh directory fd for next time.
+    content_fds_[dir].store(-1, std::memory_order_relaxed);
+    const std::string path = PathFor(hash);
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | flags);
+    if (fd >= 0) return fd;
+    return ErrnoStatus(errno, "open " + path);
   }
 
   std::string PathFor(const Hash128& hash) const override {
@@ -191,6 +223,19 @@ class DiskCache final : public ContentCache {
                                  " is complete but could not be promoted; see the log");
     }
     return lazy->final_path();
+  }
+
+  // Opens the content directory of cache dir `i` (O_PATH) and publishes its fd; -1 on failure.
+  int OpenContentDir(size_t i) {
+    const std::string dir = config_.cache_dirs[i] + "/content";
+    const int fd = open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int expected = -1;
+    if (!content_fds_[i].compare_exchange_strong(expected, fd)) {
+      close(fd);  // another thread published one first
+      return expected;
+    }
+    return fd;
   }
 
   // Run by a LazyContent after it fetched blocks.
@@ -363,6 +408,7 @@ class DiskCache final : public ContentCache {
   const std::shared_ptr<DiskCache*> self_ = std::make_shared<DiskCache*>(this);
   BlockFetcher fetcher_;
   ByteBudget budget_;
+  std::unique_ptr<std::atomic<int>[]> content_fds_;  // per cache dir: its content/ (O_PATH)
   std::mutex open_mu_;  // serialises creating the LazyContent of a content
   std::mutex mu_;
   SingleFlight<Hash128> flights_;                                    // by content

@@ -201,8 +201,8 @@ Outcome Vfs::Open(int dirfd, absl::string_view path, int flags, mode_t mode) {
   // process of the node) between Materialize and open: then it is fetched again, a bounded
   // number of times.
   const int open_flags = O_RDONLY | (flags & (kKept | O_DIRECT));
-  std::string backing_path = cache_->PathFor(r.entry.content_hash);
-  absl::StatusOr<int> fd = env_->Open(backing_path, open_flags, 0);
+  std::string backing_path = "the node cache";
+  absl::StatusOr<int> fd = cache_->OpenCached(r.entry.content_hash, flags & (kKept | O_DIRECT));
   if (fd.ok()) {
     Count(Counter::kCacheFileHits);
     if (ProfileEnabled()) RecordProfile("open", r.path, 0, r.entry.size, 0, "disk");

@@ -4,6 +4,8 @@
 #ifndef HFSHIM_TESTS_VFS_VFS_FIXTURE_H_
 #define HFSHIM_TESTS_VFS_VFS_FIXTURE_H_
 
+#include <fcntl.h>
+
 #include <map>
 #include <memory>
 #include <string>
@@ -36,6 +38,11 @@ class FakeCache final : public ContentCache {
   std::string PathFor(const Hash128& hash) const override { return dir_ + "/" + hash.Hex(); }
   bool Contains(const Hash128& hash) const override;
   void Touch(int, const struct stat&) override {}
+  absl::StatusOr<int> OpenCached(const Hash128& hash, int flags) override {
+    const int fd = open(PathFor(hash).c_str(), O_RDONLY | O_CLOEXEC | flags);
+    if (fd < 0) return absl::NotFoundError("not cached (test)");
+    return fd;
+  }
   absl::Status Verify(const Entry&) override { return absl::OkStatus(); }
   void ResetAfterFork() override {}
   Stats stats() const override { return {}; }
