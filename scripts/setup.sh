@@ -8,7 +8,7 @@ DEBS=(
   build-essential cmake pkg-config git curl ca-certificates
   liblmdb-dev libabsl-dev libxxhash-dev libcurl4-openssl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-numpy python3-torch lmdb-utils openssl
+  python3 python3-numpy python3-torch python3-pil lmdb-utils openssl
   libjemalloc2
   nodejs
 )
