@@ -209,8 +209,8 @@ Outcome Vfs::Open(int dirfd, absl::string_view path, int flags, mode_t mode) {
   }
   constexpr int kEvictedRetries = 3;
   absl::StatusOr<std::string> backing;
-  for (int attempt = 0; !fd.ok() && StatusToErrno(fd.status()) == ENOENT && attempt < kEvictedRetries;
-       ++attempt) {
+  for (int attempt = 0;
+       !fd.ok() && StatusToErrno(fd.status()) == ENOENT && attempt < kEvictedRetries; ++attempt) {
     backing = Materialize(r, *t->reader);
     if (!backing.ok()) return Fail(backing.status());
     backing_path = *backing;
