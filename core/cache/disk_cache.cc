@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -96,14 +95,14 @@ class DiskCache final : public ContentCache {
 
   absl::StatusOr<std::string> Materialize(const Entry& entry, const IndexReader& index,
                                           absl::Time deadline, bool* fetched) override {
+    if (fetched != nullptr) *fetched = false;
+    if (FilledByBlocks(entry)) return MaterializeBlocks(entry, deadline, fetched);  // its own stat
     const std::string path = PathFor(entry.content_hash);
     struct stat st;
-    if (fetched != nullptr) *fetched = false;
     if (env_->Stat(path, &st).ok() && static_cast<uint64_t>(st.st_size) == entry.size) {
       Hit(path, st, entry.size);
       return path;
     }
-    if (FilledByBlocks(entry)) return MaterializeBlocks(entry, deadline, fetched);
     if (fetched != nullptr) *fetched = true;
     bool led = false;
     absl::Status s = flights_.Do(

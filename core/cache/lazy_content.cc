@@ -36,12 +36,20 @@ std::string LazyContent::OpenPath() const {
 uint64_t LazyContent::size() const { return partial_ ? partial_->entry().size : 0; }
 uint64_t LazyContent::block_size() const { return partial_ ? partial_->entry().block_size : 0; }
 
-bool LazyContent::Present(uint64_t offset, uint64_t length) const {
-  if (complete() || length == 0) return true;
+bool LazyContent::BlocksOf(uint64_t offset, uint64_t length, size_t* first, size_t* last) const {
+  if (complete() || length == 0) return false;
   const Entry& e = partial_->entry();
-  if (offset >= e.size) return true;
+  if (offset >= e.size) return false;
   const uint64_t end = std::min<uint64_t>(e.size, offset + std::min(length, e.size));
-  for (size_t b = offset / e.block_size; b <= (end - 1) / e.block_size; ++b) {
+  *first = offset / e.block_size;
+  *last = (end - 1) / e.block_size;
+  return true;
+}
+
+bool LazyContent::Present(uint64_t offset, uint64_t length) const {
+  size_t first, last;
+  if (!BlocksOf(offset, length, &first, &last)) return true;
+  for (size_t b = first; b <= last; ++b) {
     if (!partial_->Present(b)) return false;
   }
   return true;
@@ -49,12 +57,11 @@ bool LazyContent::Present(uint64_t offset, uint64_t length) const {
 
 absl::Status LazyContent::Ensure(uint64_t offset, uint64_t length, absl::Time deadline,
                                  size_t* fetched_blocks) {
-  if (complete() || length == 0) return absl::OkStatus();
+  size_t first, last;
+  if (!BlocksOf(offset, length, &first, &last)) return absl::OkStatus();
   const Entry& e = partial_->entry();
-  if (offset >= e.size) return absl::OkStatus();
-  const uint64_t end = std::min<uint64_t>(e.size, offset + std::min(length, e.size));
   std::vector<size_t> missing;
-  for (size_t b = offset / e.block_size; b <= (end - 1) / e.block_size; ++b) {
+  for (size_t b = first; b <= last; ++b) {
     if (!partial_->Present(b)) missing.push_back(b);
   }
   if (missing.empty()) {
@@ -103,14 +110,12 @@ absl::Status LazyContent::Ensure(uint64_t offset, uint64_t length, absl::Time de
 
 LazyContent::Step LazyContent::FetchNextMissing(uint64_t offset, uint64_t length,
                                                 absl::Time deadline) {
-  if (complete() || length == 0) return Step::kNothing;
-  const Entry& e = partial_->entry();
-  if (offset >= e.size) return Step::kNothing;
-  const uint64_t end = std::min<uint64_t>(e.size, offset + std::min(length, e.size));
+  size_t first, last;
+  if (!BlocksOf(offset, length, &first, &last)) return Step::kNothing;
   // The first missing block nobody fetches; failing that, wait for the first one in flight
   // (SingleFlight::Do joins it), so idle workers sleep on a fetch rather than poll.
   std::optional<size_t> in_flight;
-  for (size_t b = offset / e.block_size; b <= (end - 1) / e.block_size; ++b) {
+  for (size_t b = first; b <= last; ++b) {
     if (partial_->Present(b)) continue;
     const bool busy = flights_.Busy(b);
     if (busy && in_flight.has_value()) continue;
@@ -120,14 +125,13 @@ LazyContent::Step LazyContent::FetchNextMissing(uint64_t offset, uint64_t length
     }
     // With its free missing successors, up to a readahead GET's worth.
     size_t count = 1;
-    while (count < kReadaheadRunBlocks && b + count <= (end - 1) / e.block_size &&
-           !partial_->Present(b + count) && !flights_.Busy(b + count)) {
+    while (count < kReadaheadRunBlocks && b + count <= last && !partial_->Present(b + count) &&
+           !flights_.Busy(b + count)) {
       ++count;
     }
     size_t fetched = 0;
     if (!FillRun(b, count, deadline, &fetched).ok()) return Step::kFailed;
-    MaybePromote();
-    if (fetched > 0 && after_fill_) after_fill_();
+    AfterFetch(fetched);
     return Step::kFetched;
   }
   if (!in_flight.has_value()) return Step::kNothing;
@@ -139,9 +143,13 @@ bool LazyContent::Fill(size_t block, absl::Time deadline) {
   absl::Status s =
       flights_.Do(block, deadline, [&] { return FetchBlockOnce(block, deadline, &fetched); });
   if (!s.ok()) return false;
-  MaybePromote();
-  if (fetched && after_fill_) after_fill_();
+  AfterFetch(fetched ? 1 : 0);
   return true;
+}
+
+void LazyContent::AfterFetch(size_t fetched) {
+  MaybePromote();
+  if (fetched > 0 && after_fill_) after_fill_();
 }
 
 absl::Status LazyContent::FillRun(size_t first, size_t count, absl::Time deadline,

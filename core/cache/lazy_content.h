@@ -67,6 +67,11 @@ class LazyContent {
   void ResetAfterFork();
 
  private:
+  // The blocks [*first, *last] holding content bytes [offset, offset + length), clamped to the
+  // size; false if there are none to consider (complete, empty range, or past the end).
+  bool BlocksOf(uint64_t offset, uint64_t length, size_t* first, size_t* last) const;
+  // After blocks were filled (`fetched` of them by this process): promotion, eviction hook.
+  void AfterFetch(size_t fetched);
   // Fetches `block` unless present, joining a fetch of it in flight; false on failure.
   bool Fill(size_t block, absl::Time deadline);
   // Fetches the missing blocks of [first, first + count), contiguous ones with one GET where no

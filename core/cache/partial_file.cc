@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "core/base/posix_error.h"
 #include "core/base/status_macros.h"
 #include "core/cache/block_fetcher.h"
@@ -90,10 +91,6 @@ bool DecodeRecord(const uint8_t* p, size_t len, Entry* e, RecordHeader* h, size_
 bool SameContent(const Entry& a, const Entry& b) {
   return a.size == b.size && a.block_size == b.block_size && a.content_hash == b.content_hash &&
          a.block_checksums == b.block_checksums;
-}
-
-std::string StripSuffix(absl::string_view path, absl::string_view suffix) {
-  return std::string(path.substr(0, path.size() - suffix.size()));
 }
 
 }  // namespace
@@ -186,12 +183,11 @@ absl::StatusOr<std::unique_ptr<PartialFile>> PartialFile::OpenOrCreate(
 
 absl::StatusOr<std::unique_ptr<PartialFile>> PartialFile::OpenExisting(
     Env* env, const std::string& data_path) {
-  if (data_path.size() <= kPartialSuffix.size() ||
-      data_path.compare(data_path.size() - kPartialSuffix.size(), kPartialSuffix.size(),
-                        kPartialSuffix.data()) != 0) {
+  absl::string_view final_path = data_path;
+  if (!absl::ConsumeSuffix(&final_path, kPartialSuffix) || final_path.empty()) {
     return absl::InvalidArgumentError(data_path + " is not partial content");
   }
-  return OpenPair(env, StripSuffix(data_path, kPartialSuffix), nullptr);
+  return OpenPair(env, std::string(final_path), nullptr);
 }
 
 bool PartialFile::Present(size_t block) const {
