@@ -2,6 +2,7 @@
 """Macro comparison: hfshim against native disk, FUSE peers and the raw store, in one run.
 
   /usr/bin/python3 bench/compare.py [--files 20000] [--model-mb 1024] [--repeat 3] [--json OUT]
+                                   [--no-s3] [--no-fuse] [--only read_small,raw_read,...]
 
 Generates a seeded hub cache (bench/macro/dataset.py), pushes it into a file:// store and, when
 s3rver is installed (scripts/setup.sh), into an s3rver bucket on loopback; mounts rclone and s3fs
@@ -61,9 +62,11 @@ def rate(result, unit):
     return result["items"] / result["seconds"]
 
 
-def measure(configs, manifests, repeat, dropped):
+def measure(configs, manifests, repeat, dropped, only):
     rows = []
     for probe, which, threads, unit in PROBES:
+        if only and probe not in only:
+            continue
         for temp in ("cold", "warm"):
             for config in configs:
                 runs = []
@@ -99,10 +102,12 @@ def measure(configs, manifests, repeat, dropped):
     return rows
 
 
-def measure_warm_and_raw(configs, args, work, file_store, dropped):
+def measure_warm_and_raw(configs, args, work, file_store, dropped, only):
     """hfshim-warm of both repos into an empty node cache, and the raw store ceiling."""
     from macro import raw
     rows = []
+    if only and not only & {"hfshim-warm", "warm_model", "raw_read", "raw_large"}:
+        return rows
     warm_bin = os.path.join(args.install, "bin", "hfshim-warm")
     for config in configs:
         if not isinstance(config, Hfshim):
@@ -112,6 +117,8 @@ def measure_warm_and_raw(configs, args, work, file_store, dropped):
         for label, target in (("hfshim-warm", ["--all"]),
                               ("warm_model", [dataset.MODEL_REPO[len("models--"):].replace(
                                   "--", "/", 1)])):
+            if only and label not in only:
+                continue
             runs = []
             for _ in range(args.repeat):
                 dropped[0] &= config.make_cold()
@@ -136,6 +143,8 @@ def measure_warm_and_raw(configs, args, work, file_store, dropped):
             s3, servers.BUCKET, "hub", os.path.join(work, "s3rver-data"), sub)))
     # raw_large: the data objects (large files) alone, as parallel 8 MiB ranged GETs.
     for probe, subdirs in (("raw_read", ("packs", "data")), ("raw_large", ("data",))):
+        if only and probe not in only:
+            continue
         for _, name, fn in stores:
             runs = []
             for _ in range(args.repeat):
@@ -187,7 +196,12 @@ def main():
     ap.add_argument("--workdir", help="keep data here (default: a temp dir, removed)")
     ap.add_argument("--no-s3", action="store_true", help="skip s3rver and the FUSE peers")
     ap.add_argument("--json", help="write the raw numbers here")
+    ap.add_argument("--no-fuse", action="store_true", help="skip the FUSE peers")
+    ap.add_argument("--only", default="",
+                    help="comma-separated rows to run (probe names, hfshim-warm, warm_model, "
+                         "raw_read, raw_large); default: all")
     args = ap.parse_args()
+    only = set(filter(None, args.only.split(",")))
 
     lib = os.path.join(args.install, "lib", "libhfshim.so")
     if not os.path.exists(lib):
@@ -220,7 +234,7 @@ def main():
         push_seconds = {"file": push(args.install, src, "file://" + store)}
         configs.append(Hfshim("hfshim file://", lib, "file://" + store, work))
         from macro.peers import add_local_fuse_peer
-        for peer in add_local_fuse_peer(src, work):
+        for peer in [] if args.no_fuse else add_local_fuse_peer(src, work):
             cleanup.append(peer.close)
             configs.append(peer)
             fuse_names.add(peer.name)
@@ -234,7 +248,7 @@ def main():
                 configs.append(Hfshim("hfshim s3rver", lib, "s3://%s/hub" % servers.BUCKET,
                                       work, s3.env(), server=s3))
                 from macro.peers import add_fuse_peers
-                for peer in add_fuse_peers(s3, src, work):
+                for peer in [] if args.no_fuse else add_fuse_peers(s3, src, work):
                     cleanup.append(peer.close)
                     configs.append(peer)
                     fuse_names.add(peer.name)
@@ -242,8 +256,8 @@ def main():
                 print("compare.py: S3 configurations skipped: %s" % e, file=sys.stderr)
 
         dropped = [True]
-        rows = measure(configs, manifests, args.repeat, dropped)
-        rows += measure_warm_and_raw(configs, args, work, store, dropped)
+        rows = measure(configs, manifests, args.repeat, dropped, only)
+        rows += measure_warm_and_raw(configs, args, work, store, dropped, only)
         print("hfshim macro benchmark: %d small files (%.0f MB), model %d MiB, %d cores, "
               "median of %d" % (info["small_files"], info["small_bytes"] / 1e6, args.model_mb,
                                 os.cpu_count(), args.repeat))
