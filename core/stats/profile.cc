@@ -51,27 +51,87 @@ struct ThreadBuffer {
 std::mutex g_registry_mu;
 ThreadBuffer* g_registry = nullptr;  // intentionally leaked: threads may outlive exit handlers
 
+// Initial-exec TLS: a plain pointer load, no __tls_get_addr call (the library is preloaded or
+// linked into an executable, never dlopen'ed late).
+__thread ThreadBuffer* t_buffer __attribute__((tls_model("initial-exec"))) = nullptr;
+
 ThreadBuffer* MyBuffer() {
-  thread_local ThreadBuffer* buffer = nullptr;
-  if (buffer == nullptr) {
-    buffer = new ThreadBuffer();
+  if (t_buffer == nullptr) {
+    auto* buffer = new ThreadBuffer();
     std::lock_guard<std::mutex> lock(g_registry_mu);
     buffer->next = g_registry;
     g_registry = buffer;
+    t_buffer = buffer;
   }
-  return buffer;
+  return t_buffer;
 }
 
-void AppendEscaped(std::string* out, absl::string_view path) {
-  for (char c : path) {
-    if (c == '\n') {
-      out->append("\\n");
-    } else if (c == '\\') {
-      out->append("\\\\");
-    } else {
-      out->push_back(c);
-    }
+// The line writers below require room at `p` (MaxLineBytes) and return the new end.
+char* PutText(char* p, absl::string_view s) {
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+char* PutDecimal(char* p, uint64_t v) {
+  char digits[20];
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  while (n > 0) *p++ = digits[--n];
+  return p;
+}
+
+// '\n' and '\\' escaped; everything else copied in runs.
+char* PutEscapedPath(char* p, absl::string_view path) {
+  const char* s = path.data();
+  const char* const end = s + path.size();
+  while (s < end) {
+    const char* run = s;
+    while (run < end && *run != '\n' && *run != '\\') ++run;
+    std::memcpy(p, s, static_cast<size_t>(run - s));
+    p += run - s;
+    if (run == end) break;
+    *p++ = '\\';
+    *p++ = *run == '\n' ? 'n' : '\\';
+    s = run + 1;
   }
+  return p;
+}
+
+// An upper bound of a line's length: four numbers of at most 20 digits, six spaces, the newline
+// and the path with every byte escaped.
+size_t MaxLineBytes(absl::string_view op, absl::string_view tier, absl::string_view path) {
+  return 4 * 20 + 7 + op.size() + tier.size() + 2 * path.size();
+}
+
+// Writes one whole line, '\n' included, at `p` (room: MaxLineBytes) and returns its end.
+char* PutLine(char* p, uint64_t unix_us, absl::string_view op, uint64_t latency_us, uint64_t offset,
+              uint64_t bytes, absl::string_view tier, absl::string_view path) {
+  p = PutDecimal(p, unix_us);
+  *p++ = ' ';
+  p = PutText(p, op);
+  *p++ = ' ';
+  p = PutDecimal(p, latency_us);
+  *p++ = ' ';
+  p = PutDecimal(p, offset);
+  *p++ = ' ';
+  p = PutDecimal(p, bytes);
+  *p++ = ' ';
+  p = PutText(p, tier);
+  *p++ = ' ';
+  p = PutEscapedPath(p, path);
+  *p++ = '\n';
+  return p;
+}
+
+std::string FormatLine(uint64_t unix_us, absl::string_view op, uint64_t latency_us, uint64_t offset,
+                       uint64_t bytes, absl::string_view tier, absl::string_view path) {
+  std::string line(MaxLineBytes(op, tier, path), '\0');
+  char* end = PutLine(&line[0], unix_us, op, latency_us, offset, bytes, tier, path);
+  line.resize(static_cast<size_t>(end - line.data()));
+  return line;
 }
 
 }  // namespace
@@ -98,33 +158,27 @@ bool StartProfile(const std::string& path) {
 bool ProfileEnabled() { return g_profile_fd.load(std::memory_order_relaxed) >= 0; }
 
 std::string FormatProfileLine(const ProfileRecord& r) {
-  std::string line = absl::StrCat(r.unix_us, " ", r.op, " ", r.latency_us, " ", r.offset, " ",
-                                  r.bytes, " ", r.tier, " ");
-  AppendEscaped(&line, r.path);
-  line.push_back('\n');
-  return line;
+  return FormatLine(r.unix_us, r.op, r.latency_us, r.offset, r.bytes, r.tier, r.path);
 }
 
 void RecordProfile(absl::string_view op, absl::string_view path, uint64_t offset, uint64_t bytes,
                    uint64_t latency_us, absl::string_view tier) {
   if (!ProfileEnabled()) return;
   const uint64_t now = NowUs();
-  // Formatted straight into a reused per-thread string: no allocation in the steady state.
-  thread_local std::string line;
-  line.clear();
-  absl::StrAppend(&line, now, " ", op, " ", latency_us, " ", offset, " ", bytes, " ", tier, " ");
-  AppendEscaped(&line, path);
-  line.push_back('\n');
+  const size_t max_line = MaxLineBytes(op, tier, path);
   ThreadBuffer* b = MyBuffer();
   std::lock_guard<std::mutex> lock(b->mu);
-  if (b->used + line.size() > kBufferBytes) b->FlushLocked();
-  if (line.size() > kBufferBytes) {
+  if (max_line > kBufferBytes) {  // a pathological path: a write of its own, after older lines
+    b->FlushLocked();
+    const std::string line = FormatLine(now, op, latency_us, offset, bytes, tier, path);
     WriteOut(line.data(), line.size());
     return;
   }
+  // Formatted straight into this thread's buffer: no allocation, no intermediate copy.
+  if (b->used + max_line > kBufferBytes) b->FlushLocked();
   if (b->used == 0) b->oldest_us = now;
-  std::memcpy(b->data + b->used, line.data(), line.size());
-  b->used += line.size();
+  char* end = PutLine(b->data + b->used, now, op, latency_us, offset, bytes, tier, path);
+  b->used = static_cast<size_t>(end - b->data);
   if (now - b->oldest_us >= kMaxLineAgeUs) b->FlushLocked();
 }
 

@@ -60,17 +60,34 @@ TEST(ProfileTest, ThreadsAppendWholeLinesAndFlushAtTheEnd) {
     });
   }
   for (auto& th : threads) th.join();
+  // Escapes, and a path whose line cannot fit the per-thread buffer (written on its own).
+  const std::string escaped = "datasets--a--b/snapshots/r/x\ny\\z";
+  const std::string huge = "models--o--m/snapshots/r/" + std::string(40000, 'n') + "\n\\";
+  RecordProfile("read", escaped, 4096, 8192, 3, "store");
+  RecordProfile("stat", huge, 0, 0, 0, "index");
   FlushProfile();
   std::ifstream in(tmpl);
   std::string line;
-  int count = 0;
+  int opens = 0;
+  std::vector<ProfileRecord> others;
   while (std::getline(in, line)) {
     ProfileRecord r;
-    ASSERT_TRUE(ParseProfileLine(line, &r)) << line;
-    EXPECT_EQ(r.op, "open");
-    ++count;
+    ASSERT_TRUE(ParseProfileLine(line, &r)) << line.substr(0, 200);
+    if (r.op == "open") {
+      ++opens;
+    } else {
+      others.push_back(r);
+    }
   }
-  EXPECT_EQ(count, kThreads * kPerThread);
+  EXPECT_EQ(opens, kThreads * kPerThread);
+  ASSERT_EQ(others.size(), 2u);
+  // In the order recorded: the huge line's own write comes after the buffered "read" line.
+  EXPECT_EQ(others[0].path, escaped);
+  EXPECT_EQ(others[0].offset, 4096u);
+  EXPECT_EQ(others[0].bytes, 8192u);
+  EXPECT_EQ(others[0].latency_us, 3u);
+  EXPECT_EQ(others[0].tier, "store");
+  EXPECT_EQ(others[1].path, huge);
   unlink(tmpl);
 }
 
