@@ -2,11 +2,26 @@
 
 #include <xxhash.h>
 
-#include "absl/strings/str_format.h"
 
 namespace hfshim {
 
-std::string Hash128::Hex() const { return absl::StrFormat("%016x%016x", hi, lo); }
+namespace {
+void PutHex64(uint64_t v, char* out) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  for (int i = 15; i >= 0; --i, v >>= 4) out[i] = kDigits[v & 0xf];
+}
+}  // namespace
+
+void Hash128::HexTo(char* out) const {
+  PutHex64(hi, out);
+  PutHex64(lo, out + 16);
+}
+
+std::string Hash128::Hex() const {
+  std::string hex(kHexChars, '0');
+  HexTo(&hex[0]);
+  return hex;
+}
 
 bool Hash128::FromHex(absl::string_view hex, Hash128* out) {
   if (hex.size() != 32) return false;

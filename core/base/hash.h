@@ -18,6 +18,9 @@ struct Hash128 {
   bool operator==(const Hash128&) const = default;
   // 32 lowercase hex digits, hi first.
   std::string Hex() const;
+  // Hex() without an allocation: writes exactly kHexChars characters (no NUL) at `out`.
+  static constexpr size_t kHexChars = 32;
+  void HexTo(char* out) const;
   // Parses Hex() output; false on malformed input.
   static bool FromHex(absl::string_view hex, Hash128* out);
   template <typename H>

@@ -62,9 +62,12 @@ class DiskCache final : public ContentCache {
   absl::StatusOr<int> OpenCached(const Hash128& hash, int flags) override {
     // "<xx>/<hash>" relative to the content directory's fd: a two-component lookup for the
     // kernel instead of the whole cache path.
-    char rel[40];
-    const std::string hex = hash.Hex();
-    std::snprintf(rel, sizeof(rel), "%.2s/%s", hex.c_str(), hex.c_str());
+    char rel[3 + Hash128::kHexChars + 1];
+    hash.HexTo(rel + 3);
+    rel[0] = rel[3];
+    rel[1] = rel[4];
+    rel[2] = '/';
+    rel[sizeof(rel) - 1] = '\0';
     const size_t dir = hash.lo % config_.cache_dirs.size();
     int dir_fd = content_fds_[dir].load(std::memory_order_relaxed);
     if (dir_fd < 0) dir_fd = OpenContentDir(dir);

@@ -14,12 +14,20 @@ namespace {
 bool IsContentKind(FdKind k) { return k == FdKind::kContent || k == FdKind::kLazy; }
 }  // namespace
 
+ContentFd Vfs::ContentRecord(const Entry& entry, dev_t dev, ino_t ino) const {
+  ContentFd record;
+  record.dev = dev;
+  record.ino = ino;
+  EntryToStat(entry, identity_, &record.virtual_stat);
+  return record;
+}
+
 bool Vfs::Fstat(int fd, struct stat* st) {
   if (IsContentKind(FdHint(fd))) {
     ContentFd rec;
     if (fds_.Get(fd, st->st_dev, st->st_ino, &rec)) {
       cache_->Touch(fd, *st);  // LRU, piggybacking on the caller's fstat of the cache file
-      EntryToStat(rec.meta, identity_, st);
+      *st = rec.virtual_stat;
       Count(Counter::kVirtualStats);
       return true;
     }

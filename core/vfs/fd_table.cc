@@ -48,11 +48,9 @@ void ClearFdHintRange(unsigned first, unsigned last) {
   }
 }
 
-void FdTable::Put(int fd, ContentFd record) {
-  record.meta.block_checksums.clear();
-  record.meta.block_checksums.shrink_to_fit();
+void FdTable::Put(int fd, const ContentFd& record) {
   ForkMutexLock lock(&mu_);
-  fds_[fd] = std::move(record);
+  fds_[fd] = record;
 }
 
 bool FdTable::Get(int fd, dev_t dev, ino_t ino, ContentFd* out) {

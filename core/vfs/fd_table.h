@@ -19,6 +19,7 @@
 #ifndef HFSHIM_CORE_VFS_FD_TABLE_H_
 #define HFSHIM_CORE_VFS_FD_TABLE_H_
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -71,17 +72,17 @@ struct LazyFd {
   std::mutex offset_mu;  // held across fetch + read at the fd's offset (Vfs::ReadAtOffset)
 };
 
-// A content fd's virtual identity.
+// A content fd's virtual identity: plain data, so the open/fstat/close hot path allocates
+// nothing for it.
 struct ContentFd {
   dev_t dev = 0;  // the backing file's
   ino_t ino = 0;
-  std::string path;  // canonical virtual path, relative to the index root
-  Entry meta;        // the entry's metadata (no block checksums)
+  struct stat virtual_stat {};  // what fstat reports for the fd (EntryToStat of its entry)
 };
 
 class FdTable {
  public:
-  void Put(int fd, ContentFd record);
+  void Put(int fd, const ContentFd& record);
   // The record of `fd` if its backing file is still (dev, ino); stale records are dropped. A
   // record put with dev = ino = 0 (Vfs::Open skips an fstat on its hot path) takes the (dev, ino)
   // of its first Get: trusted unless the fd was closed by a raw syscall and its number reused

@@ -161,16 +161,6 @@ absl::StatusOr<Entry> Vfs::LookupEntry(const Generation* gen, absl::string_view 
 
 namespace {
 
-// The resolution-cache key of an absolute `path` ("F" or "N" for follow, then the path as
-// given) in `buf` (kVfsPathMax + 1 bytes); empty if the path is not cacheable: a relative path
-// depends on the working directory or dirfd, which the key does not capture.
-absl::string_view FindKey(absl::string_view path, bool follow, char* buf) {
-  if (path.empty() || path[0] != '/' || path.size() >= kVfsPathMax) return {};
-  buf[0] = follow ? 'F' : 'N';
-  std::memcpy(buf + 1, path.data(), path.size());
-  return absl::string_view(buf, path.size() + 1);
-}
-
 // Errors that are a pure function of the path and the generation (index answers); anything else
 // (EIO from a damaged index, EBADF, ...) is never remembered.
 bool CacheableError(int err) {
@@ -183,7 +173,7 @@ absl::StatusOr<Vfs::Target> Vfs::Find(int dirfd, absl::string_view path, bool fo
                                       bool probe_cache) {
   char buf[kVfsPathMax + 1];
   const absl::string_view key =
-      resolve_cache_.enabled() ? FindKey(path, follow, buf) : absl::string_view();
+      resolve_cache_.enabled() ? ResolveCacheKey(path, follow, buf) : absl::string_view();
   if (key.empty()) return FindUncached(dirfd, path, follow);
   const Generation* gen = generations_.Current();
   if (gen == nullptr) return FindUncached(dirfd, path, follow);
@@ -305,7 +295,7 @@ bool Vfs::StatCached(absl::string_view path, bool follow, struct stat* st, int* 
                      std::string* real_path, bool* passthrough, std::string* canonical) {
   char buf[kVfsPathMax + 1];
   const absl::string_view key =
-      resolve_cache_.enabled() ? FindKey(path, follow, buf) : absl::string_view();
+      resolve_cache_.enabled() ? ResolveCacheKey(path, follow, buf) : absl::string_view();
   if (key.empty()) return false;
   const Generation* gen = generations_.Current();
   return resolve_cache_.Lookup(gen, key, [&](const CachedResolution& c) {

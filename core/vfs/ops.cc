@@ -41,6 +41,9 @@ bool WriteIntent(int flags) {
          (flags & O_TMPFILE) == O_TMPFILE;
 }
 
+// The caller's open flags a content or placeholder fd keeps.
+constexpr int kKeptOpenFlags = O_CLOEXEC | O_NONBLOCK | O_NOATIME | O_PATH | O_LARGEFILE | O_NOCTTY;
+
 // Env::Open always adds O_CLOEXEC; a caller who did not ask for it gets an inheritable fd.
 void MatchCloexec(int fd, int flags) {
   if ((flags & O_CLOEXEC) == 0) ::fcntl(fd, F_SETFD, 0);
@@ -133,7 +136,7 @@ Outcome Vfs::OpenLazy(const Resolved& r, int kept_flags, int flags) {
   }
   MatchCloexec(*fd, flags);
   struct stat st;
-  if (env_->Fstat(*fd, &st).ok()) fds_.Put(*fd, ContentFd{st.st_dev, st.st_ino, r.path, r.entry});
+  if (env_->Fstat(*fd, &st).ok()) fds_.Put(*fd, ContentRecord(r.entry, st.st_dev, st.st_ino));
   const bool complete = (*lazy)->complete();
   if (!complete) fds_.PutLazy(*fd, std::make_shared<LazyFd>(*lazy));
   SetFdHint(*fd, complete ? FdKind::kContent : FdKind::kLazy);
@@ -147,6 +150,8 @@ Outcome Vfs::OpenLazy(const Resolved& r, int kept_flags, int flags) {
 }
 
 Outcome Vfs::Open(int dirfd, absl::string_view path, int flags, mode_t mode) {
+  Outcome remembered;
+  if (OpenRemembered(path, flags, &remembered)) return remembered;
   const bool write = WriteIntent(flags);
   absl::StatusOr<Target> t = Find(dirfd, path, (flags & O_NOFOLLOW) == 0);
   if (!t.ok()) {
@@ -171,7 +176,7 @@ Outcome Vfs::Open(int dirfd, absl::string_view path, int flags, mode_t mode) {
   }
   if (!t->virtual_entry) return Passthrough(std::move(t->real_path));
   const Resolved& r = t->resolved;
-  constexpr int kKept = O_CLOEXEC | O_NONBLOCK | O_NOATIME | O_PATH | O_LARGEFILE | O_NOCTTY;
+  constexpr int kKept = kKeptOpenFlags;
   switch (r.entry.type) {
     case EntryType::kSymlink:
       return Fail(ELOOP);  // O_NOFOLLOW on a symlink
@@ -196,8 +201,8 @@ Outcome Vfs::Open(int dirfd, absl::string_view path, int flags, mode_t mode) {
   if (write) return Fail(EROFS);
   if (flags & O_DIRECTORY) return Fail(ENOTDIR);
   if (FilledByBlocks(r.entry)) return OpenLazy(r, flags & (kKept | O_DIRECT), flags);
-  // Hot path: cached content is opened directly (a file at its cache path is always complete
-  // and verified), one syscall. On a miss, Materialize fetches it; content may be evicted (by any
+  // Cached content is opened directly (a file at its cache path is always complete and
+  // verified), one syscall. On a miss, Materialize fetches it; content may be evicted (by any
   // process of the node) between Materialize and open: then it is fetched again, a bounded
   // number of times.
   const int open_flags = O_RDONLY | (flags & (kKept | O_DIRECT));
@@ -221,13 +226,50 @@ Outcome Vfs::Open(int dirfd, absl::string_view path, int flags, mode_t mode) {
                                        ": ", fd.status().message()));
     return Fail(fd.status());
   }
-  MatchCloexec(*fd, flags);
+  return FinishContentOpen(*fd, flags, ContentRecord(r.entry, 0, 0), r.entry.size);
+}
+
+bool Vfs::OpenRemembered(absl::string_view path, int flags, Outcome* out) {
+  if (WriteIntent(flags) || (flags & O_DIRECTORY) || !resolve_cache_.enabled()) return false;
+  char buf[kVfsPathMax + 1];
+  const absl::string_view key = ResolveCacheKey(path, (flags & O_NOFOLLOW) == 0, buf);
+  if (key.empty()) return false;
+  const Generation* gen = generations_.Current();
+  if (gen == nullptr) return false;
+  const bool profile = ProfileEnabled();
+  bool file = false;
+  Hash128 hash;
+  uint64_t size = 0;
+  ContentFd record;
+  std::string profile_path;
+  resolve_cache_.Lookup(gen, key, [&](const CachedResolution& c) {
+    if (c.error != 0 || !c.virtual_entry || c.entry.type != EntryType::kFile ||
+        FilledByBlocks(c.entry)) {
+      return;
+    }
+    file = true;
+    hash = c.entry.content_hash;
+    size = c.entry.size;
+    record = ContentRecord(c.entry, 0, 0);
+    if (profile) profile_path = c.path;
+  });
+  if (!file) return false;
+  absl::StatusOr<int> fd = cache_->OpenCached(hash, flags & (kKeptOpenFlags | O_DIRECT));
+  if (!fd.ok()) return false;  // not cached: Open's full path fetches it
+  Count(Counter::kCacheFileHits);
+  if (profile) RecordProfile("open", profile_path, 0, size, 0, "disk");
+  *out = FinishContentOpen(*fd, flags, record, size);
+  return true;
+}
+
+Outcome Vfs::FinishContentOpen(int fd, int flags, const ContentFd& record, uint64_t size) {
+  MatchCloexec(fd, flags);
   // The backing file's identity is learnt at the fd's first fstat (FdTable): no fstat here.
-  fds_.Put(*fd, ContentFd{0, 0, r.path, r.entry});
-  SetFdHint(*fd, FdKind::kContent);
+  fds_.Put(fd, record);
+  SetFdHint(fd, FdKind::kContent);
   Count(Counter::kVirtualOpens);
-  Count(Counter::kBytesFromDiskCache, r.entry.size);
-  return Outcome::Result(*fd);
+  Count(Counter::kBytesFromDiskCache, size);
+  return Outcome::Result(fd);
 }
 
 Outcome Vfs::Readlink(int dirfd, absl::string_view path, std::string* target) {

@@ -1,10 +1,18 @@
 #include "core/vfs/resolve_cache.h"
 
+#include <cstring>
 #include <new>
 
 #include "absl/hash/hash.h"
 
 namespace hfshim {
+
+absl::string_view ResolveCacheKey(absl::string_view path, bool follow, char* buf) {
+  if (path.empty() || path[0] != '/' || path.size() >= kVfsPathMax) return {};
+  buf[0] = follow ? 'F' : 'N';
+  std::memcpy(buf + 1, path.data(), path.size());
+  return absl::string_view(buf, path.size() + 1);
+}
 
 ResolveCache::ResolveCache(size_t capacity)
     : per_shard_(capacity == 0 ? 0 : (capacity + kShards - 1) / kShards) {}

@@ -35,6 +35,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "core/index/entry.h"
+#include "core/vfs/prefix.h"
 
 namespace hfshim {
 
@@ -51,6 +52,11 @@ struct CachedResolution {
   // reads the entry again from the index; every stat field is still exact.
   bool entry_trimmed = false;
 };
+
+// The resolution-cache key of an absolute `path` ("F" or "N" for follow, then the path as
+// given) in `buf` (kVfsPathMax + 1 bytes); empty if the path is not cacheable: a relative path
+// depends on the working directory or dirfd, which the key does not capture.
+absl::string_view ResolveCacheKey(absl::string_view path, bool follow, char* buf);
 
 class ResolveCache {
  public:

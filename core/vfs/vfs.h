@@ -215,6 +215,15 @@ class Vfs {
   absl::StatusOr<Location> Route(absl::string_view abs, bool base_virtual);
   absl::StatusOr<Location> RouteRel(absl::string_view rel, bool base_virtual, int depth);
   absl::StatusOr<std::string> Materialize(const Resolved& r, const IndexReader& reader);
+  // Open's hot path: an absolute path remembered in resolve_cache_ as a complete file whose
+  // content is in the node cache is opened with one lookup and one openat, allocating nothing.
+  // False (nothing done) when that does not apply; Open's full path then answers.
+  bool OpenRemembered(absl::string_view path, int flags, Outcome* out);
+  // The last step of every open of complete content: fd flags, fd table, hint, counters.
+  Outcome FinishContentOpen(int fd, int flags, const ContentFd& record, uint64_t size);
+  // The fd-table record of a content fd opened on `entry` (backing identity dev/ino, 0 if not
+  // known yet).
+  ContentFd ContentRecord(const Entry& entry, dev_t dev, ino_t ino) const;
   // Open of a large file that is not cached yet: a lazy fd, or -errno.
   Outcome OpenLazy(const Resolved& r, int kept_flags, int flags);
   // The fill state of lazy fd `fd`, re-learnt from /proc/self/fd when inherited across exec.
