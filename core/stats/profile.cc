@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <mutex>
 
@@ -19,7 +20,9 @@ namespace {
 constexpr size_t kBufferBytes = 64 * 1024;
 constexpr uint64_t kMaxLineAgeUs = 1000000;
 
-std::atomic<int> g_profile_fd{-1};
+// The profile file, absolute; set once by StartProfile before g_enabled.
+char g_profile_path[4096];
+std::atomic<bool> g_enabled{false};
 
 uint64_t NowUs() {
   timespec ts{};
@@ -27,11 +30,19 @@ uint64_t NowUs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
 }
 
+// Appends whole lines. The file is opened for each write (one per 64 KiB of lines) instead of
+// holding an fd: nothing for the program to close under us or inherit, and no fd moved to a
+// high number (growing the fd table of a threaded process waits for an RCU grace period,
+// milliseconds). O_APPEND: one write places whole lines atomically at the end of the file.
 void WriteOut(const char* data, size_t n) {
-  int fd = g_profile_fd.load(std::memory_order_relaxed);
-  if (fd < 0 || n == 0) return;
-  // O_APPEND: one write places whole lines atomically at the end of the file.
-  (void)!write(fd, data, n);
+  if (!g_enabled.load(std::memory_order_relaxed) || n == 0) return;
+  const int saved = errno;
+  const int fd = open(g_profile_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd >= 0) {
+    (void)!write(fd, data, n);
+    close(fd);
+  }
+  errno = saved;
 }
 
 // One thread's pending lines. Registered in a global list so FlushProfile() reaches them.
@@ -137,25 +148,25 @@ std::string FormatLine(uint64_t unix_us, absl::string_view op, uint64_t latency_
 }  // namespace
 
 bool StartProfile(const std::string& path) {
-  if (g_profile_fd.load() >= 0) return true;
-  int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (g_enabled.load()) return true;
+  if (path.size() >= sizeof(g_profile_path)) {
+    Log(LogLevel::kWarn, "HFSHIM_PROFILE path is too long; profiling is off");
+    return false;
+  }
+  const int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     Log(LogLevel::kWarn, absl::StrCat("cannot open HFSHIM_PROFILE file ", path, ": ",
                                       strerror(errno), "; profiling is off"));
     return false;
   }
-  // Keep the fd away from the low numbers applications expect to own.
-  int high = fcntl(fd, F_DUPFD_CLOEXEC, 900);
-  if (high >= 0) {
-    close(fd);
-    fd = high;
-  }
-  g_profile_fd.store(fd);
+  close(fd);
+  std::memcpy(g_profile_path, path.c_str(), path.size() + 1);
+  g_enabled.store(true);
   atexit(FlushProfile);
   return true;
 }
 
-bool ProfileEnabled() { return g_profile_fd.load(std::memory_order_relaxed) >= 0; }
+bool ProfileEnabled() { return g_enabled.load(std::memory_order_relaxed); }
 
 std::string FormatProfileLine(const ProfileRecord& r) {
   return FormatLine(r.unix_us, r.op, r.latency_us, r.offset, r.bytes, r.tier, r.path);

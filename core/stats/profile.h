@@ -5,9 +5,10 @@
 // "\n" and "\\". `hfshim-stat --profile FILE` summarises a profile; `hfshim-warm --from-profile`
 // replays its reads.
 //
-// Hot path: Record() formats into a per-thread 64 KiB buffer and writes it with one O_APPEND
-// write(2) when full, when a line is older than a second, or at exit. Lines are never split
-// across writes, so concurrent processes and threads can append to one file.
+// Hot path: Record() formats into a per-thread 64 KiB buffer, which goes to the file with one
+// O_APPEND write(2) (the file opened for it: no fd is held) when full, when a line is older
+// than a second, or at exit. Lines are never split across writes, so concurrent processes and
+// threads can append to one file.
 #ifndef HFSHIM_CORE_STATS_PROFILE_H_
 #define HFSHIM_CORE_STATS_PROFILE_H_
 
