@@ -41,11 +41,10 @@ const Calls& CallsFor(int variant) {
   static const Calls libc = [] {
     void* h = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
     if (h == nullptr) std::abort();
-    return Calls{FromLibc<decltype(Calls::open)>(h, "open"),
-                 FromLibc<decltype(Calls::close)>(h, "close"),
-                 FromLibc<decltype(Calls::stat)>(h, "stat"),
-                 FromLibc<decltype(Calls::read)>(h, "read"),
-                 FromLibc<decltype(Calls::pread)>(h, "pread")};
+    return Calls{
+        FromLibc<decltype(Calls::open)>(h, "open"), FromLibc<decltype(Calls::close)>(h, "close"),
+        FromLibc<decltype(Calls::stat)>(h, "stat"), FromLibc<decltype(Calls::read)>(h, "read"),
+        FromLibc<decltype(Calls::pread)>(h, "pread")};
   }();
   static const Calls program{&open, &close, &stat, &read, &pread};
   return variant == 0 ? libc : program;

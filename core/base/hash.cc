@@ -2,7 +2,6 @@
 
 #include <xxhash.h>
 
-
 namespace hfshim {
 
 namespace {

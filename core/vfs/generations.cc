@@ -1,11 +1,24 @@
 #include "core/vfs/generations.h"
 
+#include <time.h>
+
 #include "absl/strings/str_cat.h"
 #include "core/base/log.h"
 #include "core/base/posix_error.h"
 #include "core/stats/stats.h"
 
 namespace hfshim {
+namespace {
+
+// The clock of refresh checks: the coarse monotonic clock (a few ns, ~4 ms resolution), since
+// every virtual operation reads it and refresh intervals are seconds.
+int64_t CoarseNowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+}  // namespace
 
 void Generations::Publish(GenerationFile file, std::unique_ptr<IndexReader> reader) {
   auto* gen = new Generation{std::move(file), std::move(reader)};  // never deleted: see header
@@ -14,7 +27,7 @@ void Generations::Publish(GenerationFile file, std::unique_ptr<IndexReader> read
 }
 
 void Generations::RefreshLocked(bool force) {
-  const int64_t now = absl::GetCurrentTimeNanos();
+  const int64_t now = CoarseNowNs();
   if (!force && now < next_check_ns_.load(std::memory_order_relaxed)) return;
   next_check_ns_.store(now + absl::ToInt64Nanoseconds(refresh_), std::memory_order_relaxed);
   Count(Counter::kIndexRefreshes);
@@ -74,7 +87,7 @@ const Generation* Generations::Current() {
       RefreshLocked(/*force=*/true);
       loaded_once_.store(true, std::memory_order_release);
     }
-  } else if (absl::GetCurrentTimeNanos() >= next_check_ns_.load(std::memory_order_relaxed)) {
+  } else if (CoarseNowNs() >= next_check_ns_.load(std::memory_order_relaxed)) {
     if (mu_.TryLock()) {
       RefreshLocked(/*force=*/false);
       mu_.Unlock();

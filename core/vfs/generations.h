@@ -77,7 +77,7 @@ class Generations {
   const absl::Duration refresh_;
   ForkMutex mu_;
   std::atomic<Generation*> current_{nullptr};
-  std::atomic<int64_t> next_check_ns_{0};  // absl::GetCurrentTimeNanos() of the next check
+  std::atomic<int64_t> next_check_ns_{0};  // CLOCK_MONOTONIC_COARSE ns of the next check
   std::atomic<bool> reopen_{false};
   std::atomic<bool> loaded_once_{false};
 };

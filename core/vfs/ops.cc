@@ -151,9 +151,11 @@ Outcome Vfs::OpenLazy(const Resolved& r, int kept_flags, int flags) {
 
 Outcome Vfs::Open(int dirfd, absl::string_view path, int flags, mode_t mode) {
   Outcome remembered;
-  if (OpenRemembered(path, flags, &remembered)) return remembered;
+  bool not_remembered = false;
+  if (OpenRemembered(path, flags, &remembered, &not_remembered)) return remembered;
   const bool write = WriteIntent(flags);
-  absl::StatusOr<Target> t = Find(dirfd, path, (flags & O_NOFOLLOW) == 0);
+  absl::StatusOr<Target> t =
+      Find(dirfd, path, (flags & O_NOFOLLOW) == 0, /*probe_cache=*/!not_remembered);
   if (!t.ok()) {
     if (write && (flags & O_CREAT) && absl::IsNotFound(t.status())) {
       // A new name in a virtual directory: EROFS if that directory exists.
@@ -229,7 +231,7 @@ Outcome Vfs::Open(int dirfd, absl::string_view path, int flags, mode_t mode) {
   return FinishContentOpen(*fd, flags, ContentRecord(r.entry, 0, 0), r.entry.size);
 }
 
-bool Vfs::OpenRemembered(absl::string_view path, int flags, Outcome* out) {
+bool Vfs::OpenRemembered(absl::string_view path, int flags, Outcome* out, bool* absent) {
   if (WriteIntent(flags) || (flags & O_DIRECTORY) || !resolve_cache_.enabled()) return false;
   char buf[kVfsPathMax + 1];
   const absl::string_view key = ResolveCacheKey(path, (flags & O_NOFOLLOW) == 0, buf);
@@ -242,7 +244,7 @@ bool Vfs::OpenRemembered(absl::string_view path, int flags, Outcome* out) {
   uint64_t size = 0;
   ContentFd record;
   std::string profile_path;
-  resolve_cache_.Lookup(gen, key, [&](const CachedResolution& c) {
+  *absent = !resolve_cache_.Lookup(gen, key, [&](const CachedResolution& c) {
     if (c.error != 0 || !c.virtual_entry || c.entry.type != EntryType::kFile ||
         FilledByBlocks(c.entry)) {
       return;

@@ -54,6 +54,8 @@ void ResolveCache::Insert(const void* gen, absl::string_view key, CachedResoluti
     it->second = std::move(value);
     return;
   }
+  // Full size at the first insert: growing by rehashing would hash every key again.
+  if (s.map.capacity() < per_shard_) s.map.reserve(per_shard_);
   if (s.map.size() >= per_shard_) s.map.erase(s.map.begin());  // arbitrary victim
   s.map.emplace(std::string(key), std::move(value));
 }

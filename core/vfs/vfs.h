@@ -217,8 +217,9 @@ class Vfs {
   absl::StatusOr<std::string> Materialize(const Resolved& r, const IndexReader& reader);
   // Open's hot path: an absolute path remembered in resolve_cache_ as a complete file whose
   // content is in the node cache is opened with one lookup and one openat, allocating nothing.
-  // False (nothing done) when that does not apply; Open's full path then answers.
-  bool OpenRemembered(absl::string_view path, int flags, Outcome* out);
+  // False (nothing done) when that does not apply; Open's full path then answers, and *absent
+  // says whether resolve_cache_ was probed and had nothing for the path (no second probe).
+  bool OpenRemembered(absl::string_view path, int flags, Outcome* out, bool* absent);
   // The last step of every open of complete content: fd flags, fd table, hint, counters.
   Outcome FinishContentOpen(int fd, int flags, const ContentFd& record, uint64_t size);
   // The fd-table record of a content fd opened on `entry` (backing identity dev/ino, 0 if not
