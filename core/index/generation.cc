@@ -120,9 +120,15 @@ absl::StatusOr<std::string> FetchGeneration(ObjectStore* store, const HeadRecord
   }
   const std::string path = absl::StrCat(local_dir, "/", want.Hex(), ".mdb");
   struct stat st;
-  if (env->Stat(path, &st).ok() && IndexReader::Open(path).ok()) {
-    RememberGeneration(local_dir, path, head.sequence, env);
-    return path;
+  if (env->Stat(path, &st).ok()) {
+    absl::StatusOr<std::unique_ptr<IndexReader>> local = IndexReader::Open(path);
+    if (local.ok()) {
+      RememberGeneration(local_dir, path, head.sequence, env);
+      return path;
+    }
+    // Only a damaged copy is fetched again; a process that cannot open a good one (out of
+    // address space, a newer format) would not fare better with a fresh copy.
+    if (!absl::IsDataLoss(local.status())) return local.status();
   }
   RETURN_IF_ERROR(MakeDirs(env, local_dir, 0700));
   ASSIGN_OR_RETURN(ObjectInfo info, store->Head(head.index_key, deadline));
@@ -136,7 +142,9 @@ absl::StatusOr<std::string> FetchGeneration(ObjectStore* store, const HeadRecord
   RETURN_IF_ERROR(WriteFileAtomic(env, path, bytes));
   auto reader = IndexReader::Open(path);
   if (!reader.ok()) {
-    env->Unlink(path).IgnoreError();
+    // Bytes that match their content hash yet are not an index were pushed that way (the store
+    // is damaged); other failures are this process's and leave the verified copy to others.
+    if (absl::IsDataLoss(reader.status())) env->Unlink(path).IgnoreError();
     return reader.status();
   }
   RememberGeneration(local_dir, path, head.sequence, env);

@@ -72,15 +72,10 @@ class LmdbIndexReader final : public IndexReader {
     } else if (txn != nullptr) {
       mdb_txn_abort(txn);
     }
-    if (rc != 0) {
-      // The file exists, so any failure to open it as an index means it is damaged.
-      return absl::DataLossError(absl::StrCat("index ", path_, " is not a valid index (",
-                                              mdb_strerror(rc),
-                                              "); delete it so it is fetched again"));
-    }
+    if (rc != 0) return OpenError(rc);
     if (meta_.format_version < kOldestIndexFormatVersion ||
         meta_.format_version > kIndexFormatVersion) {
-      return absl::DataLossError(absl::StrCat(
+      return absl::FailedPreconditionError(absl::StrCat(
           "index ", path_, " has format version ", meta_.format_version, ", this build reads ",
           kOldestIndexFormatVersion, " to ", kIndexFormatVersion, "; upgrade hfshim"));
     }
@@ -93,6 +88,22 @@ class LmdbIndexReader final : public IndexReader {
     root_.nlink = 2;
     for (const DirChild& c : top) root_.nlink += c.entry.type == EntryType::kDirectory;
     return absl::OkStatus();
+  }
+
+  // Why an existing file could not be opened as an index. A process short of memory, address
+  // space or descriptors (ulimit -v / -n) is not a damaged file: FailedPrecondition, so the
+  // caller neither refetches nor blames the store. Anything else means the file is damaged.
+  absl::Status OpenError(int rc) const {
+    if (rc == ENOMEM || rc == EMFILE || rc == ENFILE || rc == EAGAIN || rc == EACCES ||
+        rc == EPERM) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot map index ", path_, " (", mdb_strerror(rc),
+          "): this process is short of memory, address space or file descriptors; raise "
+          "ulimit -v / ulimit -n for it"));
+    }
+    return absl::DataLossError(absl::StrCat("index ", path_, " is not a valid index (",
+                                            mdb_strerror(rc),
+                                            "); delete it so it is fetched again"));
   }
 
   const IndexMeta& meta() const override { return meta_; }

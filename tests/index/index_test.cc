@@ -331,9 +331,10 @@ TEST_F(IndexTest, LookupFindsEveryEntryThroughThePathTable) {
   }
 }
 
-// Writes the entries of `reader` as a version 1 generation (FORMAT.md: entries values are the
-// encoded entries, no path table), as writers before version 2 did.
-void WriteVersion1(const IndexReader& reader, const std::string& path) {
+// Writes the entries of `reader` as a generation without a path table, labelled `version`:
+// version 1 is what writers before version 2 wrote (FORMAT.md: entries values are the encoded
+// entries); a higher one stands for a format from a newer hfshim.
+void WriteVersion1(const IndexReader& reader, const std::string& path, uint32_t version = 1) {
   MDB_env* env = nullptr;
   MDB_txn* txn = nullptr;
   MDB_dbi entries, meta, packs;
@@ -355,7 +356,7 @@ void WriteVersion1(const IndexReader& reader, const std::string& path) {
                   })
                   .ok());
   IndexMeta m = reader.meta();
-  m.format_version = 1;
+  m.format_version = version;
   const std::string encoded = EncodeMeta(m);
   MDB_val mk = Val(kMetaKey);
   MDB_val mv = Val(encoded);
@@ -385,6 +386,16 @@ TEST_F(IndexTest, Version1GenerationIsReadThroughTheBTree) {
     EXPECT_EQ((*listed)[i].name, (*want)[i].name);
     EXPECT_EQ((*listed)[i].entry, (*want)[i].entry);
   }
+}
+
+// A generation from a newer hfshim is not a damaged one: the error says to upgrade.
+TEST_F(IndexTest, NewerFormatAsksForAnUpgradeAndIsNotDataLoss) {
+  const std::string newer = dir_ + "/v99.mdb";
+  WriteVersion1(*reader_, newer, 99);
+  auto reader = IndexReader::Open(newer);
+  ASSERT_FALSE(reader.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(reader.status())) << reader.status();
+  EXPECT_NE(reader.status().message().find("upgrade hfshim"), absl::string_view::npos);
 }
 
 TEST_F(IndexTest, DamagedPathTableIsDataLoss) {

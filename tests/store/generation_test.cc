@@ -1,6 +1,11 @@
 #include "core/index/generation.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -29,13 +34,8 @@ TEST(HeadRecordTest, EncodingIsPinnedAndRoundTrips) {
   EXPECT_TRUE(absl::IsDataLoss(DecodeHead("hfshim-head 1\nsequence 1\nindex bad\n").status()));
 }
 
-TEST(GenerationTest, LatestHeadAndFetch) {
-  TempDir tmp;
-  auto store = NewLocalStore(tmp.Sub("store"));
-  auto none = FindLatestHead(store.get(), Later());
-  ASSERT_TRUE(none.ok());
-  EXPECT_FALSE(none->has_value());
-
+// Builds a one-directory generation in `tmp`, stores it and returns its store key and bytes.
+void PutGeneration(TempDir& tmp, ObjectStore* store, std::string* key, std::string* bytes) {
   const std::string built = tmp.Sub("built.mdb");
   auto w = IndexWriter::Create(built);
   ASSERT_TRUE(w.ok());
@@ -44,9 +44,20 @@ TEST(GenerationTest, LatestHeadAndFetch) {
   d.mode = S_IFDIR | 0755;
   ASSERT_TRUE((*w)->Add("models--a--b", d).ok());
   ASSERT_TRUE((*w)->Finish(IndexMeta{}).ok());
-  std::string bytes = *ReadFile(Env::Default(), built);
-  const std::string key = IndexKey(ContentHash(bytes));
-  ASSERT_TRUE(store->Put(key, bytes, Later()).ok());
+  *bytes = *ReadFile(Env::Default(), built);
+  *key = IndexKey(ContentHash(*bytes));
+  ASSERT_TRUE(store->Put(*key, *bytes, Later()).ok());
+}
+
+TEST(GenerationTest, LatestHeadAndFetch) {
+  TempDir tmp;
+  auto store = NewLocalStore(tmp.Sub("store"));
+  auto none = FindLatestHead(store.get(), Later());
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+
+  std::string key, bytes;
+  PutGeneration(tmp, store.get(), &key, &bytes);
   for (uint64_t n : {1, 2, 10}) {
     ASSERT_TRUE(store->PutIfAbsent(HeadKey(n), EncodeHead({n, key, 0, 1}), Later()).ok());
   }
@@ -73,6 +84,52 @@ TEST(GenerationTest, CorruptDownloadIsDataLossAndNotKept) {
   EXPECT_TRUE(absl::IsDataLoss(path.status())) << path.status();
   auto names = Env::Default()->ListDir(tmp.Sub("idx"));
   EXPECT_TRUE(!names.ok() || names->empty());
+}
+
+// A process that cannot map the index (an address-space limit, as under `ulimit -v` in batch
+// jobs) neither deletes the node's verified copy nor blames the store: it says what to raise.
+TEST(GenerationTest, ProcessThatCannotMapTheIndexKeepsTheCopyAndNamesTheLimit) {
+  TempDir tmp;
+  auto store = NewLocalStore(tmp.Sub("store"));
+  std::string key, bytes;
+  PutGeneration(tmp, store.get(), &key, &bytes);
+  const HeadRecord head{1, key, 0, 1};
+  auto path = FetchGeneration(store.get(), head, tmp.Sub("idx"), Env::Default(), Later());
+  ASSERT_TRUE(path.ok()) << path.status();
+
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // No room for another mapping: LMDB maps at least 10 MiB.
+    long pages = 0;
+    FILE* statm = fopen("/proc/self/statm", "r");
+    if (statm == nullptr || fscanf(statm, "%ld", &pages) != 1) _exit(2);
+    fclose(statm);
+    const rlim_t limit = static_cast<rlim_t>(pages) * sysconf(_SC_PAGESIZE) + (2 << 20);
+    const struct rlimit rl { limit, limit };
+    if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(3);
+    auto again = FetchGeneration(store.get(), head, tmp.Sub("idx"), Env::Default(), Later());
+    const std::string report =
+        absl::StrCat(static_cast<int>(again.status().code()), " ", again.status().message());
+    (void)!write(out[1], report.data(), report.size());
+    _exit(0);
+  }
+  close(out[1]);
+  std::string report;
+  char buf[512];
+  for (ssize_t n; (n = read(out[0], buf, sizeof(buf))) > 0;) report.append(buf, n);
+  close(out[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(report.substr(0, report.find(' ')),
+            std::to_string(static_cast<int>(absl::StatusCode::kFailedPrecondition)))
+      << report;
+  EXPECT_NE(report.find("ulimit -v"), std::string::npos) << report;
+  struct stat st;
+  EXPECT_EQ(stat(path->c_str(), &st), 0) << "the verified copy was deleted";
 }
 
 }  // namespace
