@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -15,8 +16,11 @@
 namespace hfshim {
 namespace {
 
+// Walk state kept on the stack for the common depths (a hub path has about ten components).
+using Components = absl::InlinedVector<absl::string_view, 24>;
+
 // Pushes the components of `path` onto `pending` (a stack: the next component is at the back).
-void PushComponents(absl::string_view path, std::vector<absl::string_view>* pending) {
+void PushComponents(absl::string_view path, Components* pending) {
   size_t end = path.size();
   while (true) {
     size_t slash = path.rfind('/', end == 0 ? 0 : end - 1);
@@ -33,14 +37,14 @@ void PushComponents(absl::string_view path, std::vector<absl::string_view>* pend
   }
 }
 
-bool OnlyDotsAndEmpty(const std::vector<absl::string_view>& pending) {
+bool OnlyDotsAndEmpty(const Components& pending) {
   for (absl::string_view c : pending) {
     if (!c.empty() && c != ".") return false;
   }
   return true;
 }
 
-std::string JoinRest(std::vector<absl::string_view> pending, absl::string_view first) {
+std::string JoinRest(const Components& pending, absl::string_view first) {
   std::string out(first);
   for (auto it = pending.rbegin(); it != pending.rend(); ++it) {
     if (it->empty()) continue;
@@ -59,15 +63,16 @@ namespace {
 absl::StatusOr<Resolved> Walk(absl::string_view base, const Entry* base_entry, int base_hops,
                               absl::string_view rel_path, bool follow_last,
                               absl::FunctionRef<absl::StatusOr<Entry>(absl::string_view)> lookup) {
-  std::vector<absl::string_view> pending;  // views into rel_path and into `targets`
-  pending.reserve(16);
-  std::vector<std::unique_ptr<std::string>> targets;  // link targets being walked
+  Components pending;  // views into rel_path and into `targets`
+  absl::InlinedVector<std::unique_ptr<std::string>, 4> targets;  // link targets being walked
   PushComponents(rel_path, &pending);
   // A trailing '/' (or "/." at the end) demands a directory and follows a final symlink.
   const bool must_be_dir = !rel_path.empty() && (rel_path.back() == '/' ||
                                                  absl::EndsWith(rel_path, "/.") || rel_path == ".");
-  std::string current(base);    // canonical path of the directory reached so far
-  std::vector<size_t> lengths;  // current's length before each component, to pop ".."
+  std::string current;  // canonical path of the directory reached so far
+  current.reserve(base.size() + rel_path.size() + 128);
+  current.assign(base.data(), base.size());
+  absl::InlinedVector<size_t, 24> lengths;  // current's length before each component, to pop ".."
   if (!base.empty()) {
     lengths.push_back(0);
     for (size_t i = 0; i < base.size(); ++i) {
