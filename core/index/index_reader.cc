@@ -129,7 +129,7 @@ class LmdbIndexReader final : public IndexReader {
 
   absl::StatusOr<Resolved> Resolve(absl::string_view rel_path, bool follow_last) const override {
     return ResolvePath(rel_path, follow_last,
-                       [this](absl::string_view p) { return LookupDirectoryCached(p); });
+                       [this](absl::string_view p, bool) { return LookupDirectoryCached(p); });
   }
 
   absl::StatusOr<std::vector<DirChild>> List(absl::string_view dir_path, absl::string_view after,

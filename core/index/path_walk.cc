@@ -61,8 +61,7 @@ namespace {
 // The walk of ResolvePath from an already resolved directory `base` ("" = the root; `base_entry`
 // its entry, or null to look it up).
 absl::StatusOr<Resolved> Walk(absl::string_view base, const Entry* base_entry, int base_hops,
-                              absl::string_view rel_path, bool follow_last,
-                              absl::FunctionRef<absl::StatusOr<Entry>(absl::string_view)> lookup) {
+                              absl::string_view rel_path, bool follow_last, EntryLookup lookup) {
   Components pending;  // views into rel_path and into `targets`
   absl::InlinedVector<std::unique_ptr<std::string>, 4> targets;  // link targets being walked
   PushComponents(rel_path, &pending);
@@ -83,7 +82,7 @@ absl::StatusOr<Resolved> Walk(absl::string_view base, const Entry* base_entry, i
   if (base_entry != nullptr) {
     out.entry = *base_entry;
   } else {
-    ASSIGN_OR_RETURN(out.entry, lookup(current));
+    ASSIGN_OR_RETURN(out.entry, lookup(current, /*last=*/false));
   }
   int hops = base_hops;
   bool entry_stale = false;
@@ -107,9 +106,9 @@ absl::StatusOr<Resolved> Walk(absl::string_view base, const Entry* base_entry, i
     const size_t before = current.size();
     if (!current.empty()) current.push_back('/');
     current.append(c.data(), c.size());
-    absl::StatusOr<Entry> entry = lookup(current);
-    if (!entry.ok()) return entry.status();
     const bool last = OnlyDotsAndEmpty(pending);
+    absl::StatusOr<Entry> entry = lookup(current, last);
+    if (!entry.ok()) return entry.status();
     if (entry->type == EntryType::kSymlink && (!last || follow_last || must_be_dir)) {
       if (++hops > kMaxSymlinkHops) {
         return PosixError(ELOOP, absl::StrCat("too many levels of symbolic links at ", current));
@@ -135,7 +134,7 @@ absl::StatusOr<Resolved> Walk(absl::string_view base, const Entry* base_entry, i
     entry_stale = false;
   }
   if (entry_stale) {
-    ASSIGN_OR_RETURN(out.entry, lookup(current));
+    ASSIGN_OR_RETURN(out.entry, lookup(current, /*last=*/false));
   }
   if (must_be_dir && out.entry.type != EntryType::kDirectory) {
     return PosixError(ENOTDIR, absl::StrCat(rel_path, " is not a directory"));
@@ -147,18 +146,17 @@ absl::StatusOr<Resolved> Walk(absl::string_view base, const Entry* base_entry, i
 
 }  // namespace
 
-absl::StatusOr<Resolved> ResolvePath(
-    absl::string_view rel_path, bool follow_last,
-    absl::FunctionRef<absl::StatusOr<Entry>(absl::string_view)> lookup) {
+absl::StatusOr<Resolved> ResolvePath(absl::string_view rel_path, bool follow_last,
+                                     EntryLookup lookup) {
   if (rel_path.size() > kMaxPathBytes) {
     return PosixError(ENAMETOOLONG, "path is longer than PATH_MAX");
   }
   return Walk("", nullptr, 0, rel_path, follow_last, lookup);
 }
 
-absl::StatusOr<Resolved> ResolvePathFrom(
-    absl::string_view base, const Entry& base_entry, int base_hops, absl::string_view rel_path,
-    bool follow_last, absl::FunctionRef<absl::StatusOr<Entry>(absl::string_view)> lookup) {
+absl::StatusOr<Resolved> ResolvePathFrom(absl::string_view base, const Entry& base_entry,
+                                         int base_hops, absl::string_view rel_path,
+                                         bool follow_last, EntryLookup lookup) {
   return Walk(base, &base_entry, base_hops, rel_path, follow_last, lookup);
 }
 

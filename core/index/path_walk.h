@@ -14,19 +14,22 @@ namespace hfshim {
 inline constexpr int kMaxSymlinkHops = 40;     // Linux's MAXSYMLINKS
 inline constexpr size_t kMaxPathBytes = 4095;  // PATH_MAX - 1
 
-// `lookup` returns the entry at an exact normalised path ("" = root) or an error (ENOENT).
-absl::StatusOr<Resolved> ResolvePath(
-    absl::string_view rel_path, bool follow_last,
-    absl::FunctionRef<absl::StatusOr<Entry>(absl::string_view)> lookup);
+// Returns the entry at an exact normalised path ("" = root) or an error (ENOENT). `last` says
+// the path is the final component of the walk as far as it is known (a hint for caches of
+// directories: such a path is usually a file); the answer must not depend on it.
+using EntryLookup = absl::FunctionRef<absl::StatusOr<Entry>(absl::string_view path, bool last)>;
+
+absl::StatusOr<Resolved> ResolvePath(absl::string_view rel_path, bool follow_last,
+                                     EntryLookup lookup);
 
 // ResolvePath of `base` + "/" + `rel_path`, where `base` is already resolved: `base` is the
 // canonical path of a directory (non-empty), `base_entry` its entry and `base_hops` the symlinks
 // followed to reach it. Same results as resolving the whole path (".." climbs out of `base`, the
 // hop limit counts `base_hops`); `rel_path` must be no longer than PATH_MAX together with the
 // spelling that led to `base` (the caller checks).
-absl::StatusOr<Resolved> ResolvePathFrom(
-    absl::string_view base, const Entry& base_entry, int base_hops, absl::string_view rel_path,
-    bool follow_last, absl::FunctionRef<absl::StatusOr<Entry>(absl::string_view)> lookup);
+absl::StatusOr<Resolved> ResolvePathFrom(absl::string_view base, const Entry& base_entry,
+                                         int base_hops, absl::string_view rel_path,
+                                         bool follow_last, EntryLookup lookup);
 
 }  // namespace hfshim
 

@@ -122,11 +122,11 @@ absl::StatusOr<Location> Vfs::RouteRel(absl::string_view rel, bool base_virtual,
   return loc;
 }
 
-absl::StatusOr<Entry> Vfs::LookupInUnion(const Generation* gen, absl::string_view p) {
+absl::StatusOr<Entry> Vfs::LookupInUnion(const Generation* gen, absl::string_view p, bool last) {
   // The prefix root is a union: a top-level name the index lacks (reached through "..") is the
   // real entry beside the repos. The walk sees it as a symlink out of the root to that real
   // entry, so it continues on the real disk with kernel semantics.
-  absl::StatusOr<Entry> e = LookupEntry(gen, p);
+  absl::StatusOr<Entry> e = LookupEntry(gen, p, last);
   if (e.ok() || p.empty() || p.find('/') != absl::string_view::npos ||
       !absl::IsNotFound(e.status())) {
     return e;
@@ -138,7 +138,7 @@ absl::StatusOr<Entry> Vfs::LookupInUnion(const Generation* gen, absl::string_vie
   return real;
 }
 
-absl::StatusOr<Entry> Vfs::LookupEntry(const Generation* gen, absl::string_view p) {
+absl::StatusOr<Entry> Vfs::LookupEntry(const Generation* gen, absl::string_view p, bool last) {
   if (p.empty() || !resolve_cache_.enabled()) return gen->reader->Lookup(p);
   char buf[kVfsPathMax + 1];
   if (p.size() >= kVfsPathMax) return gen->reader->Lookup(p);
@@ -146,7 +146,7 @@ absl::StatusOr<Entry> Vfs::LookupEntry(const Generation* gen, absl::string_view 
   std::memcpy(buf + 1, p.data(), p.size());
   const absl::string_view key(buf, p.size() + 1);
   Entry hit;
-  if (resolve_cache_.Lookup(gen, key, [&](const CachedResolution& c) { hit = c.entry; })) {
+  if (!last && resolve_cache_.Lookup(gen, key, [&](const CachedResolution& c) { hit = c.entry; })) {
     return hit;
   }
   absl::StatusOr<Entry> e = gen->reader->Lookup(p);
@@ -276,7 +276,7 @@ bool Vfs::FindViaParent(const Generation* gen, absl::string_view path, bool foll
   if (!usable) return false;
   absl::StatusOr<Resolved> r =
       ResolvePathFrom(base, base_entry, base_hops, name, follow,
-                      [&](absl::string_view p) { return LookupInUnion(gen, p); });
+                      [&](absl::string_view p, bool last) { return LookupInUnion(gen, p, last); });
   if (!r.ok()) {
     *out = r.status();
     return true;
@@ -321,7 +321,7 @@ absl::StatusOr<Vfs::Target> Vfs::FindUncached(int dirfd, absl::string_view path,
     }
     const Generation* gen = generations_.Current();
     if (gen == nullptr) return t;  // the index went away: the real disk answers
-    auto lookup = [&](absl::string_view p) { return LookupInUnion(gen, p); };
+    auto lookup = [&](absl::string_view p, bool last) { return LookupInUnion(gen, p, last); };
     ASSIGN_OR_RETURN(Resolved r, ResolvePath(loc.rel, follow, lookup));
     if (r.in_index && r.entry.ino == kRealTopLevelIno) {  // not followed: the real entry itself
       t.real_path = JoinPath(prefix_->literal(), r.path);

@@ -208,10 +208,12 @@ class Vfs {
   // errno), *passthrough (+ *real_path) or *st (+ *canonical, the entry's path, if not null).
   bool StatCached(absl::string_view path, bool follow, struct stat* st, int* err,
                   std::string* real_path, bool* passthrough, std::string* canonical);
-  // The index entry at exact path `p` of `gen`, directories remembered in resolve_cache_.
-  absl::StatusOr<Entry> LookupEntry(const Generation* gen, absl::string_view p);
+  // The index entry at exact path `p` of `gen`, directories remembered in resolve_cache_
+  // (`last`: the walk's final component, usually a file: not looked for there first).
+  absl::StatusOr<Entry> LookupEntry(const Generation* gen, absl::string_view p, bool last = false);
   // LookupEntry, plus the union's real top-level names as symlinks out of the root.
-  absl::StatusOr<Entry> LookupInUnion(const Generation* gen, absl::string_view p);
+  absl::StatusOr<Entry> LookupInUnion(const Generation* gen, absl::string_view p,
+                                      bool last = false);
   absl::StatusOr<Location> Route(absl::string_view abs, bool base_virtual);
   absl::StatusOr<Location> RouteRel(absl::string_view rel, bool base_virtual, int depth);
   absl::StatusOr<std::string> Materialize(const Resolved& r, const IndexReader& reader);
