@@ -1,5 +1,6 @@
 #include "core/index/path_walk.h"
 
+#include <array>
 #include <cerrno>
 #include <memory>
 #include <string>
@@ -37,6 +38,25 @@ void PushComponents(absl::string_view path, Components* pending) {
   }
 }
 
+// The symlink targets a walk has followed, which `pending` points into: the first few kept in
+// place, more (a long chain of links) on the heap. A kept string never moves.
+class LinkTargets {
+ public:
+  const std::string& Keep(std::string target) {
+    if (inline_count_ < inline_.size()) {
+      inline_[inline_count_] = std::move(target);
+      return inline_[inline_count_++];
+    }
+    overflow_.push_back(std::make_unique<std::string>(std::move(target)));
+    return *overflow_.back();
+  }
+
+ private:
+  std::array<std::string, 4> inline_;
+  size_t inline_count_ = 0;
+  std::vector<std::unique_ptr<std::string>> overflow_;
+};
+
 bool OnlyDotsAndEmpty(const Components& pending) {
   for (absl::string_view c : pending) {
     if (!c.empty() && c != ".") return false;
@@ -62,8 +82,8 @@ namespace {
 // its entry, or null to look it up).
 absl::StatusOr<Resolved> Walk(absl::string_view base, const Entry* base_entry, int base_hops,
                               absl::string_view rel_path, bool follow_last, EntryLookup lookup) {
-  Components pending;  // views into rel_path and into `targets`
-  absl::InlinedVector<std::unique_ptr<std::string>, 4> targets;  // link targets being walked
+  Components pending;   // views into rel_path and into `targets`
+  LinkTargets targets;  // link targets being walked
   PushComponents(rel_path, &pending);
   // A trailing '/' (or "/." at the end) demands a directory and follows a final symlink.
   const bool must_be_dir = !rel_path.empty() && (rel_path.back() == '/' ||
@@ -114,8 +134,7 @@ absl::StatusOr<Resolved> Walk(absl::string_view base, const Entry* base_entry, i
         return PosixError(ELOOP, absl::StrCat("too many levels of symbolic links at ", current));
       }
       current.resize(before);  // a link's target is relative to the link's directory
-      targets.push_back(std::make_unique<std::string>(std::move(entry->symlink_target)));
-      const std::string& target = *targets.back();
+      const std::string& target = targets.Keep(std::move(entry->symlink_target));
       if (target.empty()) return PosixError(ENOENT, "empty symlink");
       if (target[0] == '/') {
         // An absolute target leaves the index: the caller resolves the rest on the real disk.

@@ -220,7 +220,7 @@ absl::StatusOr<Vfs::Target> Vfs::Find(int dirfd, absl::string_view path, bool fo
     c.real_path = r->real_path;
     if (r->virtual_entry) {
       c.path = r->resolved.path;
-      c.entry = r->resolved.entry;
+      c.SetEntry(r->resolved.entry);
     }
   }
   resolve_cache_.Insert(gen, key, std::move(c));
@@ -242,17 +242,19 @@ bool Vfs::FindViaParent(const Generation* gen, absl::string_view path, bool foll
   std::memcpy(buf + 1, parent.data(), parent.size());
   const absl::string_view key(buf, parent.size() + 1);
   bool usable = false;
-  std::string base;
+  char base_buf[kVfsPathMax];  // the parent's canonical path, copied out of the cache
+  size_t base_len = 0;
   Entry base_entry;
   int base_hops = 0;
-  const bool known = resolve_cache_.Lookup(gen, key, [&](const CachedResolution& c) {
-    usable = c.virtual_entry;
-    if (usable) {
-      base = c.path;
-      base_entry = c.entry;
-      base_hops = c.symlink_hops;
-    }
-  });
+  auto take_base = [&](const CachedResolution& c) {
+    usable = c.virtual_entry && c.path.size() < sizeof(base_buf);
+    if (!usable) return;
+    std::memcpy(base_buf, c.path.data(), c.path.size());
+    base_len = c.path.size();
+    base_entry = c.entry;
+    base_hops = c.symlink_hops;
+  };
+  const bool known = resolve_cache_.Lookup(gen, key, take_base);
   if (!known) {
     absl::StatusOr<Target> dir = FindUncached(AT_FDCWD, parent, /*follow=*/true);
     // Usable: a virtual directory inside a repo, reached without leaving the index.
@@ -264,10 +266,7 @@ bool Vfs::FindViaParent(const Generation* gen, absl::string_view path, bool foll
       c.path = dir->resolved.path;
       c.entry = dir->resolved.entry;
       c.symlink_hops = dir->resolved.symlink_hops;
-      usable = true;
-      base = c.path;
-      base_entry = c.entry;
-      base_hops = c.symlink_hops;
+      take_base(c);
     }
     if (generations_.Peek() == gen && (dir.ok() || CacheableError(StatusToErrno(dir.status())))) {
       resolve_cache_.Insert(gen, key, std::move(c));
@@ -275,7 +274,7 @@ bool Vfs::FindViaParent(const Generation* gen, absl::string_view path, bool foll
   }
   if (!usable) return false;
   absl::StatusOr<Resolved> r =
-      ResolvePathFrom(base, base_entry, base_hops, name, follow,
+      ResolvePathFrom(absl::string_view(base_buf, base_len), base_entry, base_hops, name, follow,
                       [&](absl::string_view p, bool last) { return LookupInUnion(gen, p, last); });
   if (!r.ok()) {
     *out = r.status();

@@ -41,6 +41,10 @@ namespace hfshim {
 
 // One remembered resolution.
 struct CachedResolution {
+  // Sets `entry` from `e`, leaving out the block checksums when the cache would trim them
+  // (without copying them first).
+  void SetEntry(const Entry& e);
+
   int error = 0;               // > 0: the errno the resolution failed with
   bool virtual_entry = false;  // false (and error 0): passthrough
   bool prefix_root = false;    // passthrough on the real prefix root (union listing)
@@ -61,8 +65,10 @@ absl::string_view ResolveCacheKey(absl::string_view path, bool follow, char* buf
 class ResolveCache {
  public:
   static constexpr size_t kShards = 16;
-  // Entries with more block checksums than this are stored trimmed (see entry_trimmed).
-  static constexpr size_t kMaxStoredChecksums = 16;
+  // Entries with more block checksums than this are stored trimmed (see entry_trimmed). None
+  // are kept: the paths that use a remembered entry (stat, the open of cached content) never
+  // need them, and copying them cost an allocation per remembered file.
+  static constexpr size_t kMaxStoredChecksums = 0;
 
   explicit ResolveCache(size_t capacity);
   ResolveCache(const ResolveCache&) = delete;
