@@ -1,6 +1,8 @@
 #include "core/cache/disk_cache.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -177,12 +179,21 @@ TEST_F(DiskCacheTest, ChildForkedDuringAFillDoesNotInheritTheFillLock) {
     _exit(0);
   }
   ASSERT_GT(pid, 0);
+  close(pipes[1]);  // a child that dies without answering reads as EOF, not as a hang
   absl::SleepFor(absl::Milliseconds(50));
   gated.released = true;  // the parent's fill fails and releases its lock
   filler.join();
   char ok = 0;
-  ASSERT_EQ(read(pipes[0], &ok, 1), 1);
-  waitpid(pid, nullptr, 0);
+  struct pollfd answer {
+    pipes[0], POLLIN, 0
+  };
+  const bool answered = poll(&answer, 1, /*timeout_ms=*/60000) == 1;
+  if (!answered) kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(answered) << "the child hung (killed)";
+  ASSERT_EQ(read(pipes[0], &ok, 1), 1) << "the child died without answering, status " << status;
+  close(pipes[0]);
   EXPECT_TRUE(ok) << "the child waits for the parent's fill only, then fetches itself";
 }
 
