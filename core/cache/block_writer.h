@@ -25,8 +25,7 @@ namespace hfshim {
 class BlockWriter final : public RangeSink {
  public:
   // Writes blocks [first, first + count) of `file` (count >= 1, within the file) through
-  // `staging` (non-empty; a multiple of 4 KiB for the file's direct writes). Both must outlive
-  // the writer.
+  // `staging` (non-empty). Both must outlive the writer.
   BlockWriter(PartialFile* file, size_t first, size_t count, absl::Span<char> staging);
 
   absl::Span<char> Room() override;
@@ -58,7 +57,7 @@ class BlockWriter final : public RangeSink {
   BlockHasher hasher_;  // of the current block's bytes so far
 };
 
-// A staging buffer of `bytes` (rounded up to 4 KiB) aligned for direct I/O, owned by the calling
+// A page-aligned staging buffer of `bytes` (rounded up to 4 KiB), owned by the calling
 // thread and reused by its later fills (so its pages stay warm). Valid until the thread's next
 // call or its exit.
 absl::Span<char> ThreadStagingBuffer(size_t bytes);

@@ -100,6 +100,16 @@ TEST_F(BlockWriterTest, BytesBeyondTheRangeAreRefused) {
   EXPECT_TRUE(partial_->Present(2));
 }
 
+TEST_F(BlockWriterTest, ReadersThatCachedTheHoleSeeTheBlockAfterTheMark) {
+  // A reader's read-ahead may have cached the hole of a block before it is filled: after the
+  // mark, reads must return the block's bytes.
+  EXPECT_EQ(ReadData(0, 2 * kBlock), std::string(2 * kBlock, '\0'));
+  BlockWriter w(partial_.get(), 0, 1, ThreadStagingBuffer(256 << 10));
+  ASSERT_TRUE(FeedInPieces(files_[kBig].substr(0, kBlock), 65536, &w).ok());
+  ASSERT_TRUE(partial_->Present(0));
+  EXPECT_EQ(ReadData(0, kBlock), files_[kBig].substr(0, kBlock));
+}
+
 TEST_F(BlockWriterTest, ThreadStagingBufferIsAlignedAndReused) {
   absl::Span<char> a = ThreadStagingBuffer(1000);
   ASSERT_FALSE(a.empty());
