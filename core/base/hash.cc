@@ -67,4 +67,14 @@ Hash128 ContentHasher::Finish() const {
   return Hash128{h.high64, h.low64};
 }
 
+BlockHasher::BlockHasher() : state_(XXH3_createState()) { Reset(); }
+BlockHasher::~BlockHasher() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
+void BlockHasher::Reset() { XXH3_64bits_reset(static_cast<XXH3_state_t*>(state_)); }
+void BlockHasher::Update(absl::string_view data) {
+  XXH3_64bits_update(static_cast<XXH3_state_t*>(state_), data.data(), data.size());
+}
+uint64_t BlockHasher::Finish() const {
+  return XXH3_64bits_digest(static_cast<XXH3_state_t*>(state_));
+}
+
 }  // namespace hfshim

@@ -48,6 +48,23 @@ class ContentHasher {
   void* state_;  // XXH3_state_t*
 };
 
+// Incremental BlockChecksum (XXH3-64) over a block received in pieces: equal to
+// BlockChecksum() of the concatenation. Not thread-safe.
+class BlockHasher {
+ public:
+  BlockHasher();
+  ~BlockHasher();
+  BlockHasher(const BlockHasher&) = delete;
+  BlockHasher& operator=(const BlockHasher&) = delete;
+  // Starts over (an empty block).
+  void Reset();
+  void Update(absl::string_view data);
+  uint64_t Finish() const;
+
+ private:
+  void* state_;  // XXH3_state_t*
+};
+
 }  // namespace hfshim
 
 #endif  // HFSHIM_CORE_BASE_HASH_H_

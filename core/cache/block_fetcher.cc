@@ -14,11 +14,10 @@ namespace {
 constexpr int kChecksumAttempts = 3;
 }  // namespace
 
-absl::Status BlockFetcher::Get(const std::string& key, uint64_t off, uint64_t len, std::string* out,
-                               absl::Time deadline) {
+absl::Status BlockFetcher::Counted(uint64_t len, const std::function<absl::Status()>& get) {
   const absl::Time start = absl::Now();
   Count(Counter::kFetchesInFlight);
-  absl::Status s = store_->GetRange(key, off, len, out, deadline);
+  absl::Status s = get();
   Uncount(Counter::kFetchesInFlight);
   const uint64_t micros = absl::ToInt64Microseconds(absl::Now() - start);
   ++requests_;
@@ -31,6 +30,11 @@ absl::Status BlockFetcher::Get(const std::string& key, uint64_t off, uint64_t le
     Count(Counter::kCacheBlockMisses, (len + block_size_ - 1) / std::max<uint64_t>(block_size_, 1));
   }
   return s;
+}
+
+absl::Status BlockFetcher::Get(const std::string& key, uint64_t off, uint64_t len, std::string* out,
+                               absl::Time deadline) {
+  return Counted(len, [&] { return store_->GetRange(key, off, len, out, deadline); });
 }
 
 absl::Status BlockFetcher::CheckBlocks(const Entry& entry, absl::string_view data,
@@ -57,6 +61,29 @@ absl::Status BlockFetcher::GetVerified(const Entry& entry, uint64_t off, uint64_
   for (int attempt = 0; attempt < kChecksumAttempts; ++attempt) {
     s = Get(entry.location.object_key, entry.location.offset + off, len, out, deadline);
     if (s.ok()) s = CheckBlocks(entry, *out, first_block);
+    if (s.ok() || !absl::IsDataLoss(s)) return s;
+  }
+  Log(LogLevel::kError, absl::StrCat(s.message(), " after ", kChecksumAttempts,
+                                     " fetches; the store object is damaged: push it again"));
+  return s;
+}
+
+absl::Status BlockFetcher::FetchBlocks(const Entry& entry, BlockWriter* writer,
+                                       absl::Time deadline) {
+  absl::Status s;
+  for (int attempt = 0; attempt < kChecksumAttempts; ++attempt) {
+    const uint64_t kept = writer->Rewind();
+    const uint64_t len = writer->length() - kept;
+    const int mismatches = writer->mismatches();
+    s = Counted(len, [&] {
+      return store_->GetRangeTo(entry.location.object_key,
+                                entry.location.offset + writer->offset() + kept, len, writer,
+                                deadline);
+    });
+    if (writer->mismatches() > mismatches) {
+      ++checksum_failures_;
+      Count(Counter::kChecksumFailures);
+    }
     if (s.ok() || !absl::IsDataLoss(s)) return s;
   }
   Log(LogLevel::kError, absl::StrCat(s.message(), " after ", kChecksumAttempts,

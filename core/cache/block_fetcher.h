@@ -7,11 +7,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "core/cache/block_writer.h"
 #include "core/index/entry.h"
 #include "core/store/object_store.h"
 
@@ -36,11 +38,21 @@ class BlockFetcher {
   absl::Status GetVerified(const Entry& entry, uint64_t off, uint64_t len, std::string* out,
                            absl::Time deadline);
 
+  // Fills the blocks `writer` covers (content of `entry`) with one streamed GET: each block is
+  // verified and marked by the writer as it arrives. A GET cut short (retryable) or a checksum
+  // mismatch resumes at the first block not marked; mismatches are refetched up to 3 times,
+  // then logged as a damaged store object and returned as DataLoss. On error the blocks marked
+  // so far stay marked (writer.blocks_done()).
+  absl::Status FetchBlocks(const Entry& entry, BlockWriter* writer, absl::Time deadline);
+
   uint64_t requests() const { return requests_; }
   uint64_t bytes_fetched() const { return bytes_fetched_; }
   uint64_t checksum_failures() const { return checksum_failures_; }
 
  private:
+  // Runs `get`, one request for `len` bytes, with the request accounting.
+  absl::Status Counted(uint64_t len, const std::function<absl::Status()>& get);
+
   ObjectStore* const store_;
   const uint64_t block_size_;
   std::atomic<uint64_t> requests_{0}, bytes_fetched_{0}, checksum_failures_{0};

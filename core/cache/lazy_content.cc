@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/base/log.h"
+#include "core/cache/block_writer.h"
 #include "core/stats/stats.h"
 
 namespace hfshim {
@@ -15,6 +16,7 @@ namespace {
 constexpr absl::Duration kPollInterval = absl::Milliseconds(2);
 constexpr uint64_t kMaxRunBytes = 16 << 20;  // the largest GET a bulk fill makes
 constexpr size_t kReadaheadRunBlocks = 2;    // blocks per readahead GET
+constexpr uint64_t kStagingBytes = 1 << 20;  // a fill's buffer between the GET and the file
 }  // namespace
 
 LazyContent::LazyContent(std::string final_path, std::unique_ptr<PartialFile> partial,
@@ -70,9 +72,7 @@ absl::Status LazyContent::Ensure(uint64_t offset, uint64_t length, absl::Time de
   }
   // Work items: runs of contiguous missing blocks, fetched with one GET each (per-request cost
   // dominates block-sized GETs on many stores), as long as every worker still gets a run.
-  // A run's bytes are held in the memory buffer while in flight: all workers' runs must fit.
-  const uint64_t run_bytes = std::min<uint64_t>(kMaxRunBytes, budget_->capacity() / parallel_);
-  const size_t max_run = std::max<uint64_t>(1, run_bytes / e.block_size);
+  const size_t max_run = std::max<uint64_t>(1, kMaxRunBytes / e.block_size);
   const size_t run = std::clamp<size_t>(missing.size() / parallel_, 1, max_run);
   std::vector<std::pair<size_t, size_t>> runs;  // (first block, count)
   for (size_t b : missing) {
@@ -179,8 +179,9 @@ absl::Status LazyContent::FillRun(size_t first, size_t count, absl::Time deadlin
     }
     absl::Status s;
     if (locked > 0) {
-      s = FetchLocked(b, locked, deadline);
-      if (s.ok()) *fetched += locked;
+      size_t done = 0;
+      s = FetchLocked(b, locked, deadline, &done);
+      *fetched += done;
     }
     for (size_t j = 0; j < locked; ++j) flights_.Finish(b + j, s);
     for (size_t j = locked; j < led; ++j) {  // one by one, waiting for the other process
@@ -209,25 +210,36 @@ absl::Status LazyContent::FetchBlockOnce(size_t block, absl::Time deadline, bool
     partial_->UnlockBlock(block);
     return absl::OkStatus();
   }
-  absl::Status s = FetchLocked(block, 1, deadline);
-  *fetched = s.ok();
+  size_t done = 0;
+  absl::Status s = FetchLocked(block, 1, deadline, &done);
+  *fetched = done > 0;
   return s;
 }
 
-absl::Status LazyContent::FetchLocked(size_t first, size_t count, absl::Time deadline) {
+absl::Status LazyContent::FetchLocked(size_t first, size_t count, absl::Time deadline,
+                                      size_t* fetched) {
   const Entry& e = partial_->entry();
-  const uint64_t off = uint64_t{first} * e.block_size;
-  const uint64_t len = std::min<uint64_t>(uint64_t{count} * e.block_size, e.size - off);
-  absl::Status s = budget_->Acquire(len, deadline);
+  // The GET streams through one staging buffer: that is what the run holds in memory.
+  const uint64_t staging = std::min<uint64_t>(kStagingBytes, e.block_size);
+  absl::Status s = budget_->Acquire(staging, deadline);
   if (s.ok()) {
-    std::string buf;
-    s = fetcher_->GetVerified(e, off, len, &buf, deadline);
-    for (size_t j = 0; s.ok() && j < count; ++j) {
-      s = partial_->WriteBlock(first + j,
-                               absl::string_view(buf).substr(j * e.block_size, e.block_size));
+    const absl::Span<char> buffer = ThreadStagingBuffer(staging);
+    if (buffer.empty()) {
+      s = absl::ResourceExhaustedError("no memory for a staging buffer");
+    } else {
+      BlockWriter writer(partial_.get(), first, count, buffer);
+      s = fetcher_->FetchBlocks(e, &writer, deadline);
+      if (s.ok() && writer.blocks_done() != count) {
+        s = absl::InternalError(absl::StrCat("a fill of ", count, " blocks of ",
+                                             partial_->data_path(), " marked only ",
+                                             writer.blocks_done()));
+      }
+      *fetched = writer.blocks_done();
+      const uint64_t marked =
+          std::min<uint64_t>(uint64_t{writer.blocks_done()} * e.block_size, writer.length());
+      if (marked > 0) Count(Counter::kBytesFromStore, marked);
     }
-    budget_->Release(len);
-    if (s.ok()) Count(Counter::kBytesFromStore, len);
+    budget_->Release(staging);
   }
   for (size_t j = 0; j < count; ++j) partial_->UnlockBlock(first + j);
   return s;

@@ -5,9 +5,9 @@
 // Fills: each missing block is fetched once per node. Within the process, threads needing the
 // same block wait for one fetch (single-flight); across processes, the block's byte-range lock
 // on the presence record makes one process fetch while the others poll for its mark. Up to
-// `parallel` blocks of one Ensure are fetched at once, each holding its bytes in the process's
-// ByteBudget while in flight. When the last block is present the file is promoted to the
-// complete cache file.
+// `parallel` runs of blocks of one Ensure are fetched at once, each GET streaming through a
+// staging buffer held in the process's ByteBudget while in flight. When the last block is present
+// the file is promoted to the complete cache file.
 //
 // Thread-safety: thread-safe. Fork: the child calls ResetAfterFork() (single-threaded).
 #ifndef HFSHIM_CORE_CACHE_LAZY_CONTENT_H_
@@ -78,8 +78,9 @@ class LazyContent {
   // other thread or process fetches them; adds the blocks fetched to `*fetched`.
   absl::Status FillRun(size_t first, size_t count, absl::Time deadline, size_t* fetched);
   // Fetches blocks [first, first + count), which the caller has locked (TryLockBlock) and found
-  // missing, with one verified GET; writes and marks them, then unlocks them.
-  absl::Status FetchLocked(size_t first, size_t count, absl::Time deadline);
+  // missing, with one GET streamed into the data file; each block is marked once verified (also
+  // when a later one fails). Unlocks them all; sets *fetched to the blocks marked.
+  absl::Status FetchLocked(size_t first, size_t count, absl::Time deadline, size_t* fetched);
   absl::Status FetchBlockOnce(size_t block, absl::Time deadline, bool* fetched);
   void MaybePromote();
 

@@ -211,10 +211,12 @@ bool PartialFile::SetBlockLock(size_t block, short type) {
   return fcntl(record_fd_, F_SETLK, &l) == 0;
 }
 
-absl::Status PartialFile::WriteBlock(size_t block, absl::string_view data) {
-  const uint64_t off = uint64_t{block} * entry_.block_size;
-  absl::Status s = WriteAll(env_, data_fd_, data, off);
-  if (!s.ok()) return ExplainCacheWriteError(s, data_path_);
+absl::Status PartialFile::WriteAt(uint64_t offset, absl::string_view data) {
+  absl::Status s = WriteAll(env_, data_fd_, data, offset);
+  return s.ok() ? s : ExplainCacheWriteError(s, data_path_);
+}
+
+absl::Status PartialFile::MarkPresent(size_t block) {
   static constexpr char kPresent = 1;
   return WriteAll(env_, record_fd_, absl::string_view(&kPresent, 1), presence_offset_ + block);
 }

@@ -68,8 +68,12 @@ class PartialFile {
   bool TryLockBlock(size_t block);
   void UnlockBlock(size_t block);
 
-  // Writes the verified bytes of `block` (its full length) into the data file, then marks it.
-  absl::Status WriteBlock(size_t block, absl::string_view data);
+  // Writes content bytes at content offset `offset` into the data file. Requires: the caller
+  // holds the fill locks of the blocks written, which are not present (a present block is never
+  // written again). The bytes need not be verified yet: nobody reads an unmarked block.
+  absl::Status WriteAt(uint64_t offset, absl::string_view data);
+  // Marks `block` present. Requires: all its bytes were written (WriteAt) and verified.
+  absl::Status MarkPresent(size_t block);
 
   // Once Complete(): renames the data file to the complete file's path and removes the record.
   // Idempotent; another process promoting first is success.

@@ -70,9 +70,12 @@ class SingleFlight {
     return flights_.contains(key);
   }
 
+  // A parent thread may have been in the middle of changing the map at the fork (a slot marked
+  // used but not yet constructed): the child must not touch its entries, not even to destroy
+  // them. It abandons the map (its memory leaks in the child) and starts an empty one.
   void ResetAfterFork() {
     new (&mu_) std::mutex();
-    flights_.clear();
+    new (&flights_) Map();
   }
 
  private:
@@ -102,8 +105,9 @@ class SingleFlight {
     return f.status;
   }
 
+  using Map = absl::flat_hash_map<Key, std::shared_ptr<Flight>>;
   std::mutex mu_;
-  absl::flat_hash_map<Key, std::shared_ptr<Flight>> flights_;  // guarded by mu_
+  Map flights_;  // guarded by mu_
 };
 
 }  // namespace hfshim

@@ -1,5 +1,7 @@
 #include "core/store/fallback_store.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/base/log.h"
@@ -16,6 +18,16 @@ class FallbackStore final : public ObjectStore {
                         absl::Time deadline) override {
     return FirstOk([&](ObjectStore* s) { return s->GetRange(key, offset, length, out, deadline); },
                    key);
+  }
+
+  absl::Status GetRangeTo(absl::string_view key, uint64_t offset, uint64_t length, RangeSink* sink,
+                          absl::Time deadline) override {
+    return FirstOk(
+        [&](ObjectStore* s) {
+          const uint64_t kept = std::min(sink->Rewind(), length);
+          return s->GetRangeTo(key, offset + kept, length - kept, sink, deadline);
+        },
+        key);
   }
 
   absl::StatusOr<ObjectInfo> Head(absl::string_view key, absl::Time deadline) override {

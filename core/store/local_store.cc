@@ -23,7 +23,17 @@ class LocalStore final : public ObjectStore {
   LocalStore(std::string root, Env* env) : root_(std::move(root)), env_(env) {}
 
   absl::Status GetRange(absl::string_view key, uint64_t offset, uint64_t length, std::string* out,
-                        absl::Time) override {
+                        absl::Time deadline) override {
+    out->resize(length);
+    BufferSink sink(absl::MakeSpan(*out));
+    absl::Status s = GetRangeTo(key, offset, length, &sink, deadline);
+    if (!s.ok()) out->clear();
+    return s;
+  }
+
+  // Reads straight into the sink's memory: no copy between the file and the sink.
+  absl::Status GetRangeTo(absl::string_view key, uint64_t offset, uint64_t length, RangeSink* sink,
+                          absl::Time) override {
     RETURN_IF_ERROR(ValidateKey(key));
     const std::string path = PathOf(key);
     auto fd = env_->Open(path, O_RDONLY);
@@ -34,21 +44,27 @@ class LocalStore final : public ObjectStore {
       s = absl::OutOfRangeError(absl::StrCat("range ", offset, "+", length, " ends past ",
                                              Describe(), "/", key, " (", st.st_size, " bytes)"));
     }
-    if (s.ok()) {
-      out->resize(length);
-      uint64_t done = 0;
-      while (s.ok() && done < length) {
-        auto n = env_->Pread(*fd, out->data() + done, length - done, offset + done);
-        if (!n.ok()) {
-          s = n.status();
-        } else if (*n == 0) {
-          s = absl::DataLossError(absl::StrCat(Describe(), "/", key, " shrank while reading"));
-        } else {
-          done += *n;
-        }
+    absl::Status sink_status;  // returned as the sink said it
+    uint64_t done = 0;
+    while (s.ok() && sink_status.ok() && done < length) {
+      const absl::Span<char> room = sink->Room();
+      if (room.empty()) {
+        s = absl::InternalError("the sink has no room for the rest of the range");
+        break;
+      }
+      auto n = env_->Pread(*fd, room.data(), std::min<uint64_t>(room.size(), length - done),
+                           offset + done);
+      if (!n.ok()) {
+        s = n.status();
+      } else if (*n == 0) {
+        s = absl::DataLossError(absl::StrCat(Describe(), "/", key, " shrank while reading"));
+      } else {
+        done += *n;
+        sink_status = sink->Filled(*n);
       }
     }
     env_->Close(*fd).IgnoreError();
+    if (!sink_status.ok()) return sink_status;
     return s.ok() ? s : Annotate(s, key);
   }
 

@@ -19,6 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/config/config.h"
+#include "core/store/range_sink.h"
 
 namespace hfshim {
 
@@ -39,6 +40,14 @@ class ObjectStore {
   // NotFound if the object does not exist; OutOfRange if the range ends past the object.
   virtual absl::Status GetRange(absl::string_view key, uint64_t offset, uint64_t length,
                                 std::string* out, absl::Time deadline) = 0;
+
+  // The same bytes, streamed into `sink` as they arrive (large ranges without a buffer of their
+  // size). Requires: the sink expects exactly `length` bytes from `offset`. Guarantees: on OK
+  // the sink was fed exactly `length` bytes in order; on error it may have been fed a prefix
+  // (a store that reads the range again first calls sink->Rewind() and resumes where it says).
+  // Errors as GetRange, and the sink's. The default reads with GetRange and copies.
+  virtual absl::Status GetRangeTo(absl::string_view key, uint64_t offset, uint64_t length,
+                                  RangeSink* sink, absl::Time deadline);
 
   // Size of `key`; NotFound if absent.
   virtual absl::StatusOr<ObjectInfo> Head(absl::string_view key, absl::Time deadline) = 0;

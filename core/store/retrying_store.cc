@@ -1,5 +1,7 @@
 #include "core/store/retrying_store.h"
 
+#include <algorithm>
+
 #include "core/base/status_macros.h"
 
 namespace hfshim {
@@ -14,6 +16,15 @@ class RetryingStore final : public ObjectStore {
                         absl::Time deadline) override {
     return policy_.Run(deadline,
                        [&] { return target_->GetRange(key, offset, length, out, deadline); });
+  }
+
+  // Each retry resumes where the sink says its kept bytes end.
+  absl::Status GetRangeTo(absl::string_view key, uint64_t offset, uint64_t length, RangeSink* sink,
+                          absl::Time deadline) override {
+    return policy_.Run(deadline, [&] {
+      const uint64_t kept = std::min(sink->Rewind(), length);
+      return target_->GetRangeTo(key, offset + kept, length - kept, sink, deadline);
+    });
   }
 
   absl::StatusOr<ObjectInfo> Head(absl::string_view key, absl::Time deadline) override {

@@ -30,6 +30,20 @@ TEST(HashTest, StreamingMatchesOneShot) {
   EXPECT_EQ(hasher.Finish(), ContentHash(data));
 }
 
+TEST(HashTest, BlockHasherMatchesBlockChecksumAndResets) {
+  std::string data(300000, 'a');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 13);
+  BlockHasher hasher;
+  hasher.Update("junk");
+  hasher.Reset();
+  for (size_t at = 0; at < data.size(); at += 4097) {
+    hasher.Update(absl::string_view(data).substr(at, 4097));
+  }
+  EXPECT_EQ(hasher.Finish(), BlockChecksum(data));
+  hasher.Reset();
+  EXPECT_EQ(hasher.Finish(), BlockChecksum(""));
+}
+
 TEST(HashTest, PathHashDiffersFromChecksum) {
   EXPECT_NE(PathHash("a"), BlockChecksum("a"));
   EXPECT_EQ(PathHash("a/b"), PathHash("a/b"));

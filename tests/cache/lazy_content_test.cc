@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <mutex>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -28,7 +29,8 @@ std::string ReadRange(const std::string& path, uint64_t off, size_t len) {
   return out;
 }
 
-// Counts GETs and can delay each one, so a test can kill a process mid-fill.
+// Counts GETs and can delay each one, so a test can kill a process mid-fill; can damage one
+// byte of the next GET's answer, and records the ranges asked for.
 class SlowStore final : public ObjectStore {
  public:
   SlowStore(ObjectStore* real, absl::Duration delay) : real_(real), delay_(delay) {}
@@ -36,7 +38,14 @@ class SlowStore final : public ObjectStore {
                         absl::Time deadline) override {
     absl::SleepFor(delay_);
     ++gets;
-    return real_->GetRange(key, offset, length, out, deadline);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ranges.emplace_back(offset, length);
+    }
+    absl::Status s = real_->GetRange(key, offset, length, out, deadline);
+    const int64_t at = corrupt_at.exchange(-1);
+    if (s.ok() && at >= 0 && static_cast<uint64_t>(at) < out->size()) (*out)[at] ^= 1;
+    return s;
   }
   absl::StatusOr<ObjectInfo> Head(absl::string_view key, absl::Time deadline) override {
     return real_->Head(key, deadline);
@@ -56,6 +65,9 @@ class SlowStore final : public ObjectStore {
   }
   std::string Describe() const override { return "slow " + real_->Describe(); }
   std::atomic<int> gets{0};
+  std::atomic<int64_t> corrupt_at{-1};
+  std::mutex mu;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;  // guarded by mu
 
  private:
   ObjectStore* const real_;
@@ -205,6 +217,26 @@ TEST_F(LazyContentTest, RecordMarksOnlyVerifiedBlocks) {
   ASSERT_TRUE(partial.ok()) << partial.status();
   EXPECT_FALSE((*partial)->Present(0));
   EXPECT_EQ((*partial)->entry().block_checksums, big.block_checksums) << "record carries them";
+}
+
+TEST_F(LazyContentTest, ChecksumMismatchMidRunRefetchesFromTheDamagedBlockOnly) {
+  Entry big = EntryOf(kBig);
+  SlowStore store(store_.get(), absl::ZeroDuration());
+  store.corrupt_at = (1 << 20) + 777;  // in the second block of the first GET
+  auto c = ContentCache::Create(config_, &store, Env::Default());
+  ASSERT_TRUE(c.ok());
+  auto lazy = (*c)->OpenLazy(big, Later());
+  ASSERT_TRUE(lazy.ok());
+  // A readahead step fetches two blocks with one GET.
+  EXPECT_EQ((*lazy)->FetchNextMissing(0, 2 << 20, Later()), LazyContent::Step::kFetched);
+  EXPECT_TRUE((*lazy)->Present(0, 2 << 20));
+  const uint64_t base = big.location.offset;
+  std::lock_guard<std::mutex> lock(store.mu);
+  EXPECT_EQ(store.ranges, (std::vector<std::pair<uint64_t, uint64_t>>{{base, 2 << 20},
+                                                                      {base + (1 << 20), 1 << 20}}))
+      << "the verified first block is kept; only the damaged one is fetched again";
+  EXPECT_EQ(ReadRange((*lazy)->OpenPath(), 0, 2 << 20), files_[kBig].substr(0, 2 << 20));
+  EXPECT_EQ((*c)->stats().checksum_failures, 1u);
 }
 
 TEST_F(LazyContentTest, ThreadsReadingOneBlockFetchItOnce) {

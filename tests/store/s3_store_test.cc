@@ -96,6 +96,22 @@ TEST_F(S3StoreTest, RangesPastTheEndAreOutOfRangeNeverShort) {
   EXPECT_TRUE(absl::IsOutOfRange(store->GetRange("k", 11, 0, &out, Soon())));
 }
 
+TEST_F(S3StoreTest, StreamedRangesReachTheSinkExactly) {
+  auto store = Store();
+  const std::string data = Pattern(3 << 20, 7);
+  ASSERT_TRUE(store->Put("data/s", data, Soon()).ok());
+  std::string out((2 << 20) + 5, '\0');
+  BufferSink sink(absl::MakeSpan(out));
+  ASSERT_TRUE(store->GetRangeTo("data/s", 12345, out.size(), &sink, Soon()).ok());
+  EXPECT_EQ(out, data.substr(12345, out.size()));
+  std::string tail(10, '\0');
+  BufferSink past(absl::MakeSpan(tail));
+  absl::Status s = store->GetRangeTo("data/s", data.size() - 5, 10, &past, Soon());
+  EXPECT_TRUE(absl::IsOutOfRange(s)) << s;
+  BufferSink missing(absl::MakeSpan(tail));
+  EXPECT_TRUE(absl::IsNotFound(store->GetRangeTo("data/none", 0, 10, &missing, Soon())));
+}
+
 TEST_F(S3StoreTest, EmptyObjectsAndOddKeys) {
   auto store = Store();
   const std::string key = "data/a b+c=d&e%f~g(é)";

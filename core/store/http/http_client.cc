@@ -59,6 +59,8 @@ struct Transfer {
   HttpResponse* response = nullptr;
   uint64_t sent = 0;
   absl::Status reader_status;
+  uint64_t received = 0;     // body bytes of a 2xx response
+  absl::Status body_status;  // of request->on_body
 };
 
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
@@ -66,6 +68,11 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
   const size_t len = size * n;
   std::string& body = t->response->body;
   const bool success = t->response->status >= 200 && t->response->status < 300;
+  if (success) t->received += len;
+  if (success && t->request->on_body) {
+    t->body_status = t->request->on_body(*t->response, absl::string_view(data, len));
+    return t->body_status.ok() ? len : 0;  // 0 aborts the transfer
+  }
   if (!success && body.size() >= kMaxErrorBody) return len;  // keep only the start of an error
   body.append(data, len);
   return len;
@@ -83,7 +90,7 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
       (void)absl::SimpleAtoi(line.substr(sp + 1, 3), &code);
     }
     t->response->status = code;
-    if (code >= 200 && code < 300 && t->request->expected_body > 0) {
+    if (code >= 200 && code < 300 && t->request->expected_body > 0 && !t->request->on_body) {
       t->response->body.reserve(t->request->expected_body);
     }
     return len;
@@ -137,6 +144,7 @@ absl::Status TransportError(CURLcode code, const char* detail, const HttpRequest
                             const HttpLimits& limits, const Transfer& t) {
   const std::string what = absl::StrCat(r.method, " ", UrlForMessages(r.url));
   const std::string why = detail[0] ? detail : curl_easy_strerror(code);
+  if (code == CURLE_WRITE_ERROR && !t.body_status.ok()) return t.body_status;
   switch (code) {
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
@@ -267,11 +275,10 @@ absl::StatusOr<HttpResponse> HttpPerform(const HttpRequest& r, const HttpLimits&
     const std::string* cl = response.Header("content-length");
     uint64_t declared = 0;
     const bool success = response.status >= 200 && response.status < 300;
-    if (success && cl != nullptr && absl::SimpleAtoi(*cl, &declared) &&
-        declared != response.body.size()) {
+    if (success && cl != nullptr && absl::SimpleAtoi(*cl, &declared) && declared != t.received) {
       return absl::UnavailableError(absl::StrCat(r.method, " ", UrlForMessages(r.url), ": body of ",
-                                                 response.body.size(),
-                                                 " bytes, Content-Length said ", declared));
+                                                 t.received, " bytes, Content-Length said ",
+                                                 declared));
     }
   }
   return response;

@@ -33,6 +33,8 @@ namespace hfshim {
 
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
+struct HttpResponse;
+
 struct HttpRequest {
   std::string method = "GET";  // GET, HEAD, PUT, POST, DELETE
   std::string url;             // already percent-encoded
@@ -42,6 +44,10 @@ struct HttpRequest {
   absl::string_view body;
   std::function<absl::StatusOr<size_t>(char* buf, size_t n)> body_reader;
   uint64_t body_length = 0;
+  // If set, the body of a 2xx response goes to it as it arrives instead of into
+  // HttpResponse::body (`head` has the status and headers by then). A non-OK status aborts the
+  // transfer and HttpPerform returns it unchanged. Called on the thread of HttpPerform.
+  std::function<absl::Status(const HttpResponse& head, absl::string_view data)> on_body;
   // Bytes expected in a successful response body (reserved up front), 0 if unknown.
   uint64_t expected_body = 0;
   // No low-speed limit: for answers a server may legitimately compute for long (S3's

@@ -48,6 +48,23 @@ class HttpStore final : public ObjectStore {
         out);
   }
 
+  // One ranged GET whose body goes straight into the sink.
+  absl::Status GetRangeTo(absl::string_view key, uint64_t offset, uint64_t length, RangeSink* sink,
+                          absl::Time deadline) override {
+    if (length == 0) return ObjectStore::GetRangeTo(key, offset, length, sink, deadline);
+    RETURN_IF_ERROR(ValidateKey(key));
+    HttpRequest r;
+    r.url = UrlOf(key);
+    r.headers = {{"Range", RangeHeader(offset, length)}};
+    RangeFeeder feeder(offset, length, Shown(key), sink);
+    r.on_body = [&feeder](const HttpResponse& head, absl::string_view data) {
+      return feeder.OnBody(head, data);
+    };
+    ASSIGN_OR_RETURN(HttpResponse resp, Perform(r, deadline));
+    if (resp.status < 200 || resp.status >= 300) return Error(resp, r, key);
+    return feeder.Finish(resp);
+  }
+
   absl::StatusOr<ObjectInfo> Head(absl::string_view key, absl::Time deadline) override {
     RETURN_IF_ERROR(ValidateKey(key));
     HttpRequest r;

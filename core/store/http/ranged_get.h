@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "core/store/http/http_client.h"
+#include "core/store/range_sink.h"
 
 namespace hfshim {
 
@@ -25,6 +26,30 @@ std::string RangeHeader(uint64_t offset, uint64_t length);
 // shorter than the range without the object being shorter. On OK, out->size() == length.
 absl::Status TakeRange(HttpResponse* response, uint64_t offset, uint64_t length,
                        absl::string_view what, std::string* out);
+
+// Streams the body of a successful response to a ranged GET of [offset, offset + length) of
+// `what` into a sink, with the checks of TakeRange: a 206 must start at `offset`
+// (Content-Range); a 200 (a server that ignores Range) carries the whole object, from which the
+// range is cut. Use OnBody as HttpRequest::on_body, then Finish once the response is complete.
+// One request at a time; not thread-safe.
+class RangeFeeder {
+ public:
+  RangeFeeder(uint64_t offset, uint64_t length, std::string what, RangeSink* sink)
+      : offset_(offset), length_(length), what_(std::move(what)), sink_(sink) {}
+
+  absl::Status OnBody(const HttpResponse& head, absl::string_view data);
+
+  // After a complete 2xx `response`: OK iff the sink got exactly `length` bytes. OutOfRange if
+  // the object ends before offset + length; Unavailable (retryable) for any other short body.
+  absl::Status Finish(const HttpResponse& response) const;
+
+ private:
+  const uint64_t offset_, length_;
+  const std::string what_;
+  RangeSink* const sink_;
+  uint64_t seen_ = 0;  // body bytes received
+  uint64_t fed_ = 0;   // of which fed to the sink
+};
 
 // The object size from "Content-Range: bytes a-b/total", or -1 if absent or "*".
 int64_t TotalFromContentRange(const HttpResponse& response);

@@ -48,6 +48,7 @@ absl::StatusOr<HttpResponse> S3Client::Send(const S3Call& call, absl::Time deadl
   r.body_length = call.body_length;
   r.expected_body = call.expected_body;
   r.slow_answer_ok = call.slow_answer_ok;
+  r.on_body = call.on_body;
   r.headers = call.headers;
   r.headers.emplace_back("Host", host);
   if (!settings_.anonymous) {

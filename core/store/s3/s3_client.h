@@ -35,7 +35,8 @@ struct S3Call {
   uint64_t body_length = 0;
   std::string payload_hash;  // empty: SHA-256 of `body` (body_reader calls must set it)
   uint64_t expected_body = 0;
-  bool slow_answer_ok = false;  // see HttpRequest
+  bool slow_answer_ok = false;                                                  // see HttpRequest
+  std::function<absl::Status(const HttpResponse&, absl::string_view)> on_body;  // see HttpRequest
 };
 
 class S3Client {

@@ -55,6 +55,23 @@ class S3Store final : public ObjectStore {
         out);
   }
 
+  // One ranged GET whose body goes straight into the sink.
+  absl::Status GetRangeTo(absl::string_view key, uint64_t offset, uint64_t length, RangeSink* sink,
+                          absl::Time deadline) override {
+    if (length == 0) return ObjectStore::GetRangeTo(key, offset, length, sink, deadline);
+    RETURN_IF_ERROR(ValidateKey(key));
+    S3Call call;
+    call.full_key = FullKey(key);
+    call.headers = {{"Range", RangeHeader(offset, length)}};
+    RangeFeeder feeder(offset, length, client_.Name(call.full_key), sink);
+    call.on_body = [&feeder](const HttpResponse& head, absl::string_view data) {
+      return feeder.OnBody(head, data);
+    };
+    ASSIGN_OR_RETURN(HttpResponse r, client_.Send(call, deadline));
+    if (!Ok2xx(r)) return client_.Error(r, call);
+    return feeder.Finish(r);
+  }
+
   absl::StatusOr<ObjectInfo> Head(absl::string_view key, absl::Time deadline) override {
     RETURN_IF_ERROR(ValidateKey(key));
     S3Call call;
