@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <fstream>
 #include <map>
 #include <thread>
@@ -47,8 +48,105 @@ TEST_F(DiskCacheTest, OnePackFetchFillsTheNeighbours) {
   ASSERT_TRUE(
       cache->Materialize(EntryOf("datasets--o--d/snapshots/r/f1000"), *index_, Later()).ok());
   EXPECT_EQ(cache->stats().requests, 1u);
+  cache->Drain();  // the neighbours are written in the background
   EXPECT_GT(cache->stats().neighbours_filled, 100u);
   EXPECT_TRUE(cache->Contains(EntryOf("datasets--o--d/snapshots/r/f1150").content_hash));
+}
+
+TEST_F(DiskCacheTest, NeighboursWrittenInTheBackgroundAreCompleteAndVerified) {
+  auto cache = NewCache();
+  ASSERT_TRUE(
+      cache->Materialize(EntryOf("datasets--o--d/snapshots/r/f1000"), *index_, Later()).ok());
+  // Other threads open neighbours while the writers work: each gets its exact bytes.
+  std::vector<std::thread> threads;
+  std::atomic<int> bad{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int k = 1001 + t; k < 1200; k += 4) {
+        const std::string path = absl::StrCat("datasets--o--d/snapshots/r/f", k);
+        auto p = cache->Materialize(EntryOf(path), *index_, Later());
+        if (!p.ok() || *ReadFile(Env::Default(), *p) != files_[path]) ++bad;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  cache->Drain();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(cache->stats().requests, 1u) << "the window is fetched once";
+  int cached = 0;
+  for (const auto& [path, data] : files_) {
+    const Entry e = EntryOf(path);
+    if (!cache->Contains(e.content_hash)) continue;
+    ++cached;
+    EXPECT_TRUE(cache->Verify(e).ok()) << path;
+  }
+  EXPECT_GT(cached, 100);
+}
+
+TEST_F(DiskCacheTest, DestroyingTheCacheWhileWritersRunLeavesOnlyCompleteFiles) {
+  for (int round = 0; round < 5; ++round) {
+    config_.cache_dirs = {tmp_.Sub(absl::StrCat("stop", round))};
+    auto cache = NewCache();
+    ASSERT_TRUE(
+        cache->Materialize(EntryOf("datasets--o--d/snapshots/r/f1000"), *index_, Later()).ok());
+    cache.reset();  // stops the writers mid-window
+    auto again = NewCache();
+    for (const auto& [path, data] : files_) {
+      const Entry e = EntryOf(path);
+      if (again->Contains(e.content_hash)) EXPECT_TRUE(again->Verify(e).ok()) << path;
+    }
+  }
+}
+
+TEST_F(DiskCacheTest, ChildForkedWhileWritersRunReadsItsFiles) {
+  auto cache = NewCache();
+  ASSERT_TRUE(
+      cache->Materialize(EntryOf("datasets--o--d/snapshots/r/f1000"), *index_, Later()).ok());
+  pid_t pid = fork();  // the writers may be mid-window
+  if (pid == 0) {
+    cache->ResetAfterFork();
+    bool ok = true;
+    for (int k = 1001; k < 1200; k += 3) {
+      const std::string path = absl::StrCat("datasets--o--d/snapshots/r/f", k);
+      auto p = cache->Materialize(EntryOf(path), *index_, absl::Now() + absl::Seconds(20));
+      ok &= p.ok() && *ReadFile(Env::Default(), *p) == files_[path];
+    }
+    cache->Drain();
+    _exit(ok ? 0 : 1);
+  }
+  ASSERT_GT(pid, 0);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  cache->Drain();
+}
+
+TEST_F(DiskCacheTest, KilledWindowFillLeavesNoTornContentAndIsRedone) {
+  for (int round = 0; round < 5; ++round) {
+    config_.cache_dirs = {tmp_.Sub(absl::StrCat("killed", round))};
+    pid_t pid = fork();
+    if (pid == 0) {
+      auto c = ContentCache::Create(config_, store_.get(), Env::Default());
+      (void)(*c)->Materialize(EntryOf("datasets--o--d/snapshots/r/f1000"), *index_, Later());
+      _exit(0);  // writers killed mid-window, window file left behind
+    }
+    ASSERT_GT(pid, 0);
+    if (round > 0) absl::SleepFor(absl::Microseconds(500 * round));
+    if (round > 0) kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    auto cache = NewCache();
+    for (const auto& [path, data] : files_) {
+      const Entry e = EntryOf(path);
+      if (cache->Contains(e.content_hash)) EXPECT_TRUE(cache->Verify(e).ok()) << path;
+    }
+    for (int k = 1000; k < 1200; k += 11) {
+      const std::string path = absl::StrCat("datasets--o--d/snapshots/r/f", k);
+      auto p = cache->Materialize(EntryOf(path), *index_, Later());
+      ASSERT_TRUE(p.ok()) << p.status();
+      EXPECT_EQ(*ReadFile(Env::Default(), *p), files_[path]);
+    }
+    cache->Drain();
+  }
 }
 
 TEST_F(DiskCacheTest, LargeFileIsFetchedInVerifiedBlocks) {
