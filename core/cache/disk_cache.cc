@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -28,7 +29,7 @@
 #include "core/cache/pack_window.h"
 #include "core/cache/partial_file.h"
 #include "core/cache/single_flight.h"
-#include "core/cache/window_writers.h"
+#include "core/cache/task_pool.h"
 #include "core/env/file_util.h"
 #include "core/stats/stats.h"
 
@@ -40,6 +41,9 @@ constexpr uint64_t kMinBuffer = 1 << 20;
 constexpr uint64_t kDefaultBuffer = 64 << 20;  // a Config built without LoadConfig
 constexpr absl::Duration kEvictionPeriod = absl::Seconds(5);
 constexpr int64_t kTouchAfterSeconds = 60;  // refresh a hit's mtime (LRU) at most this often
+
+constexpr int kDenseWindows = 3;            // windows of a pack fetched before prefetching
+constexpr size_t kMaxPrefetched = 1 << 16;  // windows remembered as queued for prefetching
 
 // Background writers of pack windows: as many as there are cores (the writes are CPU work in the
 // kernel), at most HFSHIM_THREADS.
@@ -57,7 +61,9 @@ class DiskCache final : public ContentCache {
         budget_(config.buffer_size_bytes == 0
                     ? kDefaultBuffer
                     : std::max<uint64_t>(config.buffer_size_bytes, kMinBuffer)),
-        writers_(WindowWriterThreads(config)) {}
+        writer_threads_(WindowWriterThreads(config)),
+        prefetchers_(std::max(1, config.threads)),
+        writers_(writer_threads_) {}
 
   absl::Status Init() {
     for (const std::string& dir : config_.cache_dirs) RETURN_IF_ERROR(PrepareCacheDir(env_, dir));
@@ -67,7 +73,8 @@ class DiskCache final : public ContentCache {
   }
 
   ~DiskCache() override {
-    writers_.Stop();  // before the members the writers use go
+    prefetchers_.Stop();  // they hand windows to the writers
+    writers_.Stop();      // before the members the writers use go
     for (size_t i = 0; content_fds_ && i < config_.cache_dirs.size(); ++i) {
       if (content_fds_[i] >= 0) close(content_fds_[i]);
     }
@@ -189,16 +196,22 @@ class DiskCache final : public ContentCache {
     new (&open_mu_) std::mutex();
     flights_.ResetAfterFork();
     window_flights_.ResetAfterFork();
+    prefetchers_.ResetAfterFork();
     writers_.ResetAfterFork();
     new (&windows_mu_) std::mutex();
     windows_.clear();  // their writers are the parent's threads; members are fetched anew
+    fetched_windows_.clear();
+    prefetched_.clear();
     budget_.ResetAfterFork();
     for (auto& [hash, weak] : lazies_) {
       if (std::shared_ptr<LazyContent> live = weak.lock()) live->ResetAfterFork();
     }
   }
 
-  void Drain() override { writers_.Drain(); }
+  void Drain() override {
+    prefetchers_.Drain();
+    writers_.Drain();
+  }
 
   Stats stats() const override {
     Stats s;
@@ -332,7 +345,7 @@ class DiskCache final : public ContentCache {
 
   // A packed file: fetch the block-aligned window of the pack that holds it and cache every
   // complete member of that window (dataset neighbours are read soon). The requested file is
-  // written first; the other members are written by background writers (WindowWriters) while
+  // written first; the other members are written by background writers while
   // the memory buffer has room for the window, else before returning.
   // Threads of this process missing files of one window wait for one fetch of it, then find it
   // among the live windows and write (or wait for) their own file only. Other processes wait on
@@ -372,7 +385,7 @@ class DiskCache final : public ContentCache {
   absl::Status LeadWindow(const Entry& entry, const IndexReader& index, const WindowKey& key,
                           const std::string& path, absl::Time deadline,
                           const std::function<bool()>& in_place) {
-    const std::string base = PathFor(ContentHash(absl::StrCat(key.first, "@", key.second)));
+    const std::string base = WindowBase(key);
     const std::string lock_path = base + ".window.lock";
     const std::string window_path = base + std::string(kWindowSuffix);
     RETURN_IF_ERROR(MakeDirs(env_, base.substr(0, base.rfind('/')), 0700));
@@ -406,13 +419,29 @@ class DiskCache final : public ContentCache {
            WriteContent(entry.content_hash, data).ok();
   }
 
-  // Fetches the window of `entry`, writes `entry`'s file, and has the other members written:
-  // in the background (the window's bytes kept in `window_path` meanwhile, for other processes)
-  // while the memory buffer has room, else here.
+  // Fetches the window of `entry`, writes `entry`'s file and has the other members written
+  // (WriteRest). Queues prefetches when this process reads the pack densely.
   absl::Status FetchAndWrite(const Entry& entry, const IndexReader& index, const WindowKey& key,
                              const std::string& window_path, absl::Time deadline) {
     auto budget = std::make_shared<uint64_t>(0);
-    auto on_done = [this, key, window_path, budget] {
+    ASSIGN_OR_RETURN(std::shared_ptr<PackWindow> window,
+                     FetchWindow(entry, index, deadline, WindowDone(key, window_path, budget)));
+    RETURN_IF_ERROR(
+        window->Ensure(window->Find(entry.location.offset, entry.content_hash), deadline));
+    if (window->pending() && budget_.Acquire(window->last() - window->first(), absl::Now()).ok()) {
+      *budget = window->last() - window->first();
+    }
+    WriteRest(window, key, window_path, *budget > 0);
+    MaybePrefetch(key, index, deadline);
+    return absl::OkStatus();
+  }
+
+  // What runs once every member of the window `key` is written or has failed: it leaves the
+  // live windows, its window file goes and its share of the memory buffer (`*budget`, set
+  // before the window is handed to any other thread) is returned.
+  std::function<void()> WindowDone(const WindowKey& key, const std::string& window_path,
+                                   std::shared_ptr<uint64_t> budget) {
+    return [this, key, window_path, budget] {
       {
         std::lock_guard<std::mutex> lock(windows_mu_);
         windows_.erase(key);
@@ -422,27 +451,109 @@ class DiskCache final : public ContentCache {
         budget_.Release(*budget);
       }
     };
-    ASSIGN_OR_RETURN(std::shared_ptr<PackWindow> window,
-                     FetchWindow(entry, index, deadline, on_done));
-    RETURN_IF_ERROR(
-        window->Ensure(window->Find(entry.location.offset, entry.content_hash), deadline));
-    if (!window->pending()) return absl::OkStatus();
-    const uint64_t bytes = window->last() - window->first();
-    if (budget_.Acquire(bytes, absl::Now()).ok()) {
-      if (WriteWindowFile(*window, key, window_path).ok()) {
-        *budget = std::max<uint64_t>(bytes, 1);
-        {
-          std::lock_guard<std::mutex> lock(windows_mu_);
-          windows_[key] = window;
-        }
-        if (writers_.Add(window)) return absl::OkStatus();
-      } else {
-        budget_.Release(bytes);
+  }
+
+  // Has the members of `window` that nobody has claimed written: if the window holds memory
+  // buffer room (`budgeted`), by the background writers, its bytes kept in `window_path`
+  // meanwhile for other processes; else (or if that fails) here, before returning. Called by the
+  // holder of the window's lock, which it may release on return.
+  void WriteRest(const std::shared_ptr<PackWindow>& window, const WindowKey& key,
+                 const std::string& window_path, bool budgeted) {
+    if (budgeted && window->pending() && WriteWindowFile(*window, key, window_path).ok()) {
+      {
+        std::lock_guard<std::mutex> lock(windows_mu_);
+        windows_[key] = window;
       }
+      bool queued = false;
+      for (int i = 0; i < writer_threads_; ++i) {  // several writers share a window
+        queued |= writers_.Add({[window] {
+                                  while (window->WriteNext()) {
+                                  }
+                                },
+                                [window] { window->Abandon(); }});
+      }
+      if (queued) return;
     }
     while (window->WriteNext()) {
     }
-    return absl::OkStatus();
+  }
+
+  // Dense reading: once this process has fetched kDenseWindows windows of a pack itself, each
+  // further window it fetches queues the next HFSHIM_THREADS windows of the pack (those not
+  // cached nor queued before) for the prefetchers, which fetch them in parallel.
+  void MaybePrefetch(const WindowKey& key, const IndexReader& index, absl::Time deadline) {
+    {
+      std::lock_guard<std::mutex> lock(windows_mu_);
+      if (++fetched_windows_[key.first] < kDenseWindows) return;
+      if (prefetched_.size() > kMaxPrefetched) prefetched_.clear();
+    }
+    const uint64_t bs = config_.block_size_bytes;
+    for (int k = 1; k <= config_.threads; ++k) {
+      const WindowKey next{key.first, key.second + k * bs};
+      {
+        std::lock_guard<std::mutex> lock(windows_mu_);
+        if (!prefetched_.insert(next).second) continue;
+      }
+      absl::StatusOr<std::vector<IndexReader::PackMember>> members = WindowMembers(index, next);
+      if (!members.ok() || members->empty()) break;  // the end of the pack
+      if (Contains(members->front().content_hash)) continue;
+      prefetchers_.Add(
+          {[this, next, m = *std::move(members), deadline] { PrefetchWindow(next, m, deadline); },
+           nullptr});
+    }
+  }
+
+  // A prefetcher: fetches window `key` (files `members`) unless a thread or process is on it,
+  // it is cached or the memory buffer is full, and hands it to the writers. Errors are dropped:
+  // a reader of a file in the window fetches it then.
+  void PrefetchWindow(const WindowKey& key, const std::vector<IndexReader::PackMember>& members,
+                      absl::Time deadline) {
+    if (!window_flights_.TryLead(key)) return;
+    const std::string base = WindowBase(key);
+    const std::string lock_path = base + ".window.lock";
+    const std::string window_path = base + std::string(kWindowSuffix);
+    const uint64_t first = members.front().offset;
+    const uint64_t last = members.back().offset + members.back().length;
+    auto cached = [&] { return Contains(members.front().content_hash); };
+    absl::StatusOr<int> lock_fd = MakeDirs(env_, base.substr(0, base.rfind('/')), 0700).ok()
+                                      ? AcquireLockFile(lock_path, absl::Now(), cached)
+                                      : absl::StatusOr<int>(-1);
+    if (lock_fd.ok() && *lock_fd >= 0) {  // else another process has it, or it is cached
+      auto budget = std::make_shared<uint64_t>(0);
+      std::string data;
+      if (!cached() && budget_.Acquire(last - first, absl::Now()).ok()) {
+        *budget = last - first;
+        if (fetcher_.Get(key.first, first, last - first, &data, deadline).ok()) {
+          WriteRest(MakeWindow(std::move(data), first, members, Hash128{},
+                               WindowDone(key, window_path, budget)),
+                    key, window_path, true);
+        } else {
+          budget_.Release(*budget);
+        }
+      }
+      unlink(lock_path.c_str());  // safe while held: AcquireLockFile re-checks the inode
+      close(*lock_fd);
+    }
+    window_flights_.Finish(key, absl::OkStatus());
+  }
+
+  // The files of window `key`: those that start in its block. Windows partition the pack, so no
+  // file is written by two windows (files are smaller than a block; a longer one is its own).
+  absl::StatusOr<std::vector<IndexReader::PackMember>> WindowMembers(const IndexReader& index,
+                                                                     const WindowKey& key) {
+    const uint64_t bs = config_.block_size_bytes;
+    ASSIGN_OR_RETURN(std::vector<IndexReader::PackMember> members,
+                     index.PackMembers(key.first, key.second, key.second + 2 * bs));
+    members.erase(
+        std::find_if(members.begin(), members.end(),
+                     [&](const IndexReader::PackMember& m) { return m.offset >= key.second + bs; }),
+        members.end());
+    return members;
+  }
+
+  // The path stem of window `key`'s lock and window files.
+  std::string WindowBase(const WindowKey& key) const {
+    return PathFor(ContentHash(absl::StrCat(key.first, "@", key.second)));
   }
 
   // Writes the window's bytes to `window_path` (atomically: a temp file renamed into place), at
@@ -463,23 +574,16 @@ class DiskCache final : public ContentCache {
     return it == windows_.end() ? nullptr : it->second;
   }
 
-  // Fetches the window of the pack that holds `entry`: the files that start in its block,
-  // with `entry`'s bytes verified (refetched on a mismatch, up to kChecksumAttempts times).
+  // Fetches the window of the pack that holds `entry` (WindowMembers), with `entry`'s bytes
+  // verified (refetched on a mismatch, up to kChecksumAttempts times).
   absl::StatusOr<std::shared_ptr<PackWindow>> FetchWindow(const Entry& entry,
                                                           const IndexReader& index,
                                                           absl::Time deadline,
                                                           std::function<void()> on_done) {
     const uint64_t bs = config_.block_size_bytes;
     const uint64_t off = entry.location.offset, len = entry.size;
-    // The members that start in the block of `entry`: windows partition the pack, so no file is
-    // written by two windows (files are smaller than a block; a longer one is its own window).
-    const uint64_t begin = off / bs * bs;
     ASSIGN_OR_RETURN(std::vector<IndexReader::PackMember> members,
-                     index.PackMembers(entry.location.object_key, begin, begin + 2 * bs));
-    members.erase(
-        std::find_if(members.begin(), members.end(),
-                     [&](const IndexReader::PackMember& m) { return m.offset >= begin + bs; }),
-        members.end());
+                     WindowMembers(index, {entry.location.object_key, off / bs * bs}));
     uint64_t first = off, last = off + len;
     for (const auto& m : members) {
       first = std::min(first, m.offset);
@@ -510,9 +614,17 @@ class DiskCache final : public ContentCache {
                            [](const auto& a, const auto& b) { return a.offset < b.offset; }),
           self);
     }
-    const Hash128 requested = entry.content_hash;
+    return MakeWindow(std::move(window), first, std::move(members), entry.content_hash,
+                      std::move(on_done));
+  }
+
+  // A window of pack bytes `data` from `first`, whose members are written as cache content
+  // (counted as neighbours, but for `requested`).
+  std::shared_ptr<PackWindow> MakeWindow(std::string data, uint64_t first,
+                                         std::vector<IndexReader::PackMember> members,
+                                         const Hash128& requested, std::function<void()> on_done) {
     return std::make_shared<PackWindow>(
-        std::move(window), first, std::move(members),
+        std::move(data), first, std::move(members),
         [this, requested](const IndexReader::PackMember& m, absl::string_view data) {
           absl::Status w = WriteContent(m.content_hash, data);
           if (w.ok() && m.content_hash != requested) ++neighbours_;
@@ -572,11 +684,16 @@ class DiskCache final : public ContentCache {
   std::mutex windows_mu_;
   // Windows whose members are being written in the background, by (pack, window start).
   absl::flat_hash_map<WindowKey, std::shared_ptr<PackWindow>> windows_;  // guarded by windows_mu_
-  absl::flat_hash_map<Hash128, std::weak_ptr<LazyContent>> lazies_;      // guarded by mu_
-  absl::Time last_eviction_ = absl::InfinitePast();                      // guarded by mu_
-  uint64_t fetched_at_eviction_ = 0;                                     // guarded by mu_
+  absl::flat_hash_map<std::string, int> fetched_windows_;  // by pack; guarded by windows_mu_
+  absl::flat_hash_set<WindowKey> prefetched_;              // guarded by windows_mu_
+  absl::flat_hash_map<Hash128, std::weak_ptr<LazyContent>> lazies_;  // guarded by mu_
+  absl::Time last_eviction_ = absl::InfinitePast();                  // guarded by mu_
+  uint64_t fetched_at_eviction_ = 0;                                 // guarded by mu_
   std::atomic<uint64_t> hits_{0}, misses_{0}, neighbours_{0}, evictions_{0};
-  WindowWriters writers_;  // last: stopped first, while everything its windows use exists
+  const int writer_threads_;
+  // Last: stopped first, while everything their tasks use exists.
+  TaskPool prefetchers_;  // fetch pack windows ahead of dense readers
+  TaskPool writers_;      // write the members of pack windows
 };
 
 }  // namespace

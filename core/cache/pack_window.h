@@ -1,6 +1,6 @@
 // PackWindow: the bytes of one fetched pack window and the write state of each member file in
-// it, shared by the thread that fetched it, the background writers (WindowWriters) and threads
-// opening members of it meanwhile.
+// it, shared by the thread that fetched it, the background writers (a TaskPool of the cache) and
+// threads opening members of it meanwhile.
 //
 // Each member is written to the node cache at most once by whichever thread claims it first (the
 // thread opening that file, or a background writer); a thread that wants a member another thread

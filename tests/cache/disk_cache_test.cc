@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <csignal>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <thread>
 
@@ -81,6 +82,53 @@ TEST_F(DiskCacheTest, NeighboursWrittenInTheBackgroundAreCompleteAndVerified) {
     EXPECT_TRUE(cache->Verify(e).ok()) << path;
   }
   EXPECT_GT(cached, 100);
+}
+
+// The dataset's files grouped by pack window, for windows of `block` bytes.
+std::map<uint64_t, std::vector<std::string>> FilesByWindow(
+    const std::map<std::string, std::string>& files,
+    const std::function<Entry(const std::string&)>& entry_of, uint64_t block) {
+  std::map<uint64_t, std::vector<std::string>> windows;
+  for (const auto& [path, data] : files) {
+    if (path.find("datasets--") != 0) continue;
+    windows[entry_of(path).location.offset / block].push_back(path);
+  }
+  return windows;
+}
+
+TEST_F(DiskCacheTest, DenseReaderPrefetchesTheNextWindowsOfThePack) {
+  config_.block_size_bytes = 64 << 10;  // windows of 64 KiB: about a dozen in the pack
+  config_.threads = 4;
+  auto windows = FilesByWindow(
+      files_, [&](const std::string& p) { return EntryOf(p); }, config_.block_size_bytes);
+  ASSERT_GT(windows.size(), 8u);
+  auto cache = NewCache();
+  auto it = windows.begin();
+  for (int w = 0; w < 3; ++w, ++it) {  // one file of each of the first three windows
+    ASSERT_TRUE(cache->Materialize(EntryOf(it->second.front()), *index_, Later()).ok());
+  }
+  cache->Drain();
+  EXPECT_EQ(cache->stats().requests, 3u + config_.threads) << "the next 4 windows, once each";
+  for (int w = 0; w < config_.threads; ++w, ++it) {
+    for (const std::string& path : it->second) {
+      ASSERT_TRUE(cache->Contains(EntryOf(path).content_hash)) << path;
+      EXPECT_TRUE(cache->Verify(EntryOf(path)).ok()) << path;
+    }
+  }
+  EXPECT_FALSE(cache->Contains(EntryOf(it->second.front()).content_hash)) << "and no further";
+}
+
+TEST_F(DiskCacheTest, SparseReaderDoesNotPrefetch) {
+  config_.block_size_bytes = 64 << 10;
+  auto windows = FilesByWindow(
+      files_, [&](const std::string& p) { return EntryOf(p); }, config_.block_size_bytes);
+  auto cache = NewCache();
+  auto it = windows.begin();
+  for (int w = 0; w < 2; ++w, ++it) {
+    ASSERT_TRUE(cache->Materialize(EntryOf(it->second.front()), *index_, Later()).ok());
+  }
+  cache->Drain();
+  EXPECT_EQ(cache->stats().requests, 2u);
 }
 
 TEST_F(DiskCacheTest, DestroyingTheCacheWhileWritersRunLeavesOnlyCompleteFiles) {

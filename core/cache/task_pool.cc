@@ -1,4 +1,4 @@
-#include "core/cache/window_writers.h"
+#include "core/cache/task_pool.h"
 
 #include <new>
 #include <thread>
@@ -6,15 +6,15 @@
 
 namespace hfshim {
 
-bool WindowWriters::Add(std::shared_ptr<PackWindow> window) {
+bool TaskPool::Add(Task task) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopped_) return false;
-  queue_.push_back(std::move(window));
+  queue_.push_back(std::move(task));
   if (running_ < max_threads_ && static_cast<size_t>(running_) < queue_.size()) {
     try {
       std::thread([this] { Work(); }).detach();
       ++running_;
-    } catch (...) {  // no thread to be had
+    } catch (...) {  // no thread to be had: the running ones (if any) take the task
     }
   }
   if (running_ > 0) return true;
@@ -22,37 +22,39 @@ bool WindowWriters::Add(std::shared_ptr<PackWindow> window) {
   return false;
 }
 
-void WindowWriters::Work() {
+void TaskPool::Work() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!queue_.empty() && !stopped_) {
-    std::shared_ptr<PackWindow> window = queue_.front();
+    Task task = std::move(queue_.front());
+    queue_.pop_front();
     lock.unlock();
-    const bool wrote = window->WriteNext();
+    task.run();
     lock.lock();
-    if (!wrote && !queue_.empty() && queue_.front() == window) queue_.pop_front();
   }
   --running_;
   idle_.notify_all();  // under the lock: Stop() may destroy *this once it sees running_ == 0
 }
 
-void WindowWriters::Stop() {
-  std::deque<std::shared_ptr<PackWindow>> abandoned;
+void TaskPool::Stop() {
+  std::deque<Task> cancelled;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopped_ = true;
-    abandoned.swap(queue_);
+    cancelled.swap(queue_);
   }
-  for (const auto& w : abandoned) w->Abandon();
+  for (Task& t : cancelled) {
+    if (t.cancel) t.cancel();
+  }
   std::unique_lock<std::mutex> lock(mu_);
   idle_.wait(lock, [&] { return running_ == 0; });
 }
 
-void WindowWriters::Drain() {
+void TaskPool::Drain() {
   std::unique_lock<std::mutex> lock(mu_);
-  idle_.wait(lock, [&] { return running_ == 0; });
+  idle_.wait(lock, [&] { return running_ == 0 && queue_.empty(); });
 }
 
-void WindowWriters::ResetAfterFork() {
+void TaskPool::ResetAfterFork() {
   new (&mu_) std::mutex();
   new (&idle_) std::condition_variable();
   queue_.clear();
