@@ -503,8 +503,9 @@ class DiskCache final : public ContentCache {
     }
   }
 
-  // A prefetcher: fetches window `key` (files `members`) unless a thread or process is on it,
-  // it is cached or the memory buffer is full, and hands it to the writers. Errors are dropped:
+  // A prefetcher: fetches window `key` (files `members`) unless a thread or process is on it
+  // (holds its lock or keeps its window file), it is cached or the memory buffer is full, and
+  // hands it to the writers. Errors are dropped:
   // a reader of a file in the window fetches it then.
   void PrefetchWindow(const WindowKey& key, const std::vector<IndexReader::PackMember>& members,
                       absl::Time deadline) {
@@ -514,7 +515,10 @@ class DiskCache final : public ContentCache {
     const std::string window_path = base + std::string(kWindowSuffix);
     const uint64_t first = members.front().offset;
     const uint64_t last = members.back().offset + members.back().length;
-    auto cached = [&] { return Contains(members.front().content_hash); };
+    struct stat st;
+    auto cached = [&] {  // or in flight in another process, which keeps its window file
+      return Contains(members.front().content_hash) || env_->Stat(window_path, &st).ok();
+    };
     absl::StatusOr<int> lock_fd = MakeDirs(env_, base.substr(0, base.rfind('/')), 0700).ok()
                                       ? AcquireLockFile(lock_path, absl::Now(), cached)
                                       : absl::StatusOr<int>(-1);

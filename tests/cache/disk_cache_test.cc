@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "core/base/hash.h"
 #include "core/base/posix_error.h"
 #include "core/cache/content_cache.h"
 #include "core/env/file_util.h"
@@ -116,6 +117,33 @@ TEST_F(DiskCacheTest, DenseReaderPrefetchesTheNextWindowsOfThePack) {
     }
   }
   EXPECT_FALSE(cache->Contains(EntryOf(it->second.front()).content_hash)) << "and no further";
+}
+
+TEST_F(DiskCacheTest, PrefetchSkipsAWindowAnotherProcessHasInFlight) {
+  config_.block_size_bytes = 64 << 10;
+  config_.threads = 4;
+  auto windows = FilesByWindow(
+      files_, [&](const std::string& p) { return EntryOf(p); }, config_.block_size_bytes);
+  auto cache = NewCache();
+  auto it = windows.begin();
+  std::advance(it, 3);
+  // Another process fetched window 3 and keeps its bytes in the window file (FORMAT.md) while its
+  // writers work: its first file is not cached yet.
+  const Entry in_flight = EntryOf(it->second.front());
+  const uint64_t start =
+      in_flight.location.offset / config_.block_size_bytes * config_.block_size_bytes;
+  const std::string window_file =
+      cache->PathFor(ContentHash(absl::StrCat(in_flight.location.object_key, "@", start))) +
+      ".window";
+  ASSERT_TRUE(MakeDirs(Env::Default(), window_file.substr(0, window_file.rfind('/'))).ok());
+  std::ofstream(window_file) << "in flight elsewhere";
+  it = windows.begin();
+  for (int w = 0; w < 3; ++w, ++it) {
+    ASSERT_TRUE(cache->Materialize(EntryOf(it->second.front()), *index_, Later()).ok());
+  }
+  cache->Drain();
+  EXPECT_EQ(cache->stats().requests, 3u + config_.threads - 1) << "windows 4-6, not 3";
+  EXPECT_FALSE(cache->Contains(in_flight.content_hash));
 }
 
 TEST_F(DiskCacheTest, SparseReaderDoesNotPrefetch) {
