@@ -10,7 +10,8 @@
 //
 // Thread-safety: thread-safe. Concurrent misses on the same content within a process fetch it
 // once (single-flight); across processes a per-content lock file makes one process fetch while
-// the others wait. Safe to use in a fork child after ResetAfterFork().
+// the others wait. A pack window's other members are written by background threads (at most as
+// many as cores), which the destructor stops. Safe to use in a fork child after ResetAfterFork().
 #ifndef HFSHIM_CORE_CACHE_CONTENT_CACHE_H_
 #define HFSHIM_CORE_CACHE_CONTENT_CACHE_H_
 
@@ -83,6 +84,10 @@ class ContentCache {
   // OK if intact; NotFound if not cached; DataLoss if corrupt, in which case the cache file has
   // been removed so the next Materialize fetches it again.
   virtual absl::Status Verify(const Entry& entry) = 0;
+
+  // Waits until the background writers have written every pack window member queued so far
+  // (Materialize returns once the requested file is in place; its neighbours follow).
+  virtual void Drain() = 0;
 
   // Called in a fork child: drops in-flight state inherited from the parent.
   virtual void ResetAfterFork() = 0;

@@ -7,9 +7,15 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "core/env/env.h"
 
 namespace hfshim {
+
+// Suffix of a pack window file: the bytes of a fetched pack window, kept while the fetching
+// process writes its members in the background so other processes take their files from it
+// (FORMAT.md).
+inline constexpr absl::string_view kWindowSuffix = ".window";
 
 // Refuses a cache directory that others could write into (group/other write bits, or owned by
 // another user): content there cannot be trusted. Creates it 0700 if missing.
@@ -18,7 +24,8 @@ absl::Status PrepareCacheDir(Env* env, const std::string& dir);
 // Deletes least recently used content files (by mtime) under `dirs` until their total size is
 // at most `max_bytes` and each file system keeps `free_ratio` free. Returns files deleted.
 // Files open elsewhere stay readable (unlinked inodes live on). Also removes leftovers of killed
-// fills: temp files whose writer process is dead (or idle for an hour), hour-old lock files and
+// fills: temp files whose writer process is dead (or idle for an hour), hour-old lock and window
+// files, and
 // presence records whose data file is gone. A partial file counts its allocated bytes; it is
 // evicted like complete content (record first, then data).
 int EvictLeastRecentlyUsed(const std::vector<std::string>& dirs, uint64_t max_bytes,

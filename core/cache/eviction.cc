@@ -34,7 +34,8 @@ constexpr int64_t kStaleSeconds = 3600;  // a temp or lock file untouched this l
 // True if `name` (in a content shard) is a leftover that no live fill needs: a temp file whose
 // writer process is gone or that has not been written to for an hour, or an hour-old lock file
 // whose content is not being filled (a lock file removed under a waiter costs at most a second
-// fetch: fills always rename complete verified files into place).
+// fetch: fills always rename complete verified files into place), or an hour-old window file
+// (its writer died before removing it; a reader verifies what it takes from it).
 bool IsGarbage(const std::string& name, const struct stat& st) {
   const bool old = time(nullptr) - st.st_mtime > kStaleSeconds;
   const size_t tmp = name.find(".tmp.");
@@ -46,7 +47,7 @@ bool IsGarbage(const std::string& name, const struct stat& st) {
     }
     return kill(pid, 0) != 0 && errno == ESRCH;
   }
-  return absl::EndsWith(name, ".lock") && old;
+  return (absl::EndsWith(name, ".lock") || absl::EndsWith(name, kWindowSuffix)) && old;
 }
 
 bool IsPartialData(const std::string& name) {

@@ -179,7 +179,7 @@ const Setting kSettings[] = {
        return ParseInt(v, 0, 20, &c->retries);
      }},
     {"HFSHIM_THREADS", FIXED_DEFAULT("8"), "count", "a whole number from 1 to 256",
-     "Parallel transfers for push, warm and readahead.",
+     "Parallel transfers for push, warm, readahead and pack window prefetch.",
      [](absl::string_view v, const EnvLookup&, Config* c) {
        return ParseInt(v, 1, 256, &c->threads);
      }},

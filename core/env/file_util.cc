@@ -47,10 +47,10 @@ std::string TempPathFor(const std::string& path) {
 }
 
 absl::Status WriteFileAtomic(Env* env, const std::string& path, absl::string_view data,
-                             bool durable) {
+                             bool durable, uint64_t offset) {
   const std::string tmp = TempPathFor(path);
   ASSIGN_OR_RETURN(int fd, env->Open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644));
-  absl::Status s = WriteAll(env, fd, data, 0);
+  absl::Status s = WriteAll(env, fd, data, offset);
   if (s.ok() && durable) s = env->Fsync(fd);
   absl::Status c = env->Close(fd);
   if (s.ok()) s = c;

@@ -22,8 +22,9 @@ absl::Status WriteAll(Env* env, int fd, absl::string_view data, uint64_t off);
 // killed. Without `durable` a power loss may leave a damaged file (the node cache accepts that:
 // its content is verified by hfshim-warm --verify and refetched). The temp file is removed on
 // failure.
+// With `offset`, `data` lands at that offset and the bytes before it are a hole (zeros).
 absl::Status WriteFileAtomic(Env* env, const std::string& path, absl::string_view data,
-                             bool durable = true);
+                             bool durable = true, uint64_t offset = 0);
 
 // A unique temp name beside `path` ("<path>.tmp.<pid>.<counter>").
 std::string TempPathFor(const std::string& path);

@@ -8,12 +8,15 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "core/base/hash.h"
 #include "core/base/posix_error.h"
 #include "core/cache/content_cache.h"
 #include "core/env/file_util.h"
@@ -49,8 +52,179 @@ TEST_F(DiskCacheTest, OnePackFetchFillsTheNeighbours) {
   ASSERT_TRUE(
       cache->Materialize(EntryOf("datasets--o--d/snapshots/r/f1000"), *index_, Later()).ok());
   EXPECT_EQ(cache->stats().requests, 1u);
+  cache->Drain();  // the neighbours are written in the background
   EXPECT_GT(cache->stats().neighbours_filled, 100u);
   EXPECT_TRUE(cache->Contains(EntryOf("datasets--o--d/snapshots/r/f1150").content_hash));
+}
+
+TEST_F(DiskCacheTest, NeighboursWrittenInTheBackgroundAreCompleteAndVerified) {
+  auto cache = NewCache();
+  ASSERT_TRUE(
+      cache->Materialize(EntryOf("datasets--o--d/snapshots/r/f1000"), *index_, Later()).ok());
+  // Other threads open neighbours while the writers work: each gets its exact bytes.
+  std::vector<std::thread> threads;
+  std::atomic<int> bad{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int k = 1001 + t; k < 1200; k += 4) {
+        const std::string path = absl::StrCat("datasets--o--d/snapshots/r/f", k);
+        auto p = cache->Materialize(EntryOf(path), *index_, Later());
+        if (!p.ok() || *ReadFile(Env::Default(), *p) != files_[path]) ++bad;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  cache->Drain();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(cache->stats().requests, 1u) << "the window is fetched once";
+  int cached = 0;
+  for (const auto& [path, data] : files_) {
+    const Entry e = EntryOf(path);
+    if (!cache->Contains(e.content_hash)) continue;
+    ++cached;
+    EXPECT_TRUE(cache->Verify(e).ok()) << path;
+  }
+  EXPECT_GT(cached, 100);
+}
+
+// The dataset's files grouped by pack window, for windows of `block` bytes.
+std::map<uint64_t, std::vector<std::string>> FilesByWindow(
+    const std::map<std::string, std::string>& files,
+    const std::function<Entry(const std::string&)>& entry_of, uint64_t block) {
+  std::map<uint64_t, std::vector<std::string>> windows;
+  for (const auto& [path, data] : files) {
+    if (path.find("datasets--") != 0) continue;
+    windows[entry_of(path).location.offset / block].push_back(path);
+  }
+  return windows;
+}
+
+TEST_F(DiskCacheTest, DenseReaderPrefetchesTheNextWindowsOfThePack) {
+  config_.block_size_bytes = 64 << 10;  // windows of 64 KiB: about a dozen in the pack
+  config_.threads = 4;
+  auto windows = FilesByWindow(
+      files_, [&](const std::string& p) { return EntryOf(p); }, config_.block_size_bytes);
+  ASSERT_GT(windows.size(), 8u);
+  auto cache = NewCache();
+  auto it = windows.begin();
+  for (int w = 0; w < 3; ++w, ++it) {  // one file of each of the first three windows
+    ASSERT_TRUE(cache->Materialize(EntryOf(it->second.front()), *index_, Later()).ok());
+  }
+  cache->Drain();
+  EXPECT_EQ(cache->stats().requests, 3u + config_.threads) << "the next 4 windows, once each";
+  for (int w = 0; w < config_.threads; ++w, ++it) {
+    for (const std::string& path : it->second) {
+      ASSERT_TRUE(cache->Contains(EntryOf(path).content_hash)) << path;
+      EXPECT_TRUE(cache->Verify(EntryOf(path)).ok()) << path;
+    }
+  }
+  EXPECT_FALSE(cache->Contains(EntryOf(it->second.front()).content_hash)) << "and no further";
+}
+
+TEST_F(DiskCacheTest, PrefetchSkipsAWindowAnotherProcessHasInFlight) {
+  config_.block_size_bytes = 64 << 10;
+  config_.threads = 4;
+  auto windows = FilesByWindow(
+      files_, [&](const std::string& p) { return EntryOf(p); }, config_.block_size_bytes);
+  auto cache = NewCache();
+  auto it = windows.begin();
+  std::advance(it, 3);
+  // Another process fetched window 3 and keeps its bytes in the window file (FORMAT.md) while its
+  // writers work: its first file is not cached yet.
+  const Entry in_flight = EntryOf(it->second.front());
+  const uint64_t start =
+      in_flight.location.offset / config_.block_size_bytes * config_.block_size_bytes;
+  const std::string window_file =
+      cache->PathFor(ContentHash(absl::StrCat(in_flight.location.object_key, "@", start))) +
+      ".window";
+  ASSERT_TRUE(MakeDirs(Env::Default(), window_file.substr(0, window_file.rfind('/'))).ok());
+  std::ofstream(window_file) << "in flight elsewhere";
+  it = windows.begin();
+  for (int w = 0; w < 3; ++w, ++it) {
+    ASSERT_TRUE(cache->Materialize(EntryOf(it->second.front()), *index_, Later()).ok());
+  }
+  cache->Drain();
+  EXPECT_EQ(cache->stats().requests, 3u + config_.threads - 1) << "windows 4-6, not 3";
+  EXPECT_FALSE(cache->Contains(in_flight.content_hash));
+}
+
+TEST_F(DiskCacheTest, SparseReaderDoesNotPrefetch) {
+  config_.block_size_bytes = 64 << 10;
+  auto windows = FilesByWindow(
+      files_, [&](const std::string& p) { return EntryOf(p); }, config_.block_size_bytes);
+  auto cache = NewCache();
+  auto it = windows.begin();
+  for (int w = 0; w < 2; ++w, ++it) {
+    ASSERT_TRUE(cache->Materialize(EntryOf(it->second.front()), *index_, Later()).ok());
+  }
+  cache->Drain();
+  EXPECT_EQ(cache->stats().requests, 2u);
+}
+
+TEST_F(DiskCacheTest, DestroyingTheCacheWhileWritersRunLeavesOnlyCompleteFiles) {
+  for (int round = 0; round < 5; ++round) {
+    config_.cache_dirs = {tmp_.Sub(absl::StrCat("stop", round))};
+    auto cache = NewCache();
+    ASSERT_TRUE(
+        cache->Materialize(EntryOf("datasets--o--d/snapshots/r/f1000"), *index_, Later()).ok());
+    cache.reset();  // stops the writers mid-window
+    auto again = NewCache();
+    for (const auto& [path, data] : files_) {
+      const Entry e = EntryOf(path);
+      if (again->Contains(e.content_hash)) EXPECT_TRUE(again->Verify(e).ok()) << path;
+    }
+  }
+}
+
+TEST_F(DiskCacheTest, ChildForkedWhileWritersRunReadsItsFiles) {
+  auto cache = NewCache();
+  ASSERT_TRUE(
+      cache->Materialize(EntryOf("datasets--o--d/snapshots/r/f1000"), *index_, Later()).ok());
+  pid_t pid = fork();  // the writers may be mid-window
+  if (pid == 0) {
+    cache->ResetAfterFork();
+    bool ok = true;
+    for (int k = 1001; k < 1200; k += 3) {
+      const std::string path = absl::StrCat("datasets--o--d/snapshots/r/f", k);
+      auto p = cache->Materialize(EntryOf(path), *index_, absl::Now() + absl::Seconds(20));
+      ok &= p.ok() && *ReadFile(Env::Default(), *p) == files_[path];
+    }
+    cache->Drain();
+    _exit(ok ? 0 : 1);
+  }
+  ASSERT_GT(pid, 0);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  cache->Drain();
+}
+
+TEST_F(DiskCacheTest, KilledWindowFillLeavesNoTornContentAndIsRedone) {
+  for (int round = 0; round < 5; ++round) {
+    config_.cache_dirs = {tmp_.Sub(absl::StrCat("killed", round))};
+    pid_t pid = fork();
+    if (pid == 0) {
+      auto c = ContentCache::Create(config_, store_.get(), Env::Default());
+      (void)(*c)->Materialize(EntryOf("datasets--o--d/snapshots/r/f1000"), *index_, Later());
+      _exit(0);  // writers killed mid-window, window file left behind
+    }
+    ASSERT_GT(pid, 0);
+    if (round > 0) absl::SleepFor(absl::Microseconds(500 * round));
+    if (round > 0) kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    auto cache = NewCache();
+    for (const auto& [path, data] : files_) {
+      const Entry e = EntryOf(path);
+      if (cache->Contains(e.content_hash)) EXPECT_TRUE(cache->Verify(e).ok()) << path;
+    }
+    for (int k = 1000; k < 1200; k += 11) {
+      const std::string path = absl::StrCat("datasets--o--d/snapshots/r/f", k);
+      auto p = cache->Materialize(EntryOf(path), *index_, Later());
+      ASSERT_TRUE(p.ok()) << p.status();
+      EXPECT_EQ(*ReadFile(Env::Default(), *p), files_[path]);
+    }
+    cache->Drain();
+  }
 }
 
 TEST_F(DiskCacheTest, LargeFileIsFetchedInVerifiedBlocks) {

@@ -44,6 +44,7 @@ class FakeCache final : public ContentCache {
     return fd;
   }
   absl::Status Verify(const Entry&) override { return absl::OkStatus(); }
+  void Drain() override {}
   void ResetAfterFork() override {}
   Stats stats() const override { return {}; }
   int materialized = 0;
