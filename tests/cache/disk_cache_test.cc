@@ -171,7 +171,9 @@ TEST_F(DiskCacheTest, DestroyingTheCacheWhileWritersRunLeavesOnlyCompleteFiles) 
     auto again = NewCache();
     for (const auto& [path, data] : files_) {
       const Entry e = EntryOf(path);
-      if (again->Contains(e.content_hash)) EXPECT_TRUE(again->Verify(e).ok()) << path;
+      if (again->Contains(e.content_hash)) {
+        EXPECT_TRUE(again->Verify(e).ok()) << path;
+      }
     }
   }
 }
@@ -215,7 +217,9 @@ TEST_F(DiskCacheTest, KilledWindowFillLeavesNoTornContentAndIsRedone) {
     auto cache = NewCache();
     for (const auto& [path, data] : files_) {
       const Entry e = EntryOf(path);
-      if (cache->Contains(e.content_hash)) EXPECT_TRUE(cache->Verify(e).ok()) << path;
+      if (cache->Contains(e.content_hash)) {
+        EXPECT_TRUE(cache->Verify(e).ok()) << path;
+      }
     }
     for (int k = 1000; k < 1200; k += 11) {
       const std::string path = absl::StrCat("datasets--o--d/snapshots/r/f", k);
