@@ -7,7 +7,9 @@
 #include "core/base/hash.h"
 #include "core/base/log.h"
 #include "core/base/posix_error.h"
+#include "core/base/status_macros.h"
 #include "core/stats/stats.h"
+#include "core/store/range_sink.h"
 
 namespace hfshim {
 namespace {
@@ -35,6 +37,18 @@ absl::Status BlockFetcher::Counted(uint64_t len, const std::function<absl::Statu
 absl::Status BlockFetcher::Get(const std::string& key, uint64_t off, uint64_t len, std::string* out,
                                absl::Time deadline) {
   return Counted(len, [&] { return store_->GetRange(key, off, len, out, deadline); });
+}
+
+absl::Status BlockFetcher::GetMapped(const std::string& key, uint64_t off, uint64_t len,
+                                     MappedBuffer* out, absl::Time deadline) {
+  ASSIGN_OR_RETURN(*out, MappedBuffer::Create(len));
+  BufferSink sink(out->span());
+  RETURN_IF_ERROR(Counted(len, [&] { return store_->GetRangeTo(key, off, len, &sink, deadline); }));
+  if (sink.filled() != len) {
+    return absl::DataLossError(
+        absl::StrCat(key, ": ", sink.filled(), " of ", len, " requested bytes arrived"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status BlockFetcher::CheckBlocks(const Entry& entry, absl::string_view data,

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "core/base/mapped_buffer.h"
 #include "core/cache/block_writer.h"
 #include "core/index/entry.h"
 #include "core/store/object_store.h"
@@ -27,6 +28,10 @@ class BlockFetcher {
   // One ranged GET of `len` bytes at `off` of object `key`, counted.
   absl::Status Get(const std::string& key, uint64_t off, uint64_t len, std::string* out,
                    absl::Time deadline);
+  // The same, into a buffer of its own mapping (streamed, no heap copy): for multi-MiB
+  // transient buffers, which malloc would keep after they are freed (core/base/mapped_buffer.h).
+  absl::Status GetMapped(const std::string& key, uint64_t off, uint64_t len, MappedBuffer* out,
+                         absl::Time deadline);
 
   // Checks `data`, content bytes of `entry` starting at block `first_block`, against the block
   // checksums of the index. DataLoss names the block, the content and its object.

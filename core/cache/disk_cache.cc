@@ -527,10 +527,10 @@ class DiskCache final : public ContentCache {
                                       : absl::StatusOr<int>(-1);
     if (lock_fd.ok() && *lock_fd >= 0) {  // else another process has it, or it is cached
       auto budget = std::make_shared<uint64_t>(0);
-      std::string data;
+      MappedBuffer data;
       if (!cached() && budget_.Acquire(last - first, absl::Now()).ok()) {
         *budget = last - first;
-        if (fetcher_.Get(key.first, first, last - first, &data, deadline).ok()) {
+        if (fetcher_.GetMapped(key.first, first, last - first, &data, deadline).ok()) {
           WriteRest(MakeWindow(std::move(data), first, members, Hash128{},
                                WindowDone(key, window_path, budget)),
                     key, window_path, true);
@@ -596,12 +596,12 @@ class DiskCache final : public ContentCache {
       first = std::min(first, m.offset);
       last = std::max(last, m.offset + m.length);
     }
-    std::string window;
+    MappedBuffer window;
     absl::Status s;
     for (int attempt = 0; attempt < kChecksumAttempts; ++attempt) {
-      s = fetcher_.Get(entry.location.object_key, first, last - first, &window, deadline);
+      s = fetcher_.GetMapped(entry.location.object_key, first, last - first, &window, deadline);
       if (!s.ok()) return s;
-      s = fetcher_.CheckBlocks(entry, absl::string_view(window).substr(off - first, len), 0);
+      s = fetcher_.CheckBlocks(entry, window.view().substr(off - first, len), 0);
       if (s.ok()) break;
     }
     if (!s.ok()) {
@@ -627,7 +627,7 @@ class DiskCache final : public ContentCache {
 
   // A window of pack bytes `data` from `first`, whose members are written as cache content
   // (counted as neighbours, but for `requested`).
-  std::shared_ptr<PackWindow> MakeWindow(std::string data, uint64_t first,
+  std::shared_ptr<PackWindow> MakeWindow(MappedBuffer data, uint64_t first,
                                          std::vector<IndexReader::PackMember> members,
                                          const Hash128& requested, std::function<void()> on_done) {
     return std::make_shared<PackWindow>(

@@ -10,8 +10,8 @@
 
 namespace hfshim {
 
-PackWindow::PackWindow(std::string data, uint64_t first, std::vector<Member> members, WriteFn write,
-                       std::function<void()> on_done)
+PackWindow::PackWindow(MappedBuffer data, uint64_t first, std::vector<Member> members,
+                       WriteFn write, std::function<void()> on_done)
     : data_(std::move(data)),
       first_(first),
       members_(std::move(members)),
@@ -92,7 +92,7 @@ void PackWindow::Finish(int i, const absl::Status& s) {
     failures_[i] = s;
     if (++finished_ == states_.size()) {
       done = std::move(on_done_);
-      std::string().swap(data_);  // every member is settled: nobody reads the bytes any more
+      data_ = MappedBuffer();  // every member is settled: nobody reads the bytes any more
     }
   }
   cv_.notify_all();

@@ -23,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "core/base/mapped_buffer.h"
 #include "core/index/index_reader.h"
 
 namespace hfshim {
@@ -35,7 +36,7 @@ class PackWindow {
 
   // `data` holds pack bytes [first, first + data.size()), which must cover every member;
   // `members` are in offset order (as IndexReader::PackMembers returns them).
-  PackWindow(std::string data, uint64_t first, std::vector<Member> members, WriteFn write,
+  PackWindow(MappedBuffer data, uint64_t first, std::vector<Member> members, WriteFn write,
              std::function<void()> on_done);
   PackWindow(const PackWindow&) = delete;
   PackWindow& operator=(const PackWindow&) = delete;
@@ -57,7 +58,7 @@ class PackWindow {
 
   // Pack bytes [offset, offset + length), which must lie within the window, unverified.
   absl::string_view Bytes(uint64_t offset, uint64_t length) const {
-    return absl::string_view(data_).substr(offset - first_, length);
+    return data_.view().substr(offset - first_, length);
   }
   // The pack range the window holds, [first(), last()); last() only while pending().
   uint64_t first() const { return first_; }
@@ -74,7 +75,7 @@ class PackWindow {
   // Records the outcome of member `i`; runs on_done if it was the last.
   void Finish(int i, const absl::Status& s);
 
-  std::string data_;
+  MappedBuffer data_;  // given back to the kernel once every member is settled
   const uint64_t first_;
   const std::vector<Member> members_;
   const WriteFn write_;
