@@ -89,7 +89,14 @@ class ContentCache {
   // (Materialize returns once the requested file is in place; its neighbours follow).
   virtual void Drain() = 0;
 
-  // Called in a fork child: drops in-flight state inherited from the parent.
+  // Fork protocol (the shim's atfork handlers): LockForFork() before fork() takes the locks of
+  // the cache's shared maps, so no other thread is halfway through changing one when the
+  // process is copied; UnlockAfterFork() releases them in the parent; in the child,
+  // ResetAfterFork() (instead of UnlockAfterFork) re-creates them and drops in-flight state
+  // inherited from the parent's threads. LockForFork must not be called by a thread that holds
+  // one of those locks (none is held outside the cache's own calls).
+  virtual void LockForFork() {}
+  virtual void UnlockAfterFork() {}
   virtual void ResetAfterFork() = 0;
 
   // What this instance did, for tests and tools.

@@ -193,8 +193,19 @@ class DiskCache final : public ContentCache {
                                          AfterFill());
   }
 
+  void LockForFork() override {
+    windows_mu_.lock();
+    mu_.lock();
+  }
+
+  void UnlockAfterFork() override {
+    mu_.unlock();
+    windows_mu_.unlock();
+  }
+
   void ResetAfterFork() override {
-    // Single-threaded child: the parent's flights belong to threads that do not exist here.
+    // Single-threaded child: the parent's flights belong to threads that do not exist here. The
+    // maps are whole when LockForFork preceded the fork (the shim's atfork handlers).
     new (&mu_) std::mutex();
     new (&open_mu_) std::mutex();
     flights_.ResetAfterFork();

@@ -57,7 +57,9 @@ void TaskPool::Drain() {
 void TaskPool::ResetAfterFork() {
   new (&mu_) std::mutex();
   new (&idle_) std::condition_variable();
-  queue_.clear();
+  // Abandoned, not cleared: a parent thread may have been halfway through changing it (the
+  // tasks it holds leak in the child).
+  new (&queue_) std::deque<Task>();
   running_ = 0;
 }
 

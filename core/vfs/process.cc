@@ -100,11 +100,17 @@ Vfs* Vfs::Instance() {
 
 void Vfs::PrepareForkAll() {
   g_instance_mu.Lock();
-  if (Vfs* v = g_instance.load(std::memory_order_acquire)) v->PrepareFork();
+  if (Vfs* v = g_instance.load(std::memory_order_acquire)) {
+    v->PrepareFork();
+    if (g_cache != nullptr) g_cache->LockForFork();
+  }
 }
 
 void Vfs::ParentAfterForkAll() {
-  if (Vfs* v = g_instance.load(std::memory_order_acquire)) v->ParentAfterFork();
+  if (Vfs* v = g_instance.load(std::memory_order_acquire)) {
+    if (g_cache != nullptr) g_cache->UnlockAfterFork();
+    v->ParentAfterFork();
+  }
   g_instance_mu.Unlock();
 }
 

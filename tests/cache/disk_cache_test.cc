@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <fstream>
@@ -198,6 +199,55 @@ TEST_F(DiskCacheTest, ChildForkedWhileWritersRunReadsItsFiles) {
   int status = 0;
   waitpid(pid, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  cache->Drain();
+}
+
+// Forks in the middle of background window fills and prefetches, with the shim's atfork
+// protocol (LockForFork before, ResetAfterFork in the child): every child finds whole maps and
+// serves its files. Without the fork-held locks a child could crash on a map a parent thread was
+// changing.
+TEST_F(DiskCacheTest, ForksDuringBackgroundFillsGiveWorkingChildren) {
+  auto cache = NewCache();
+  std::atomic<bool> stop{false};
+  std::thread reader([&] {
+    for (int k = 1000; !stop && k < 1200; ++k) {
+      (void)cache->Materialize(EntryOf(absl::StrCat("datasets--o--d/snapshots/r/f", k)), *index_,
+                               Later());
+    }
+  });
+  for (int round = 0; round < 12; ++round) {
+    cache->LockForFork();
+    const pid_t pid = fork();
+    if (pid == 0) {
+      cache->ResetAfterFork();
+      bool ok = true;
+      for (int k = 1003 + round; k < 1200; k += 37) {
+        const std::string path = absl::StrCat("datasets--o--d/snapshots/r/f", k);
+        auto p = cache->Materialize(EntryOf(path), *index_, absl::Now() + absl::Seconds(20));
+        ok &= p.ok() && *ReadFile(Env::Default(), *p) == files_[path];
+      }
+      cache->Drain();
+      _exit(ok ? 0 : 1);
+    }
+    cache->UnlockAfterFork();
+    ASSERT_GT(pid, 0);
+    int status = 0;
+    pid_t done = 0;
+    for (int waited_ms = 0; waited_ms < 60000 && done == 0; waited_ms += 10) {
+      done = waitpid(pid, &status, WNOHANG);
+      if (done == 0) absl::SleepFor(absl::Milliseconds(10));
+    }
+    if (done == 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+    }
+    EXPECT_TRUE(done == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << "round " << round << ": child " << (done == 0 ? "hung" : "failed") << ", status "
+        << status;
+    absl::SleepFor(absl::Milliseconds(2 * round));
+  }
+  stop = true;
+  reader.join();
   cache->Drain();
 }
 
