@@ -239,6 +239,41 @@ TEST_F(VfsCacheTest, OpenAfterACachedStatReadsTheContent) {
   }
 }
 
+// Open's hot path (a remembered, cached file: one memo lookup and one openat) answers every
+// path and flag combination exactly as the full path does without a memo: the same errno or
+// passthrough, and for a virtual file the same fstat and bytes.
+TEST_F(VfsCacheTest, RememberedOpensAnswerAsTheFullPath) {
+  auto open_outcome = [](Vfs* vfs, const std::string& path, int flags) {
+    Outcome o = vfs->Open(AT_FDCWD, path, flags, 0);
+    if (o.passthrough) return "pass:" + o.real_path;
+    if (o.rc < 0) return absl::StrCat("err:", -o.rc);
+    struct stat st;
+    std::memset(&st, 0, sizeof(st));
+    fstat(o.rc, &st);
+    vfs->Fstat(o.rc, &st);
+    std::string bytes(4096, '\0');
+    const ssize_t n = (flags & O_PATH) ? -1 : read(o.rc, bytes.data(), bytes.size());
+    bytes.resize(n > 0 ? n : 0);
+    vfs->NoteClose(o.rc);
+    close(o.rc);
+    return absl::StrCat("ok:", st.st_ino, ":", st.st_mode, ":", st.st_size, ":", st.st_dev, ":",
+                        bytes);
+  };
+  std::unique_ptr<Vfs> plain = MakeVfs(0, "plain");
+  std::unique_ptr<Vfs> memo = MakeVfs(1024, "memo");
+  ASSERT_TRUE(plain && memo);
+  for (int flags : {O_RDONLY, O_RDONLY | O_NOFOLLOW, O_RDONLY | O_DIRECTORY, O_WRONLY,
+                    O_RDONLY | O_PATH, O_RDONLY | O_CLOEXEC | O_NONBLOCK}) {
+    for (const std::string& path : Paths()) {
+      const std::string want = open_outcome(plain.get(), path, flags);
+      for (int round = 0; round < 3; ++round) {  // the first fills the memo, the rest use it
+        EXPECT_EQ(open_outcome(memo.get(), path, flags), want)
+            << path << " flags " << flags << " round " << round;
+      }
+    }
+  }
+}
+
 TEST_F(VfsCacheTest, ANewGenerationIsNeverAnsweredFromTheOld) {
   struct stat st;
   const std::string added = P("models--org--m/refs/pr");
