@@ -74,7 +74,7 @@ class ContentCache {
   virtual std::string PathFor(const Hash128& hash) const = 0;
 
   // Marks the cached content open on `fd` (whose fstat is `st`) as recently used for eviction,
-  // at most once a minute (a futimens only when its mtime is older). Any thread.
+  // at most once an hour (a futimens only when its mtime is older). Any thread.
   virtual void Touch(int fd, const struct stat& st) = 0;
 
   // True if content `hash` is complete in the cache (one stat).

@@ -40,7 +40,10 @@ constexpr int kChecksumAttempts = 3;
 constexpr uint64_t kMinBuffer = 1 << 20;
 constexpr uint64_t kDefaultBuffer = 64 << 20;  // a Config built without LoadConfig
 constexpr absl::Duration kEvictionPeriod = absl::Seconds(5);
-constexpr int64_t kTouchAfterSeconds = 60;  // refresh a hit's mtime (LRU) at most this often
+// A hit refreshes the content's mtime (the LRU clock of eviction) at most this often: an epoch of
+// training that reopens every file would otherwise pay a utimensat per open once the previous
+// touch is older than the interval (it was 60 s: every open of every epoch longer than a minute).
+constexpr int64_t kTouchAfterSeconds = 3600;
 
 constexpr int kDenseWindows = 3;            // windows of a pack fetched before prefetching
 constexpr size_t kMaxPrefetched = 1 << 16;  // windows remembered as queued for prefetching

@@ -425,6 +425,27 @@ TEST_F(DiskCacheTest, ChildForkedDuringAFillDoesNotInheritTheFillLock) {
   EXPECT_TRUE(ok) << "the child waits for the parent's fill only, then fetches itself";
 }
 
+// Hits refresh the LRU clock (mtime) of content unused for an hour or more, and leave recently
+// refreshed content alone: no utimensat on every warm open.
+TEST_F(DiskCacheTest, HitsRefreshTheLruClockAtMostHourly) {
+  auto cache = NewCache();
+  const Entry e = EntryOf("datasets--o--d/snapshots/r/f1000");
+  auto p = cache->Materialize(e, *index_, Later());
+  ASSERT_TRUE(p.ok()) << p.status();
+  auto mtime_after_hit = [&](absl::Duration age) {
+    const timespec then = absl::ToTimespec(absl::Now() - age);
+    const timespec times[2] = {then, then};
+    EXPECT_EQ(utimensat(AT_FDCWD, p->c_str(), times, 0), 0);
+    EXPECT_TRUE(cache->Materialize(e, *index_, Later()).ok());
+    struct stat st;
+    EXPECT_EQ(stat(p->c_str(), &st), 0);
+    return absl::Now() - absl::TimeFromTimespec(st.st_mtim);
+  };
+  EXPECT_LT(mtime_after_hit(absl::Hours(2)), absl::Minutes(1)) << "stale content is refreshed";
+  const absl::Duration kept = mtime_after_hit(absl::Minutes(10));
+  EXPECT_GT(kept, absl::Minutes(9)) << "recently used content is not touched again";
+}
+
 TEST_F(DiskCacheTest, DiskFullIsResourceExhaustedAndLeavesNoPartialFile) {
   FaultInjectingEnv env;
   auto cache = NewCache(&env);
