@@ -66,29 +66,39 @@ class DiskCacheTest : public ::testing::Test {
   }
   Entry EntryOf(const std::string& path) { return *index_->Lookup(path); }
 
+  // What the store served to several processes in total.
+  struct Fetched {
+    uint64_t requests = 0;
+    uint64_t bytes = 0;
+  };
   // Forks four processes that each materialize `entry_of(k)` (k = 0..3) at once with their own
-  // cache instance; returns the store GETs they made in total (999 per failed process).
+  // cache instance over the same cache directories; returns what they fetched in total (a
+  // failed process adds a huge count to both).
   template <typename EntryOfProcess>
-  uint64_t RequestsOfProcessesMaterializing(EntryOfProcess&& entry_of) {
+  Fetched FetchesOfProcessesMaterializing(EntryOfProcess&& entry_of) {
+    constexpr uint64_t kFailed = UINT64_MAX / 8;
     int pipes[2];
-    if (pipe(pipes) != 0) return 999;
+    if (pipe(pipes) != 0) return {kFailed, kFailed};
     std::vector<pid_t> kids;
     for (int k = 0; k < 4; ++k) {
       pid_t pid = fork();
       if (pid == 0) {
         auto c = ContentCache::Create(config_, store_.get(), Env::Default());
         auto p = (*c)->Materialize(entry_of(k), *index_, Later());
-        uint64_t requests = p.ok() ? (*c)->stats().requests : 999;
-        if (write(pipes[1], &requests, sizeof(requests)) != sizeof(requests)) _exit(2);
+        (*c)->Drain();
+        Fetched f{kFailed, kFailed};
+        if (p.ok()) f = {(*c)->stats().requests, (*c)->stats().bytes_fetched};
+        if (write(pipes[1], &f, sizeof(f)) != sizeof(f)) _exit(2);
         _exit(0);
       }
       kids.push_back(pid);
     }
-    uint64_t total = 0;
+    Fetched total;
     for (size_t k = 0; k < kids.size(); ++k) {
-      uint64_t r = 999;
-      if (read(pipes[0], &r, sizeof(r)) != static_cast<ssize_t>(sizeof(r))) r = 999;
-      total += r;
+      Fetched f{kFailed, kFailed};
+      if (read(pipes[0], &f, sizeof(f)) != static_cast<ssize_t>(sizeof(f))) f = {kFailed, kFailed};
+      total.requests += f.requests;
+      total.bytes += f.bytes;
     }
     for (pid_t pid : kids) waitpid(pid, nullptr, 0);
     close(pipes[0]);

@@ -346,8 +346,12 @@ TEST_F(DiskCacheTest, ThreadsMissingTogetherFetchOnce) {
 
 TEST_F(DiskCacheTest, ProcessesMissingTogetherFetchOnce) {
   Entry big = EntryOf("models--o--m/snapshots/r/big.bin");
-  EXPECT_EQ(RequestsOfProcessesMaterializing([&](int) { return big; }), 3u)
+  // Each byte once; how many GETs carry them depends on how the processes' fills interleave
+  // (a process holding contiguous blocks fetches them in one GET).
+  const Fetched f = FetchesOfProcessesMaterializing([&](int) { return big; });
+  EXPECT_EQ(f.bytes, files_["models--o--m/snapshots/r/big.bin"].size())
       << "each block of the file is fetched by one process only";
+  EXPECT_LE(f.requests, 3u);
 }
 
 // Holds the reads of one process until released, then fails them; other processes (fork
@@ -533,9 +537,9 @@ TEST_F(DiskCacheTest, BulkFillCoalescesContiguousBlocksIntoOneGet) {
 
 TEST_F(DiskCacheTest, ProcessesMissingNeighboursFetchTheirWindowOnce) {
   // Four processes want four different small files of one pack window at once.
-  EXPECT_EQ(RequestsOfProcessesMaterializing([&](int k) {
+  EXPECT_EQ(FetchesOfProcessesMaterializing([&](int k) {
               return EntryOf(absl::StrCat("datasets--o--d/snapshots/r/f", 1010 + k * 7));
-            }),
+            }).requests,
             1u)
       << "one window GET serves all four processes";
 }
