@@ -62,10 +62,10 @@ def rate(result, unit):
     return result["items"] / result["seconds"]
 
 
-def measure(configs, manifests, repeat, dropped, only):
+def measure(configs, manifests, repeat, dropped, wanted):
     rows = []
     for probe, which, threads, unit in PROBES:
-        if only and probe not in only:
+        if not wanted(probe):
             continue
         for temp in ("cold", "warm"):
             for config in configs:
@@ -102,11 +102,11 @@ def measure(configs, manifests, repeat, dropped, only):
     return rows
 
 
-def measure_warm_and_raw(configs, args, work, file_store, dropped, only):
+def measure_warm_and_raw(configs, args, work, file_store, dropped, wanted):
     """hfshim-warm of both repos into an empty node cache, and the raw store ceiling."""
     from macro import raw
     rows = []
-    if only and not only & {"hfshim-warm", "warm_model", "raw_read", "raw_large"}:
+    if not any(wanted(row) for row in ("hfshim-warm", "warm_model", "raw_read", "raw_large")):
         return rows
     warm_bin = os.path.join(args.install, "bin", "hfshim-warm")
     for config in configs:
@@ -117,7 +117,7 @@ def measure_warm_and_raw(configs, args, work, file_store, dropped, only):
         for label, target in (("hfshim-warm", ["--all"]),
                               ("warm_model", [dataset.MODEL_REPO[len("models--"):].replace(
                                   "--", "/", 1)])):
-            if only and label not in only:
+            if not wanted(label):
                 continue
             runs = []
             for _ in range(args.repeat):
@@ -143,7 +143,7 @@ def measure_warm_and_raw(configs, args, work, file_store, dropped, only):
             s3, servers.BUCKET, "hub", os.path.join(work, "s3rver-data"), sub)))
     # raw_large: the data objects (large files) alone, as parallel 8 MiB ranged GETs.
     for probe, subdirs in (("raw_read", ("packs", "data")), ("raw_large", ("data",))):
-        if only and probe not in only:
+        if not wanted(probe):
             continue
         for _, name, fn in stores:
             runs = []
@@ -203,6 +203,10 @@ def main():
     args = ap.parse_args()
     only = set(filter(None, args.only.split(",")))
 
+    def wanted(row):
+        return not only or row in only
+
+
     lib = os.path.join(args.install, "lib", "libhfshim.so")
     if not os.path.exists(lib):
         sys.exit("compare.py: %s is missing; run bash scripts/build.sh first" % lib)
@@ -256,8 +260,8 @@ def main():
                 print("compare.py: S3 configurations skipped: %s" % e, file=sys.stderr)
 
         dropped = [True]
-        rows = measure(configs, manifests, args.repeat, dropped, only)
-        rows += measure_warm_and_raw(configs, args, work, store, dropped, only)
+        rows = measure(configs, manifests, args.repeat, dropped, wanted)
+        rows += measure_warm_and_raw(configs, args, work, store, dropped, wanted)
         print("hfshim macro benchmark: %d small files (%.0f MB), model %d MiB, %d cores, "
               "median of %d" % (info["small_files"], info["small_bytes"] / 1e6, args.model_mb,
                                 os.cpu_count(), args.repeat))

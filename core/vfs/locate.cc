@@ -220,7 +220,7 @@ absl::StatusOr<Vfs::Target> Vfs::Find(int dirfd, absl::string_view path, bool fo
     c.real_path = r->real_path;
     if (r->virtual_entry) {
       c.path = r->resolved.path;
-      c.SetEntry(r->resolved.entry);
+      c.SetEntry(&r->resolved.entry);
     }
   }
   resolve_cache_.Insert(gen, key, std::move(c));

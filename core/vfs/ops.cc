@@ -178,7 +178,6 @@ Outcome Vfs::Open(int dirfd, absl::string_view path, int flags, mode_t mode) {
   }
   if (!t->virtual_entry) return Passthrough(std::move(t->real_path));
   const Resolved& r = t->resolved;
-  constexpr int kKept = kKeptOpenFlags;
   switch (r.entry.type) {
     case EntryType::kSymlink:
       return Fail(ELOOP);  // O_NOFOLLOW on a symlink
@@ -191,7 +190,8 @@ Outcome Vfs::Open(int dirfd, absl::string_view path, int flags, mode_t mode) {
             absl::StrCat("cannot open directory ", r.path, ": ", ph.status().message()));
         return Fail(ph.status());
       }
-      absl::StatusOr<int> fd = env_->Open(*ph, O_RDONLY | O_DIRECTORY | (flags & kKept), 0);
+      absl::StatusOr<int> fd =
+          env_->Open(*ph, O_RDONLY | O_DIRECTORY | (flags & kKeptOpenFlags), 0);
       if (!fd.ok()) return Fail(fd.status());
       MatchCloexec(*fd, flags);
       SetFdHint(*fd, FdKind::kPlaceholder);
@@ -202,18 +202,14 @@ Outcome Vfs::Open(int dirfd, absl::string_view path, int flags, mode_t mode) {
   }
   if (write) return Fail(EROFS);
   if (flags & O_DIRECTORY) return Fail(ENOTDIR);
-  if (FilledByBlocks(r.entry)) return OpenLazy(r, flags & (kKept | O_DIRECT), flags);
+  if (FilledByBlocks(r.entry)) return OpenLazy(r, flags & (kKeptOpenFlags | O_DIRECT), flags);
   // Cached content is opened directly (a file at its cache path is always complete and
   // verified), one syscall. On a miss, Materialize fetches it; content may be evicted (by any
   // process of the node) between Materialize and open: then it is fetched again, a bounded
   // number of times.
-  const int open_flags = O_RDONLY | (flags & (kKept | O_DIRECT));
+  const int open_flags = O_RDONLY | (flags & (kKeptOpenFlags | O_DIRECT));
   std::string backing_path = "the node cache";
-  absl::StatusOr<int> fd = cache_->OpenCached(r.entry.content_hash, flags & (kKept | O_DIRECT));
-  if (fd.ok()) {
-    Count(Counter::kCacheFileHits);
-    if (ProfileEnabled()) RecordProfile("open", r.path, 0, r.entry.size, 0, "disk");
-  }
+  absl::StatusOr<int> fd = OpenCachedContent(r.entry.content_hash, flags, r.path, r.entry.size);
   constexpr int kEvictedRetries = 3;
   absl::StatusOr<std::string> backing;
   for (int attempt = 0;
@@ -256,12 +252,20 @@ bool Vfs::OpenRemembered(absl::string_view path, int flags, Outcome* out, bool* 
     if (profile) profile_path = c.path;
   });
   if (!file) return false;
-  absl::StatusOr<int> fd = cache_->OpenCached(hash, flags & (kKeptOpenFlags | O_DIRECT));
+  absl::StatusOr<int> fd = OpenCachedContent(hash, flags, profile_path, size);
   if (!fd.ok()) return false;  // not cached: Open's full path fetches it
-  Count(Counter::kCacheFileHits);
-  if (profile) RecordProfile("open", profile_path, 0, size, 0, "disk");
   *out = FinishContentOpen(*fd, flags, record, size);
   return true;
+}
+
+absl::StatusOr<int> Vfs::OpenCachedContent(const Hash128& hash, int flags, absl::string_view path,
+                                           uint64_t size) {
+  absl::StatusOr<int> fd = cache_->OpenCached(hash, flags & (kKeptOpenFlags | O_DIRECT));
+  if (fd.ok()) {
+    Count(Counter::kCacheFileHits);
+    if (ProfileEnabled()) RecordProfile("open", path, 0, size, 0, "disk");
+  }
+  return fd;
 }
 
 Outcome Vfs::FinishContentOpen(int fd, int flags, const ContentFd& record, uint64_t size) {

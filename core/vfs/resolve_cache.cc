@@ -2,6 +2,8 @@
 
 #include <cstring>
 #include <new>
+#include <utility>
+#include <vector>
 
 #include "absl/hash/hash.h"
 
@@ -14,23 +16,16 @@ absl::string_view ResolveCacheKey(absl::string_view path, bool follow, char* buf
   return absl::string_view(buf, path.size() + 1);
 }
 
-void CachedResolution::SetEntry(const Entry& e) {
-  static_assert(sizeof(Entry) == 168, "Entry changed: copy its new fields below");
-  if (e.block_checksums.size() <= ResolveCache::kMaxStoredChecksums) {
-    entry = e;
+void CachedResolution::SetEntry(Entry* e) {
+  if (e->block_checksums.size() <= ResolveCache::kMaxStoredChecksums) {
+    entry = *e;
     return;
   }
-  entry.type = e.type;
-  entry.mode = e.mode;
-  entry.nlink = e.nlink;
-  entry.ino = e.ino;
-  entry.size = e.size;
-  entry.mtime_ns = e.mtime_ns;
-  entry.content_hash = e.content_hash;
-  entry.location = e.location;
-  entry.block_size = e.block_size;
-  entry.block_checksums.clear();
-  entry.symlink_target = e.symlink_target;
+  // Copied without them: the checksums step aside for the copy and come back.
+  std::vector<uint64_t> checksums = std::move(e->block_checksums);
+  e->block_checksums.clear();
+  entry = *e;
+  e->block_checksums = std::move(checksums);
   entry_trimmed = true;
 }
 

@@ -42,8 +42,8 @@ namespace hfshim {
 // One remembered resolution.
 struct CachedResolution {
   // Sets `entry` from `e`, leaving out the block checksums when the cache would trim them
-  // (without copying them first).
-  void SetEntry(const Entry& e);
+  // (without copying them: `*e` lends them and has them back, unchanged, on return).
+  void SetEntry(Entry* e);
 
   int error = 0;               // > 0: the errno the resolution failed with
   bool virtual_entry = false;  // false (and error 0): passthrough

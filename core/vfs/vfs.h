@@ -222,6 +222,11 @@ class Vfs {
   // False (nothing done) when that does not apply; Open's full path then answers, and *absent
   // says whether resolve_cache_ was probed and had nothing for the path (no second probe).
   bool OpenRemembered(absl::string_view path, int flags, Outcome* out, bool* absent);
+  // Complete content `hash` opened from the node cache with the caller's kept `flags` (a hit is
+  // counted and profiled under `path`, which may be empty when profiling is off); NotFound if it
+  // is not cached.
+  absl::StatusOr<int> OpenCachedContent(const Hash128& hash, int flags, absl::string_view path,
+                                        uint64_t size);
   // The last step of every open of complete content: fd flags, fd table, hint, counters.
   Outcome FinishContentOpen(int fd, int flags, const ContentFd& record, uint64_t size);
   // The fd-table record of a content fd opened on `entry` (backing identity dev/ino, 0 if not
