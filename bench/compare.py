@@ -103,56 +103,64 @@ def measure(configs, manifests, repeat, dropped, wanted):
 
 
 def measure_warm_and_raw(configs, args, work, file_store, dropped, wanted):
-    """hfshim-warm of both repos into an empty node cache, and the raw store ceiling."""
+    """hfshim-warm of both repos into an empty node cache, and the raw store ceiling.
+
+    Repetitions are interleaved (every row once, then every row again, ...), so a ratio between
+    two rows compares runs made at the same time on this noisy machine, not minutes apart.
+    """
     from macro import raw
-    rows = []
-    if not any(wanted(row) for row in ("hfshim-warm", "warm_model", "raw_read", "raw_large")):
-        return rows
+    jobs = []  # (probe, label, config name, function returning MB/s or None on failure)
     warm_bin = os.path.join(args.install, "bin", "hfshim-warm")
+
+    def warm(config, target):
+        dropped[0] &= config.make_cold()
+        env = dict(os.environ)
+        env.update(config.env())
+        env.pop("LD_PRELOAD")
+        t0 = time.perf_counter()
+        out = subprocess.run([warm_bin] + target + ["--json"], env=env,
+                             capture_output=True, text=True)
+        secs = time.perf_counter() - t0
+        if out.returncode != 0:
+            print("  hfshim-warm failed in %s: %s" % (config.name, out.stderr[-300:]),
+                  file=sys.stderr)
+            return None
+        return json.loads(out.stdout)["bytes"] / 1e6 / secs
+
+    model_repo = dataset.MODEL_REPO[len("models--"):].replace("--", "/", 1)
     for config in configs:
         if not isinstance(config, Hfshim):
             continue
         # Everything, then the model repo alone (a large object: against the raw ranged GETs
         # of the data objects alone).
-        for label, target in (("hfshim-warm", ["--all"]),
-                              ("warm_model", [dataset.MODEL_REPO[len("models--"):].replace(
-                                  "--", "/", 1)])):
-            if not wanted(label):
-                continue
-            runs = []
-            for _ in range(args.repeat):
-                dropped[0] &= config.make_cold()
-                env = dict(os.environ)
-                env.update(config.env())
-                env.pop("LD_PRELOAD")
-                t0 = time.perf_counter()
-                out = subprocess.run([warm_bin] + target + ["--json"], env=env,
-                                     capture_output=True, text=True)
-                secs = time.perf_counter() - t0
-                if out.returncode != 0:
-                    print("  hfshim-warm failed in %s: %s" % (config.name, out.stderr[-300:]),
-                          file=sys.stderr)
-                    break
-                runs.append(json.loads(out.stdout)["bytes"] / 1e6 / secs)
-            if runs:
-                rows.append(_row(label, 8, "cold", config.name, "MB/s", runs))
-    stores = [("raw_read", "raw file:// store", lambda sub: raw.read_file_store(file_store, sub))]
+        for label, target in (("hfshim-warm", ["--all"]), ("warm_model", [model_repo])):
+            if wanted(label):
+                jobs.append((label, config.name,
+                             lambda c=config, t=target: warm(c, t)))
+    stores = [("raw file:// store", lambda sub: raw.read_file_store(file_store, sub))]
     s3 = getattr(args, "s3", None)
     if s3 is not None:
-        stores.append(("raw_read", "raw s3rver GETs", lambda sub: raw.read_s3_store(
+        stores.append(("raw s3rver GETs", lambda sub: raw.read_s3_store(
             s3, servers.BUCKET, "hub", os.path.join(work, "s3rver-data"), sub)))
-    # raw_large: the data objects (large files) alone, as parallel 8 MiB ranged GETs.
+
+    def raw_rate(fn, subdirs):
+        dropped[0] &= servers.drop_page_cache()
+        r = fn(subdirs)
+        return r["bytes"] / 1e6 / r["seconds"]
+
+    # raw_large: the data objects (large files) alone, as parallel ranged GETs.
     for probe, subdirs in (("raw_read", ("packs", "data")), ("raw_large", ("data",))):
-        if not wanted(probe):
-            continue
-        for _, name, fn in stores:
-            runs = []
-            for _ in range(args.repeat):
-                dropped[0] &= servers.drop_page_cache()
-                r = fn(subdirs)
-                runs.append(r["bytes"] / 1e6 / r["seconds"])
-            rows.append(_row(probe, 8, "cold", name, "MB/s", runs))
-    return rows
+        if wanted(probe):
+            for name, fn in stores:
+                jobs.append((probe, name, lambda f=fn, d=subdirs: raw_rate(f, d)))
+    runs = {i: [] for i in range(len(jobs))}
+    for _ in range(args.repeat):
+        for i, (_, _, fn) in enumerate(jobs):
+            r = fn()
+            if r is not None:
+                runs[i].append(r)
+    return [_row(label, 8, "cold", name, "MB/s", runs[i])
+            for i, (label, name, _) in enumerate(jobs) if runs[i]]
 
 
 def _row(probe, threads, temp, config, unit, rates):
@@ -237,6 +245,7 @@ def main():
         shutil.rmtree(store, ignore_errors=True)
         push_seconds = {"file": push(args.install, src, "file://" + store)}
         configs.append(Hfshim("hfshim file://", lib, "file://" + store, work))
+        cleanup.append(configs[-1].close)
         from macro.peers import add_local_fuse_peer
         for peer in [] if args.no_fuse else add_local_fuse_peer(src, work):
             cleanup.append(peer.close)
@@ -251,6 +260,7 @@ def main():
                                               s3.env())
                 configs.append(Hfshim("hfshim s3rver", lib, "s3://%s/hub" % servers.BUCKET,
                                       work, s3.env(), server=s3))
+                cleanup.append(configs[-1].close)
                 from macro.peers import add_fuse_peers
                 for peer in [] if args.no_fuse else add_fuse_peers(s3, src, work):
                     cleanup.append(peer.close)

@@ -14,9 +14,15 @@
 namespace hfshim {
 namespace {
 constexpr absl::Duration kPollInterval = absl::Milliseconds(2);
-constexpr uint64_t kMaxRunBytes = 16 << 20;  // the largest GET a bulk fill makes
-constexpr size_t kReadaheadRunBlocks = 2;    // blocks per readahead GET
-constexpr uint64_t kStagingBytes = 1 << 20;  // a fill's buffer between the GET and the file
+// The largest GET a bulk fill makes. Per-request cost is what larger GETs save: s3rver spends
+// ~4 ms of CPU per request (1 GiB in 16 MiB GETs: 1.7 CPU-s, in 32 MiB GETs: 1.3-1.5), and S3
+// bills per request. A fill still splits into at least one GET per worker.
+constexpr uint64_t kMaxRunBytes = 32 << 20;
+constexpr size_t kReadaheadRunBlocks = 4;  // blocks per readahead GET (16 MiB at 4 MiB blocks)
+// A fill's buffer between the GET and the file. Small enough that the buffers of all parallel
+// fills stay in L2 between curl's copy into it, the checksum and the copy into the page cache
+// (1 MiB each doubled the CPU of a 1 GiB fill and cost 30% of its throughput, bench/README.md).
+constexpr uint64_t kStagingBytes = 256 << 10;
 }  // namespace
 
 LazyContent::LazyContent(std::string final_path, std::unique_ptr<PartialFile> partial,
