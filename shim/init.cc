@@ -186,6 +186,7 @@ __attribute__((constructor(101))) void InitShim() {
   table.lstat = REAL(lstat);
   table.rename = REAL(rename);
   table.link = REAL(link);
+  table.linkat = REAL(linkat);
   table.unlink = REAL(unlink);
   table.mkdir = REAL(mkdir);
   table.rmdir = REAL(rmdir);

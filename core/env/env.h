@@ -41,6 +41,7 @@ struct LibcTable {
   int (*ftruncate)(int fd, off_t length);
   int (*fsync)(int fd);
   ssize_t (*readlink)(const char* path, char* buf, size_t n);
+  int (*linkat)(int from_dir, const char* from, int to_dir, const char* to, int flags);
 };
 // PRELOAD-SAFE: called by the shim's constructor before any other thread exists.
 void SetLibcTable(const LibcTable& table);
@@ -69,6 +70,10 @@ class Env {
   virtual absl::Status Rename(const std::string& from, const std::string& to) = 0;
   // Hard link; AlreadyExists (EEXIST) if `to` exists. Atomic: the basis of put-if-absent.
   virtual absl::Status Link(const std::string& from, const std::string& to) = 0;
+  // Names the unnamed file open as `fd` (opened with O_TMPFILE) `to`: the file appears whole,
+  // with one directory change. AlreadyExists if `to` exists; Unimplemented if this process cannot
+  // (no /proc).
+  virtual absl::Status LinkOpenFile(int fd, const std::string& to) = 0;
   virtual absl::Status Unlink(const std::string& path) = 0;
   // Creates one directory; OK if it already exists as a directory.
   virtual absl::Status Mkdir(const std::string& path, mode_t mode = 0755) = 0;
@@ -106,6 +111,9 @@ class EnvWrapper : public Env {
   }
   absl::Status Link(const std::string& f, const std::string& t) override {
     return target_->Link(f, t);
+  }
+  absl::Status LinkOpenFile(int fd, const std::string& t) override {
+    return target_->LinkOpenFile(fd, t);
   }
   absl::Status Unlink(const std::string& p) override { return target_->Unlink(p); }
   absl::Status Mkdir(const std::string& p, mode_t m) override { return target_->Mkdir(p, m); }

@@ -46,8 +46,52 @@ std::string TempPathFor(const std::string& path) {
   return absl::StrCat(path, ".tmp.", getpid(), ".", counter.fetch_add(1));
 }
 
+namespace {
+
+// Errors of open(O_TMPFILE) that mean the kernel or file system has no unnamed files.
+bool NoUnnamedFiles(const absl::Status& s) {
+  const int err = StatusToErrno(s);
+  return err == EOPNOTSUPP || err == EISDIR || err == EINVAL;
+}
+
+// WriteFileAtomic through an unnamed file (O_TMPFILE) named once complete: one directory change
+// instead of two (create, rename), and a killed process leaves no temp file. Unimplemented if
+// the file system or this process cannot; then nothing was written.
+absl::Status WriteUnnamedThenLink(Env* env, const std::string& path, absl::string_view data,
+                                  bool durable, uint64_t offset) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  absl::StatusOr<int> fd = env->Open(dir.empty() ? "/" : dir, O_TMPFILE | O_WRONLY, 0644);
+  if (!fd.ok()) {
+    if (NoUnnamedFiles(fd.status())) return absl::UnimplementedError("no O_TMPFILE");
+    return fd.status();
+  }
+  absl::Status s = WriteAll(env, *fd, data, offset);
+  if (s.ok() && durable) s = env->Fsync(*fd);
+  if (s.ok()) {
+    s = env->LinkOpenFile(*fd, path);
+    if (absl::IsAlreadyExists(s)) {  // replacing a file: name it aside, then rename over
+      const std::string tmp = TempPathFor(path);
+      s = env->LinkOpenFile(*fd, tmp);
+      if (s.ok()) {
+        s = env->Rename(tmp, path);
+        if (!s.ok()) env->Unlink(tmp).IgnoreError();
+      }
+    }
+  }
+  absl::Status c = env->Close(*fd);
+  return s.ok() ? c : s;
+}
+
+}  // namespace
+
 absl::Status WriteFileAtomic(Env* env, const std::string& path, absl::string_view data,
                              bool durable, uint64_t offset) {
+  absl::Status unnamed = WriteUnnamedThenLink(env, path, data, durable, offset);
+  if (!absl::IsUnimplemented(unnamed)) {
+    if (unnamed.ok()) return unnamed;
+    return absl::Status(unnamed.code(), absl::StrCat("write ", path, ": ", unnamed.message()));
+  }
   const std::string tmp = TempPathFor(path);
   ASSIGN_OR_RETURN(int fd, env->Open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644));
   absl::Status s = WriteAll(env, fd, data, offset);

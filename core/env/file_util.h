@@ -17,11 +17,12 @@ absl::StatusOr<std::string> ReadFile(Env* env, const std::string& path);
 // Writes all of `data` to fd at `off`, looping over short writes. Fails on a zero-byte write.
 absl::Status WriteAll(Env* env, int fd, absl::string_view data, uint64_t off);
 
-// Writes `data` to a unique temp file beside `path`, fsyncs it (if `durable`) and renames it over
-// `path`: readers see the old file or the new one, never a torn one, even if the process is
-// killed. Without `durable` a power loss may leave a damaged file (the node cache accepts that:
-// its content is verified by hfshim-warm --verify and refetched). The temp file is removed on
-// failure.
+// Writes `data` to an unnamed file in `path`'s directory (O_TMPFILE), fsyncs it (if `durable`)
+// and links it as `path`; where the file system has no unnamed files (or `path` exists and is
+// replaced), to a unique temp file renamed over `path`. Readers see the old file or the new one,
+// never a torn one, even if the process is killed. Without `durable` a power loss may leave a
+// damaged file (the node cache accepts that: its content is verified by hfshim-warm --verify and
+// refetched). No temp file is left on failure. NotFound if the directory does not exist.
 // With `offset`, `data` lands at that offset and the bytes before it are a hole (zeros).
 absl::Status WriteFileAtomic(Env* env, const std::string& path, absl::string_view data,
                              bool durable = true, uint64_t offset = 0);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -16,8 +17,9 @@ namespace {
 
 // PRELOAD-SAFE: constant-initialised from libc's own symbols; replaced once by SetLibcTable.
 LibcTable g_libc = {
-    &::open,   &::close, &::pread,  &::pwrite, &::write, &::fstat,     &::stat,  &::lstat,
-    &::rename, &::link,  &::unlink, &::mkdir,  &::rmdir, &::ftruncate, &::fsync, &::readlink,
+    &::open,  &::close,     &::pread,  &::pwrite,   &::write,  &::fstat,
+    &::stat,  &::lstat,     &::rename, &::link,     &::unlink, &::mkdir,
+    &::rmdir, &::ftruncate, &::fsync,  &::readlink, &::linkat,
 };
 
 class PosixEnv final : public Env {
@@ -90,6 +92,19 @@ class PosixEnv final : public Env {
       return ErrnoStatus(errno, "link " + from + " to " + to);
     }
     return absl::OkStatus();
+  }
+  absl::Status LinkOpenFile(int fd, const std::string& to) override {
+    char proc[40];
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    if (g_libc.linkat(AT_FDCWD, proc, AT_FDCWD, to.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+      return absl::OkStatus();
+    }
+    const int err = errno;
+    struct stat st;
+    if (err == ENOENT && g_libc.stat("/proc/self/fd", &st) != 0) {
+      return absl::UnimplementedError("linking an unnamed file needs /proc, which is not mounted");
+    }
+    return ErrnoStatus(err, "link unnamed file as " + to);
   }
   absl::Status Unlink(const std::string& path) override {
     if (g_libc.unlink(path.c_str()) != 0) return ErrnoStatus(errno, "unlink " + path);

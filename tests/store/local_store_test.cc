@@ -1,5 +1,6 @@
 #include "core/store/local_store.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -172,6 +173,70 @@ TEST(FileUtilTest, AtomicWriteNeverLeavesATornFile) {
   auto names = Env::Default()->ListDir(tmp.path());
   ASSERT_TRUE(names.ok());
   EXPECT_EQ(names->size(), 1u) << "temp files left behind";
+}
+
+// Counts the directory changes WriteFileAtomic makes; optionally a file system without
+// unnamed files (open with O_TMPFILE fails as on such file systems).
+class DirectoryChangeCountingEnv : public EnvWrapper {
+ public:
+  explicit DirectoryChangeCountingEnv(bool unnamed_files)
+      : EnvWrapper(Env::Default()), unnamed_files_(unnamed_files) {}
+  absl::StatusOr<int> Open(const std::string& p, int f, mode_t m) override {
+    if ((f & O_TMPFILE) == O_TMPFILE) {
+      if (!unnamed_files_) return ErrnoStatus(EOPNOTSUPP, "open " + p + " (injected)");
+    } else if (f & O_CREAT) {
+      ++creates;
+    }
+    return EnvWrapper::Open(p, f, m);
+  }
+  absl::Status Rename(const std::string& f, const std::string& t) override {
+    ++renames;
+    return EnvWrapper::Rename(f, t);
+  }
+  absl::Status LinkOpenFile(int fd, const std::string& t) override {
+    ++links;
+    return EnvWrapper::LinkOpenFile(fd, t);
+  }
+  int creates = 0, renames = 0, links = 0;
+
+ private:
+  const bool unnamed_files_;
+};
+
+TEST(FileUtilTest, NewFilesAreWrittenUnnamedAndNamedOnce) {
+  TempDir tmp;
+  DirectoryChangeCountingEnv env(/*unnamed_files=*/true);
+  ASSERT_TRUE(WriteFileAtomic(&env, tmp.Sub("f"), "content", /*durable=*/false).ok());
+  EXPECT_EQ(*ReadFile(Env::Default(), tmp.Sub("f")), "content");
+  EXPECT_EQ(env.creates + env.renames, 0) << "a named temp file was created or renamed";
+  EXPECT_EQ(env.links, 1);
+  // At an offset, durable: the same, with the hole in front.
+  ASSERT_TRUE(WriteFileAtomic(&env, tmp.Sub("g"), "xy", /*durable=*/true, 3).ok());
+  EXPECT_EQ(*ReadFile(Env::Default(), tmp.Sub("g")), std::string("\0\0\0xy", 5));
+  // A missing directory is NotFound (callers create it and write again), nothing left.
+  EXPECT_TRUE(absl::IsNotFound(WriteFileAtomic(&env, tmp.Sub("no/f"), "x")));
+}
+
+TEST(FileUtilTest, ReplacingAFileGoesThroughATempNameAndLeavesNone) {
+  TempDir tmp;
+  DirectoryChangeCountingEnv env(/*unnamed_files=*/true);
+  ASSERT_TRUE(WriteFileAtomic(&env, tmp.Sub("f"), "old").ok());
+  ASSERT_TRUE(WriteFileAtomic(&env, tmp.Sub("f"), "new content").ok());
+  EXPECT_EQ(*ReadFile(Env::Default(), tmp.Sub("f")), "new content");
+  EXPECT_EQ(env.renames, 1);
+  EXPECT_EQ(Env::Default()->ListDir(tmp.path())->size(), 1u) << "temp files left behind";
+}
+
+TEST(FileUtilTest, FileSystemsWithoutUnnamedFilesGetATempFileRenamed) {
+  TempDir tmp;
+  DirectoryChangeCountingEnv env(/*unnamed_files=*/false);
+  ASSERT_TRUE(WriteFileAtomic(&env, tmp.Sub("f"), "content").ok());
+  ASSERT_TRUE(WriteFileAtomic(&env, tmp.Sub("f"), "again").ok());
+  EXPECT_EQ(*ReadFile(Env::Default(), tmp.Sub("f")), "again");
+  EXPECT_EQ(env.creates, 2);
+  EXPECT_EQ(env.renames, 2);
+  EXPECT_EQ(env.links, 0);
+  EXPECT_EQ(Env::Default()->ListDir(tmp.path())->size(), 1u) << "temp files left behind";
 }
 
 TEST(FileUtilTest, MakeDirsAndErrors) {

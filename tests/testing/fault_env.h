@@ -21,7 +21,8 @@ class FaultInjectingEnv : public EnvWrapper {
   }
   // Every write writes at most `bytes` (short writes).
   void ShortWrites(size_t bytes) { short_write_ = bytes; }
-  // Renames fail with EIO, as a crash between write and rename would leave things.
+  // Renames, and the naming of unnamed files, fail with EIO, as a crash between writing a file
+  // and naming it would leave things.
   void FailRenames(bool fail) { fail_renames_ = fail; }
   // Opens of paths containing `needle` fail with `err`.
   void FailOpens(const std::string& needle, int err) {
@@ -38,6 +39,7 @@ class FaultInjectingEnv : public EnvWrapper {
   absl::StatusOr<int> Open(const std::string& p, int f, mode_t m) override;
   absl::StatusOr<size_t> Pwrite(int fd, const void* b, size_t n, uint64_t o) override;
   absl::Status Rename(const std::string& f, const std::string& t) override;
+  absl::Status LinkOpenFile(int fd, const std::string& t) override;
 
  private:
   std::atomic<int> writes_left_{-1};

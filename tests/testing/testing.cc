@@ -45,4 +45,9 @@ absl::Status FaultInjectingEnv::Rename(const std::string& f, const std::string& 
   return EnvWrapper::Rename(f, t);
 }
 
+absl::Status FaultInjectingEnv::LinkOpenFile(int fd, const std::string& t) {
+  if (fail_renames_) return ErrnoStatus(EIO, "link unnamed file as " + t + " (injected)");
+  return EnvWrapper::LinkOpenFile(fd, t);
+}
+
 }  // namespace hfshim
