@@ -63,39 +63,50 @@ def rate(result, unit):
 
 
 def measure(configs, manifests, repeat, dropped, wanted):
+    """Every probe cold and warm in every configuration. Repetitions are interleaved across
+    configurations (each once, then each again, ...): on this machine the same run varies by
+    10-20% from one minute to the next, so a ratio compares runs made at the same time."""
     rows = []
     for probe, which, threads, unit in PROBES:
         if not wanted(probe):
             continue
         for temp in ("cold", "warm"):
-            for config in configs:
-                runs = []
-                if temp == "warm":
+            runs = {config.name: [] for config in configs}
+            failed = set()
+            if temp == "warm":
+                for config in configs:  # fill every cache
                     try:
-                        run_probe(config, probe, manifests[which], threads)  # fill every cache
+                        run_probe(config, probe, manifests[which], threads)
                     except RuntimeError:
                         pass  # reported by the measured runs below
-                try:
-                    for _ in range(repeat):
+            for _ in range(repeat):
+                for config in configs:
+                    if config.name in failed:
+                        continue
+                    try:
                         if temp == "cold":
                             dropped[0] &= config.make_cold()
                         cpu0, _ = config.daemon_usage()
                         r = run_probe(config, probe, manifests[which], threads)
                         cpu1, rss = config.daemon_usage()
                         r["daemon_cpu_seconds"], r["daemon_peak_rss"] = cpu1 - cpu0, rss
-                        runs.append(r)
-                except RuntimeError as e:  # a peer that cannot do this probe: say so, go on
-                    print("  %s: %s" % (config.name, str(e).strip()[-300:]), file=sys.stderr)
+                        runs[config.name].append(r)
+                    except RuntimeError as e:  # a peer that cannot do this probe: say so, go on
+                        print("  %s: %s" % (config.name, str(e).strip()[-300:]), file=sys.stderr)
+                        failed.add(config.name)
+            for config in configs:
+                done = runs[config.name]
+                if config.name in failed or not done:
                     continue
-                rates = [rate(r, unit) for r in runs]
+                rates = [rate(r, unit) for r in done]
                 rows.append({
                     "probe": probe, "threads": threads, "temp": temp, "config": config.name,
                     "unit": unit, "median": statistics.median(rates), "min": min(rates),
                     "max": max(rates), "cpu_seconds": statistics.median(
-                        r["cpu_seconds"] + r["daemon_cpu_seconds"] for r in runs),
-                    "peak_rss_mb": max(r["peak_rss"] for r in runs) / 2**20,
-                    "daemon_rss_mb": max(r["daemon_peak_rss"] for r in runs) / 2**20,
-                    "runs": runs})
+                        r["cpu_seconds"] + r["daemon_cpu_seconds"] for r in done),
+                    "peak_rss_mb": max(r["peak_rss"] for r in done) / 2**20,
+                    "daemon_rss_mb": max(r["daemon_peak_rss"] for r in done) / 2**20,
+                    "runs": done})
                 print("  %-10s t=%d %-4s %-16s %12.1f %s" % (probe, threads, temp, config.name,
                                                            rows[-1]["median"], unit),
                       file=sys.stderr, flush=True)
@@ -140,8 +151,10 @@ def measure_warm_and_raw(configs, args, work, file_store, dropped, wanted):
     stores = [("raw file:// store", lambda sub: raw.read_file_store(file_store, sub))]
     s3 = getattr(args, "s3", None)
     if s3 is not None:
-        stores.append(("raw s3rver GETs", lambda sub: raw.read_s3_store(
-            s3, servers.BUCKET, "hub", os.path.join(work, "s3rver-data"), sub)))
+        for label, chunk in (("raw s3rver GETs", raw.CHUNK),
+                             ("raw s3rver 8M GETs", raw.AWS_CLI_CHUNK)):
+            stores.append((label, lambda sub, c=chunk: raw.read_s3_store(
+                s3, servers.BUCKET, "hub", os.path.join(work, "s3rver-data"), sub, c)))
 
     def raw_rate(fn, subdirs):
         dropped[0] &= servers.drop_page_cache()

@@ -14,15 +14,16 @@ import time
 THREADS = 8
 # The size of hfshim's bulk GETs (kMaxRunBytes, core/cache/lazy_content.cc), so both sides make
 # the same requests: s3rver's cost per request is large (8 MiB ranges: ~790 MB/s here, 32 MiB:
-# ~1,030 MB/s).
+# ~1,030 MB/s). AWS_CLI_CHUNK is what `aws s3 cp` uses (multipart_chunksize), for a second row.
 CHUNK = 32 << 20
+AWS_CLI_CHUNK = 8 << 20
 
 
-def _ranges(name, size):
+def _ranges(name, size, chunk=CHUNK):
     """(name, offset, length) items covering an object of `size` bytes."""
-    if size <= CHUNK:
+    if size <= chunk:
         return [(name, 0, size)]
-    return [(name, off, min(CHUNK, size - off)) for off in range(0, size, CHUNK)]
+    return [(name, off, min(chunk, size - off)) for off in range(0, size, chunk)]
 
 
 def _parallel(items, fn):
@@ -63,7 +64,7 @@ def read_file_store(store_dir, subdirs=("packs", "data")):
     return {"seconds": secs, "bytes": nbytes, "objects": len(objs)}
 
 
-def read_s3_store(s3, bucket, prefix, data_dir, subdirs=("packs", "data")):
+def read_s3_store(s3, bucket, prefix, data_dir, subdirs=("packs", "data"), chunk=CHUNK):
     """GETs every packs/ and data/ object of s3rver's bucket (object list from its data dir)."""
     root = os.path.join(data_dir, bucket, prefix)
     keys = []
@@ -76,7 +77,7 @@ def read_s3_store(s3, bucket, prefix, data_dir, subdirs=("packs", "data")):
                     path = os.path.join(d, f)
                     rel = os.path.relpath(path[:-len("._S3rver_object")], root)
                     keys.append(prefix + "/" + rel)
-                    items += _ranges(keys[-1], os.path.getsize(path))
+                    items += _ranges(keys[-1], os.path.getsize(path), chunk)
 
     def curl_args(item):
         key, off, length = item
