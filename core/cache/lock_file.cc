@@ -40,6 +40,13 @@ absl::StatusOr<int> AcquireLockFile(const std::string& path, absl::Time deadline
     struct stat held, now;
     if (fstat(fd, &held) == 0 && stat(path.c_str(), &now) == 0 && held.st_dev == now.st_dev &&
         held.st_ino == now.st_ino) {
+      // Looked at again under the lock: the previous holder may have finished between our last
+      // look and our lock (released after we looked, or we made a fresh lock file after it
+      // removed its own).
+      if (satisfied()) {
+        close(fd);
+        return -1;
+      }
       return fd;
     }
     close(fd);  // the lock file was replaced while we waited: lock the current one
