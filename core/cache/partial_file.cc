@@ -212,6 +212,7 @@ bool PartialFile::SetBlockLock(size_t block, short type) {
 }
 
 absl::Status PartialFile::WriteAt(uint64_t offset, absl::string_view data) {
+  std::lock_guard<std::mutex> lock(write_mu_);
   absl::Status s = WriteAll(env_, data_fd_, data, offset);
   return s.ok() ? s : ExplainCacheWriteError(s, data_path_);
 }
