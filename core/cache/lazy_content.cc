@@ -19,11 +19,11 @@ constexpr absl::Duration kPollInterval = absl::Milliseconds(2);
 // bills per request. A fill still splits into at least one GET per worker.
 constexpr uint64_t kMaxRunBytes = 32 << 20;
 constexpr size_t kReadaheadRunBlocks = 4;  // blocks per readahead GET (16 MiB at 4 MiB blocks)
-// A fill's buffer between the GET and the file: a default block, so each block reaches the page
-// cache in one write. The kernel sizes page-cache folios by the write, and later reads of the
-// file pay for small folios: written in 256 KiB, warm reads ran 8% and mmap 25% slower than on a
-// file written in 4 MiB (bench/README.md).
-constexpr uint64_t kStagingBytes = 4 << 20;
+// A fill's buffer between the GET and the file. The kernel sizes page-cache folios by the write,
+// and later reads of the file pay for small ones: written in 256 KiB, warm reads ran 8% and mmap
+// 25% slower. 2 MiB is the largest folio (x86-64 PMD); 4 MiB gained nothing for reads, and the
+// parallel fills' buffers no longer fit in the L3 cache (fills 35% slower; bench/README.md).
+constexpr uint64_t kStagingBytes = 2 << 20;
 }  // namespace
 
 LazyContent::LazyContent(std::string final_path, std::unique_ptr<PartialFile> partial,
