@@ -54,11 +54,18 @@ bool NoUnnamedFiles(const absl::Status& s) {
   return err == EOPNOTSUPP || err == EISDIR || err == EINVAL;
 }
 
+// Set once an unnamed file could not be named in this process (no /proc): the bytes written to
+// it were lost, so later writes go straight to the temp-file path.
+std::atomic<bool> g_cannot_link_unnamed{false};
+
 // WriteFileAtomic through an unnamed file (O_TMPFILE) named once complete: one directory change
 // instead of two (create, rename), and a killed process leaves no temp file. Unimplemented if
 // the file system or this process cannot; then nothing was written.
 absl::Status WriteUnnamedThenLink(Env* env, const std::string& path, absl::string_view data,
                                   bool durable, uint64_t offset) {
+  if (g_cannot_link_unnamed.load(std::memory_order_relaxed)) {
+    return absl::UnimplementedError("unnamed files cannot be linked here");
+  }
   const size_t slash = path.rfind('/');
   const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
   absl::StatusOr<int> fd = env->Open(dir.empty() ? "/" : dir, O_TMPFILE | O_WRONLY, 0644);
@@ -70,6 +77,7 @@ absl::Status WriteUnnamedThenLink(Env* env, const std::string& path, absl::strin
   if (s.ok() && durable) s = env->Fsync(*fd);
   if (s.ok()) {
     s = env->LinkOpenFile(*fd, path);
+    if (absl::IsUnimplemented(s)) g_cannot_link_unnamed.store(true, std::memory_order_relaxed);
     if (absl::IsAlreadyExists(s)) {  // replacing a file: name it aside, then rename over
       const std::string tmp = TempPathFor(path);
       s = env->LinkOpenFile(*fd, tmp);
@@ -84,6 +92,8 @@ absl::Status WriteUnnamedThenLink(Env* env, const std::string& path, absl::strin
 }
 
 }  // namespace
+
+void ForgetUnnamedFileFailuresForTesting() { g_cannot_link_unnamed.store(false); }
 
 absl::Status WriteFileAtomic(Env* env, const std::string& path, absl::string_view data,
                              bool durable, uint64_t offset) {

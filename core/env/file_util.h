@@ -27,6 +27,9 @@ absl::Status WriteAll(Env* env, int fd, absl::string_view data, uint64_t off);
 absl::Status WriteFileAtomic(Env* env, const std::string& path, absl::string_view data,
                              bool durable = true, uint64_t offset = 0);
 
+// Test-only: WriteFileAtomic tries unnamed files again after an Env could not link one.
+void ForgetUnnamedFileFailuresForTesting();
+
 // A unique temp name beside `path` ("<path>.tmp.<pid>.<counter>").
 std::string TempPathFor(const std::string& path);
 

@@ -195,9 +195,11 @@ class DirectoryChangeCountingEnv : public EnvWrapper {
   }
   absl::Status LinkOpenFile(int fd, const std::string& t) override {
     ++links;
+    if (!can_link) return absl::UnimplementedError("no /proc (test)");
     return EnvWrapper::LinkOpenFile(fd, t);
   }
   int creates = 0, renames = 0, links = 0;
+  bool can_link = true;
 
  private:
   const bool unnamed_files_;
@@ -237,6 +239,20 @@ TEST(FileUtilTest, FileSystemsWithoutUnnamedFilesGetATempFileRenamed) {
   EXPECT_EQ(env.renames, 2);
   EXPECT_EQ(env.links, 0);
   EXPECT_EQ(Env::Default()->ListDir(tmp.path())->size(), 1u) << "temp files left behind";
+}
+
+TEST(FileUtilTest, WithoutProcTheUnnamedFileIsDroppedOnceThenTempFilesAreUsed) {
+  TempDir tmp;
+  DirectoryChangeCountingEnv env(/*unnamed_files=*/true);
+  env.can_link = false;
+  ASSERT_TRUE(WriteFileAtomic(&env, tmp.Sub("f"), "content").ok());
+  ASSERT_TRUE(WriteFileAtomic(&env, tmp.Sub("g"), "more").ok());
+  ForgetUnnamedFileFailuresForTesting();
+  EXPECT_EQ(*ReadFile(Env::Default(), tmp.Sub("f")), "content");
+  EXPECT_EQ(*ReadFile(Env::Default(), tmp.Sub("g")), "more");
+  EXPECT_EQ(env.links, 1) << "unnamed files kept being written and lost";
+  EXPECT_EQ(env.renames, 2);
+  EXPECT_EQ(Env::Default()->ListDir(tmp.path())->size(), 2u) << "temp files left behind";
 }
 
 TEST(FileUtilTest, MakeDirsAndErrors) {
