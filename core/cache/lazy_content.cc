@@ -20,10 +20,11 @@ constexpr absl::Duration kPollInterval = absl::Milliseconds(2);
 constexpr uint64_t kMaxRunBytes = 32 << 20;
 constexpr size_t kReadaheadRunBlocks = 4;  // blocks per readahead GET (16 MiB at 4 MiB blocks)
 // A fill's buffer between the GET and the file. The kernel sizes page-cache folios by the write,
-// and later reads of the file pay for small ones: written in 256 KiB, warm reads ran 8% and mmap
-// 25% slower. 2 MiB is the largest folio (x86-64 PMD); 4 MiB gained nothing for reads, and the
-// parallel fills' buffers no longer fit in the L3 cache (fills 35% slower; bench/README.md).
-constexpr uint64_t kStagingBytes = 2 << 20;
+// so larger writes make later warm reads of the file faster (2 MiB writes: mmap +25%, read +5%
+// against 256 KiB), but on this VM a large folio is a fresh pageblock the host must fault in,
+// and 1-2 MiB writes made cold fills and sequential reads over s3rver 20-40% slower
+// (bench/README.md). Cold is what the store's users wait for; 256 KiB.
+constexpr uint64_t kStagingBytes = 256 << 10;
 }  // namespace
 
 LazyContent::LazyContent(std::string final_path, std::unique_ptr<PartialFile> partial,
