@@ -266,6 +266,9 @@ void LazyContent::MaybePromote() {
   complete_.store(true, std::memory_order_release);
 }
 
-void LazyContent::ResetAfterFork() { flights_.ResetAfterFork(); }
+void LazyContent::ResetAfterFork() {
+  flights_.ResetAfterFork();
+  if (partial_ != nullptr) partial_->ResetAfterFork();
+}
 
 }  // namespace hfshim

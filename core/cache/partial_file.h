@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -76,6 +77,9 @@ class PartialFile {
   absl::Status WriteAt(uint64_t offset, absl::string_view data);
   // Marks `block` present. Requires: all its bytes were written (WriteAt) and verified.
   absl::Status MarkPresent(size_t block);
+
+  // Fork child only (single-threaded): a thread of the parent may have been inside WriteAt.
+  void ResetAfterFork() { new (&write_mu_) std::mutex(); }
 
   // Once Complete(): renames the data file to the complete file's path and removes the record.
   // Idempotent; another process promoting first is success.

@@ -283,3 +283,60 @@ TEST_F(LazyContentTest, OpenLazyPathRebuildsFromTheRecord) {
 
 }  // namespace
 }  // namespace hfshim
+
+namespace hfshim {
+namespace {
+
+// Once armed, holds the parent's Pwrite calls until released; a fork child's go through.
+class GatedWriteEnv final : public EnvWrapper {
+ public:
+  GatedWriteEnv() : EnvWrapper(Env::Default()), parent_(getpid()) {}
+  absl::StatusOr<size_t> Pwrite(int fd, const void* b, size_t n, uint64_t o) override {
+    if (armed && getpid() == parent_) {
+      entered = true;
+      while (!released) absl::SleepFor(absl::Milliseconds(1));
+    }
+    return EnvWrapper::Pwrite(fd, b, n, o);
+  }
+  std::atomic<bool> armed{false}, entered{false}, released{false};
+
+ private:
+  const pid_t parent_;
+};
+
+// A fork child (a DataLoader worker) fills a large file whose write lock a parent thread held at
+// the fork: after the cache's ResetAfterFork it must not wait for a thread that does not exist.
+TEST_F(LazyContentTest, ChildForkedMidWriteCanFillTheSameFile) {
+  Entry big = EntryOf(kBig);
+  GatedWriteEnv env;
+  auto cache = NewCache(&env);
+  auto lazy = cache->OpenLazy(big, Later());
+  ASSERT_TRUE(lazy.ok()) << lazy.status();
+  env.armed = true;
+  std::thread writer([&] { (*lazy)->Ensure(0, 1, Later()).IgnoreError(); });
+  for (int i = 0; i < 5000 && !env.entered; ++i) absl::SleepFor(absl::Milliseconds(1));
+  ASSERT_TRUE(env.entered) << "the fill never wrote";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    cache->ResetAfterFork();
+    const bool ok = (*lazy)->Ensure(big.block_size, 1, Later()).ok();
+    _exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  pid_t done = 0;
+  for (int i = 0; i < 500 && done == 0; ++i) {  // up to 5 s
+    done = waitpid(pid, &status, WNOHANG);
+    if (done == 0) absl::SleepFor(absl::Milliseconds(10));
+  }
+  if (done == 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  env.released = true;
+  writer.join();
+  EXPECT_NE(done, 0) << "the child waited for the parent's writer";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+}  // namespace
+}  // namespace hfshim
