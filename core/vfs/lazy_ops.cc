@@ -1,4 +1,5 @@
 // Vfs lazy fds: fetching the blocks a read, mmap or stdio stream of a large file needs.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -39,8 +40,13 @@ int Vfs::EnsureLazy(int fd, LazyFd& lazy, uint64_t offset, uint64_t length) {
                                        offset, ": ", s.message()));
     return -EIO;
   }
-  if (content.complete()) SetFdHint(fd, FdKind::kContent);  // nothing left to intercept
+  if (content.complete()) LazyFdComplete(fd);
   return 0;
+}
+
+void Vfs::LazyFdComplete(int fd) {
+  SetFdHint(fd, FdKind::kContent);  // nothing left to intercept
+  posix_fadvise(fd, 0, 0, POSIX_FADV_NORMAL);
 }
 
 int Vfs::PrepareRead(int fd, int64_t offset, uint64_t length, int64_t* at) {
@@ -55,7 +61,7 @@ int Vfs::PrepareRead(int fd, int64_t offset, uint64_t length, int64_t* at) {
   }
   LazyContent& content = *lazy->content;
   if (content.complete()) {
-    SetFdHint(fd, FdKind::kContent);
+    LazyFdComplete(fd);
     return 0;
   }
   if (offset < 0) {

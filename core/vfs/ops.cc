@@ -138,7 +138,14 @@ Outcome Vfs::OpenLazy(const Resolved& r, int kept_flags, int flags) {
   struct stat st;
   if (env_->Fstat(*fd, &st).ok()) fds_.Put(*fd, ContentRecord(r.entry, st.st_dev, st.st_ino));
   const bool complete = (*lazy)->complete();
-  if (!complete) fds_.PutLazy(*fd, std::make_shared<LazyFd>(*lazy));
+  if (!complete) {
+    // No kernel readahead while the file has holes: it reads them as zeros into the page cache
+    // ahead of the fill, which then writes into those pages, and the file read ~10% slower
+    // warm afterwards (over s3rver, where the reader catches up with the fill). The shim fetches
+    // ahead itself; the fd gets readahead back once the content is complete (LazyFdComplete).
+    posix_fadvise(*fd, 0, 0, POSIX_FADV_RANDOM);
+    fds_.PutLazy(*fd, std::make_shared<LazyFd>(*lazy));
+  }
   SetFdHint(*fd, complete ? FdKind::kContent : FdKind::kLazy);
   Count(Counter::kVirtualOpens);
   if (ProfileEnabled()) {

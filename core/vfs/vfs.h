@@ -237,6 +237,9 @@ class Vfs {
   // The fill state of lazy fd `fd`, re-learnt from /proc/self/fd when inherited across exec.
   std::shared_ptr<LazyFd> LazyState(int fd);
   int EnsureLazy(int fd, LazyFd& lazy, uint64_t offset, uint64_t length);
+  // Lazy fd `fd`'s content is complete: from now on plain passthrough, with the kernel's
+  // readahead back on (OpenLazy turned it off while the file had holes).
+  void LazyFdComplete(int fd);
   // Fetches [offset, offset + length) of a lazy fd's content on a detached thread, unless it is
   // present or a readahead of the fd is already running. The thread holds `lazy` (and through
   // it the content), so closing the fd meanwhile is safe; the cache lives as long as the Vfs.
