@@ -324,15 +324,11 @@ class DiskCache final : public ContentCache {
       Hit(path, st, entry.size);
       return absl::OkStatus();
     }
-    absl::Status s;
-    if (in_place()) {
-      Hit(path, st, entry.size);  // another process filled it while we waited
-    } else {
-      ++misses_;
-      Count(Counter::kCacheFileMisses);
-      s = Fill(entry, index, path, deadline);
-      if (s.ok()) Count(Counter::kBytesFromStore, entry.size);
-    }
+    // Not in place under the lock either (AcquireLockFile asked once more): ours to fill.
+    ++misses_;
+    Count(Counter::kCacheFileMisses);
+    absl::Status s = Fill(entry, index, path, deadline);
+    if (s.ok()) Count(Counter::kBytesFromStore, entry.size);
     // Content in place: nobody needs the lock file any more. Removing it while we still hold the
     // lock is safe: a waiter re-checks that it locked the file at the path, and the content.
     if (s.ok()) unlink(lock_path.c_str());
@@ -414,8 +410,8 @@ class DiskCache final : public ContentCache {
       }
       ASSIGN_OR_RETURN(int lock_fd, AcquireLockFile(lock_path, deadline, satisfied));
       if (lock_fd < 0) continue;  // another process cached it or left its window file
-      absl::Status s =
-          in_place() ? absl::OkStatus() : FetchAndWrite(entry, index, key, window_path, deadline);
+      // Not satisfied under the lock either (AcquireLockFile asked once more): ours to fetch.
+      absl::Status s = FetchAndWrite(entry, index, key, window_path, deadline);
       unlink(lock_path.c_str());  // safe while held: AcquireLockFile re-checks the inode
       close(lock_fd);
       return s;
@@ -542,7 +538,7 @@ class DiskCache final : public ContentCache {
     if (lock_fd.ok() && *lock_fd >= 0) {  // else another process has it, or it is cached
       auto budget = std::make_shared<uint64_t>(0);
       MappedBuffer data;
-      if (!cached() && budget_.Acquire(last - first, absl::Now()).ok()) {
+      if (budget_.Acquire(last - first, absl::Now()).ok()) {  // not cached: AcquireLockFile asked
         *budget = last - first;
         if (fetcher_.GetMapped(key.first, first, last - first, &data, deadline).ok()) {
           WriteRest(MakeWindow(std::move(data), first, members, Hash128{},
@@ -577,7 +573,7 @@ class DiskCache final : public ContentCache {
     return PathFor(ContentHash(absl::StrCat(key.first, "@", key.second)));
   }
 
-  // Writes the window's bytes to `window_path` (atomically: a temp file renamed into place), at
+  // Writes the window's bytes to `window_path` (atomically: WriteFileAtomic), at
   // their offset from the window's start `key.second` (pack bytes before the first member, if
   // any, are a hole).
   absl::Status WriteWindowFile(const PackWindow& window, const WindowKey& key,
@@ -654,7 +650,7 @@ class DiskCache final : public ContentCache {
         std::move(on_done));
   }
 
-  // Writes verified content `hash` into the cache (a temp file renamed into place), creating
+  // Writes verified content `hash` into the cache (atomically: WriteFileAtomic), creating
   // its shard directory if missing.
   absl::Status WriteContent(const Hash128& hash, absl::string_view data) {
     const std::string p = PathFor(hash);
@@ -666,9 +662,9 @@ class DiskCache final : public ContentCache {
   }
 
   absl::Status Write(const std::string& path, absl::string_view data) {
-    // No fsync: a killed process still leaves no torn file (rename), and cache content after a
-    // power loss is caught by hfshim-warm --verify. One fsync per neighbour file would make a
-    // pack fill of a thousand small files take a second.
+    // No fsync: a killed process still leaves no torn file (WriteFileAtomic), and cache content
+    // after a power loss is caught by hfshim-warm --verify. One fsync per neighbour file would make
+    // a pack fill of a thousand small files take a second.
     absl::Status s = WriteFileAtomic(env_, path, data, /*durable=*/false);
     return s.ok() ? s : ExplainCacheWriteError(s, path);
   }

@@ -169,13 +169,11 @@ absl::StatusOr<std::unique_ptr<PartialFile>> PartialFile::OpenOrCreate(
   if (opened.ok()) return opened;
   ASSIGN_OR_RETURN(int lock_fd, AcquireLockFile(final_path + ".lock", deadline, complete));
   if (lock_fd < 0) return nullptr;
-  absl::StatusOr<std::unique_ptr<PartialFile>> result = nullptr;
-  if (!complete()) {
-    result = OpenPair(env, final_path, &entry);
-    if (!result.ok()) {
-      absl::Status s = CreatePair(env, final_path, entry);
-      result = s.ok() ? OpenPair(env, final_path, &entry) : s;
-    }
+  // Not complete under the lock either (AcquireLockFile asked once more).
+  absl::StatusOr<std::unique_ptr<PartialFile>> result = OpenPair(env, final_path, &entry);
+  if (!result.ok()) {
+    absl::Status s = CreatePair(env, final_path, entry);
+    result = s.ok() ? OpenPair(env, final_path, &entry) : s;
   }
   close(lock_fd);
   return result;

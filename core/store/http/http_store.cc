@@ -57,9 +57,7 @@ class HttpStore final : public ObjectStore {
     r.url = UrlOf(key);
     r.headers = {{"Range", RangeHeader(offset, length)}};
     RangeFeeder feeder(offset, length, Shown(key), sink);
-    r.on_body = [&feeder](const HttpResponse& head, absl::string_view data) {
-      return feeder.OnBody(head, data);
-    };
+    r.on_body = feeder.BodyCallback();
     ASSIGN_OR_RETURN(HttpResponse resp, Perform(r, deadline));
     if (resp.status < 200 || resp.status >= 300) return Error(resp, r, key);
     return feeder.Finish(resp);

@@ -38,6 +38,11 @@ class RangeFeeder {
       : offset_(offset), length_(length), what_(std::move(what)), sink_(sink) {}
 
   absl::Status OnBody(const HttpResponse& head, absl::string_view data);
+  // OnBody as a body callback (HttpRequest::on_body, S3Call::on_body); the feeder must outlive
+  // the request.
+  std::function<absl::Status(const HttpResponse&, absl::string_view)> BodyCallback() {
+    return [this](const HttpResponse& head, absl::string_view data) { return OnBody(head, data); };
+  }
 
   // After a complete 2xx `response`: OK iff the sink got exactly `length` bytes. OutOfRange if
   // the object ends before offset + length; Unavailable (retryable) for any other short body.

@@ -64,9 +64,7 @@ class S3Store final : public ObjectStore {
     call.full_key = FullKey(key);
     call.headers = {{"Range", RangeHeader(offset, length)}};
     RangeFeeder feeder(offset, length, client_.Name(call.full_key), sink);
-    call.on_body = [&feeder](const HttpResponse& head, absl::string_view data) {
-      return feeder.OnBody(head, data);
-    };
+    call.on_body = feeder.BodyCallback();
     ASSIGN_OR_RETURN(HttpResponse r, client_.Send(call, deadline));
     if (!Ok2xx(r)) return client_.Error(r, call);
     return feeder.Finish(r);
