@@ -171,7 +171,9 @@ absl::StatusOr<std::unique_ptr<PartialFile>> PartialFile::OpenOrCreate(
   if (lock_fd < 0) return nullptr;
   // Not complete under the lock either (AcquireLockFile asked once more).
   absl::StatusOr<std::unique_ptr<PartialFile>> result = OpenPair(env, final_path, &entry);
-  if (!result.ok()) {
+  if (!result.ok() && complete()) {
+    result = nullptr;  // its filler promoted the pair between our look and our open
+  } else if (!result.ok()) {
     absl::Status s = CreatePair(env, final_path, entry);
     result = s.ok() ? OpenPair(env, final_path, &entry) : s;
   }

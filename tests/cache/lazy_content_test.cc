@@ -11,8 +11,10 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "core/base/posix_error.h"
 #include "core/cache/disk_cache.h"
 #include "core/cache/partial_file.h"
+#include "core/env/file_util.h"
 #include "tests/cache/cache_fixture.h"
 
 namespace hfshim {
@@ -336,6 +338,44 @@ TEST_F(LazyContentTest, ChildForkedMidWriteCanFillTheSameFile) {
   writer.join();
   EXPECT_NE(done, 0) << "the child waited for the parent's writer";
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+}  // namespace
+}  // namespace hfshim
+
+namespace hfshim {
+namespace {
+
+// Open of a presence record fails as if there were none; the second time, the complete file
+// appears first, as when another process promotes the pair between our check and our open.
+class PromotedMeanwhileEnv final : public EnvWrapper {
+ public:
+  explicit PromotedMeanwhileEnv(std::string final_path)
+      : EnvWrapper(Env::Default()), final_(std::move(final_path)) {}
+  absl::StatusOr<int> Open(const std::string& p, int f, mode_t m) override {
+    if (absl::EndsWith(p, kRecordSuffix)) {
+      if (++record_opens == 2) {
+        EXPECT_TRUE(WriteFileAtomic(Env::Default(), final_, "complete").ok());
+      }
+      return ErrnoStatus(ENOENT, "open " + p + " (test)");
+    }
+    return EnvWrapper::Open(p, f, m);
+  }
+  int record_opens = 0;
+
+ private:
+  const std::string final_;
+};
+
+TEST_F(LazyContentTest, PairPromotedWhileWeWaitedIsNotCreatedAgain) {
+  Entry big = EntryOf(kBig);
+  const std::string final_path = tmp_.Sub("promoted");
+  PromotedMeanwhileEnv env(final_path);
+  auto partial = PartialFile::OpenOrCreate(&env, final_path, big, Later());
+  ASSERT_TRUE(partial.ok()) << partial.status();
+  EXPECT_EQ(*partial, nullptr) << "a new partial pair for content already complete";
+  struct stat st;
+  EXPECT_FALSE(Env::Default()->Stat(final_path + std::string(kPartialSuffix), &st).ok());
 }
 
 }  // namespace
