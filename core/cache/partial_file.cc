@@ -171,12 +171,13 @@ absl::StatusOr<std::unique_ptr<PartialFile>> PartialFile::OpenOrCreate(
   if (lock_fd < 0) return nullptr;
   // Not complete under the lock either (AcquireLockFile asked once more).
   absl::StatusOr<std::unique_ptr<PartialFile>> result = OpenPair(env, final_path, &entry);
-  if (!result.ok() && complete()) {
-    result = nullptr;  // its filler promoted the pair between our look and our open
-  } else if (!result.ok()) {
+  if (!result.ok() && !complete()) {
     absl::Status s = CreatePair(env, final_path, entry);
     result = s.ok() ? OpenPair(env, final_path, &entry) : s;
   }
+  // A pair's fillers may complete and promote it at any moment, also one we created a moment
+  // ago (other processes open it as soon as its record exists): then there is nothing to open.
+  if (!result.ok() && complete()) result = nullptr;
   close(lock_fd);
   return result;
 }

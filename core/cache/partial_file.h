@@ -43,7 +43,8 @@ class PartialFile {
  public:
   // The pair of `entry` (a file with block checksums) whose complete file is `final_path`:
   // opened if present and consistent, else created (replacing any inconsistent leftovers).
-  // Returns nullptr if the complete file exists (or appeared while waiting for the lock).
+  // Returns nullptr if the complete file exists (or appeared meanwhile: also a pair created here
+  // may be filled and promoted by other processes before this call returns).
   // `env` must outlive the PartialFile.
   static absl::StatusOr<std::unique_ptr<PartialFile>> OpenOrCreate(Env* env,
                                                                    const std::string& final_path,

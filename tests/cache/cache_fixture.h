@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -87,7 +88,11 @@ class DiskCacheTest : public ::testing::Test {
         auto p = (*c)->Materialize(entry_of(k), *index_, Later());
         (*c)->Drain();
         Fetched f{kFailed, kFailed};
-        if (p.ok()) f = {(*c)->stats().requests, (*c)->stats().bytes_fetched};
+        if (p.ok()) {
+          f = {(*c)->stats().requests, (*c)->stats().bytes_fetched};
+        } else {
+          fprintf(stderr, "process %d: %s\n", k, p.status().ToString().c_str());
+        }
         if (write(pipes[1], &f, sizeof(f)) != sizeof(f)) _exit(2);
         _exit(0);
       }

@@ -378,5 +378,36 @@ TEST_F(LazyContentTest, PairPromotedWhileWeWaitedIsNotCreatedAgain) {
   EXPECT_FALSE(Env::Default()->Stat(final_path + std::string(kPartialSuffix), &st).ok());
 }
 
+
+// Another process opens the pair we just created, fills it and promotes it before our own open
+// of its data file (a 3 MiB file from a local store takes a few milliseconds).
+class PromotedRightAfterCreationEnv final : public EnvWrapper {
+ public:
+  explicit PromotedRightAfterCreationEnv(std::string final_path)
+      : EnvWrapper(Env::Default()), final_(std::move(final_path)) {}
+  absl::StatusOr<int> Open(const std::string& p, int f, mode_t m) override {
+    if (absl::EndsWith(p, kPartialSuffix) && (f & O_CREAT) == 0 && !promoted) {
+      promoted = true;
+      EXPECT_EQ(rename(p.c_str(), final_.c_str()), 0);
+      EXPECT_EQ(unlink((final_ + std::string(kRecordSuffix)).c_str()), 0);
+    }
+    return EnvWrapper::Open(p, f, m);
+  }
+  bool promoted = false;
+
+ private:
+  const std::string final_;
+};
+
+TEST_F(LazyContentTest, PairPromotedRightAfterWeCreatedItIsDone) {
+  Entry big = EntryOf(kBig);
+  const std::string final_path = tmp_.Sub("promoted");
+  PromotedRightAfterCreationEnv env(final_path);
+  auto partial = PartialFile::OpenOrCreate(&env, final_path, big, Later());
+  ASSERT_TRUE(env.promoted);
+  ASSERT_TRUE(partial.ok()) << partial.status();
+  EXPECT_EQ(*partial, nullptr) << "the content is complete: nothing left to fill";
+}
+
 }  // namespace
 }  // namespace hfshim
