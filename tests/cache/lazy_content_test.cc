@@ -378,7 +378,6 @@ TEST_F(LazyContentTest, PairPromotedWhileWeWaitedIsNotCreatedAgain) {
   EXPECT_FALSE(Env::Default()->Stat(final_path + std::string(kPartialSuffix), &st).ok());
 }
 
-
 // Another process opens the pair we just created, fills it and promotes it before our own open
 // of its data file (a 3 MiB file from a local store takes a few milliseconds).
 class PromotedRightAfterCreationEnv final : public EnvWrapper {
