@@ -208,6 +208,8 @@ absl::StatusOr<Vfs::Target> Vfs::Find(int dirfd, absl::string_view path, bool fo
   // Remember only what was computed on `gen` throughout: generations are never reused, so an
   // unchanged pointer after the walk means no refresh happened in between.
   if (generations_.Peek() != gen) return r;
+  // Only a path asked for before: a pass over a dataset asks for each path once.
+  if (!resolve_cache_.OfferedBefore(key)) return r;
   CachedResolution c;
   if (!r.ok()) {
     c.error = StatusToErrno(r.status());

@@ -1,5 +1,7 @@
 #include "core/vfs/resolve_cache.h"
 
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <utility>
@@ -30,7 +32,23 @@ void CachedResolution::SetEntry(Entry* e) {
 }
 
 ResolveCache::ResolveCache(size_t capacity)
-    : per_shard_(capacity == 0 ? 0 : (capacity + kShards - 1) / kShards) {}
+    : per_shard_(capacity == 0 ? 0 : (capacity + kShards - 1) / kShards) {
+  if (per_shard_ > 0) {
+    offered_.reset(static_cast<uint64_t*>(calloc(kOfferSlots, sizeof(uint64_t))));
+  }
+}
+
+void ResolveCache::Free::operator()(uint64_t* p) const { free(p); }
+
+bool ResolveCache::OfferedBefore(absl::string_view key) {
+  if (offered_ == nullptr) return false;
+  const uint64_t hash = absl::Hash<absl::string_view>{}(key);
+  const uint64_t tag = hash | 1;
+  std::atomic_ref<uint64_t> slot(offered_[(hash >> 32) % kOfferSlots]);
+  if (slot.load(std::memory_order_relaxed) == tag) return true;
+  slot.store(tag, std::memory_order_relaxed);
+  return false;
+}
 
 ResolveCache::Shard& ResolveCache::ShardFor(absl::string_view key, size_t* hash) const {
   *hash = absl::Hash<absl::string_view>{}(key);  // = the maps' StringHash

@@ -194,7 +194,8 @@ class Vfs {
     int reentries = 0;  // times the walk left the index and came back
   };
   // Find answers absolute paths from resolve_cache_ when it can (exactly what FindUncached
-  // would answer on the same generation), else resolves and remembers the result.
+  // would answer on the same generation), else resolves, and remembers the result if the path
+  // was asked for before (ResolveCache::OfferedBefore).
   // `probe_cache` false: the caller just missed in resolve_cache_ (resolve and remember).
   absl::StatusOr<Target> Find(int dirfd, absl::string_view path, bool follow,
                               bool probe_cache = true);

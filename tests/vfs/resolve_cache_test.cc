@@ -103,6 +103,23 @@ TEST(ResolveCacheTest, DisabledAndTrimmed) {
   EXPECT_EQ(got.entry.block_checksums.size(), ResolveCache::kMaxStoredChecksums);
 }
 
+TEST(ResolveCacheTest, OffersAreSeenTheSecondTime) {
+  ResolveCache cache(64);
+  EXPECT_FALSE(cache.OfferedBefore("F/a"));
+  EXPECT_TRUE(cache.OfferedBefore("F/a"));
+  EXPECT_TRUE(cache.OfferedBefore("F/a"));
+  EXPECT_FALSE(cache.OfferedBefore("N/a"));  // another key
+  // Many other keys since: "F/a" may be forgotten (its slot reused), never wrongly kept apart
+  // from a key that was not offered.
+  for (int i = 0; i < 100000; ++i) cache.OfferedBefore(absl::StrCat("F/p/", i));
+  int seen = 0;
+  for (int i = 100000; i < 101000; ++i) seen += cache.OfferedBefore(absl::StrCat("F/p/", i));
+  EXPECT_EQ(seen, 0) << "keys never offered are (with 64-bit tags) never seen";
+  ResolveCache off(0);
+  EXPECT_FALSE(off.OfferedBefore("F/a"));
+  EXPECT_FALSE(off.OfferedBefore("F/a"));
+}
+
 // ---- inside Vfs
 
 class VfsCacheTest : public VfsTest {
@@ -222,6 +239,26 @@ TEST_F(VfsCacheTest, ErrnoIsRemembered) {
     EXPECT_EQ(vfs_->Open(AT_FDCWD, P("models--org--m/refs/new"), O_WRONLY | O_CREAT, 0644).rc,
               -EROFS);
   }
+}
+
+// A pass over a dataset asks for each path once: nothing of it is remembered (a first insert
+// costs more than the lookup it would save). A path asked for again is remembered.
+TEST_F(VfsCacheTest, PathsAskedForOnceAreNotRemembered) {
+  struct stat st;
+  const size_t before = vfs_->resolve_cache().size();  // parents and directories of the setup
+  std::vector<std::string> files;
+  for (int i = 0; i < 600; i += 7)
+    files.push_back(P(absl::StrFormat("datasets--org--d/data/f%04d.txt", i)));
+  for (const std::string& p : files) ASSERT_EQ(vfs_->Stat(AT_FDCWD, p, 0, &st).rc, 0) << p;
+  for (const std::string& p : files) {
+    Outcome o = vfs_->Open(AT_FDCWD, p + "x", O_RDONLY, 0);  // absent names, once each
+    EXPECT_EQ(o.rc, -ENOENT);
+  }
+  const size_t after_once = vfs_->resolve_cache().size();
+  EXPECT_LE(after_once, before + 4) << "only the directories on the way are new";
+  for (const std::string& p : files) ASSERT_EQ(vfs_->Stat(AT_FDCWD, p, 0, &st).rc, 0) << p;
+  EXPECT_GE(vfs_->resolve_cache().size(), after_once + files.size() / 2)
+      << "paths asked for a second time are remembered";
 }
 
 TEST_F(VfsCacheTest, OpenAfterACachedStatReadsTheContent) {
