@@ -9,6 +9,7 @@ namespace hfshim {
 namespace {
 
 constexpr uint8_t kEntryVersion = 1;
+constexpr uint8_t kLinkedSymlinkVersion = 2;  // a symlink with link_hops and link_record
 
 template <typename T>
 void Put(std::string* out, T v) {
@@ -51,7 +52,8 @@ std::string EncodeEntry(const Entry& e) {
   std::string out;
   out.reserve(48 + e.block_checksums.size() * 8 + e.location.object_key.size() +
               e.symlink_target.size());
-  Put<uint8_t>(&out, kEntryVersion);
+  const bool linked = e.type == EntryType::kSymlink && e.link_record != 0;
+  Put<uint8_t>(&out, linked ? kLinkedSymlinkVersion : kEntryVersion);
   Put<uint8_t>(&out, static_cast<uint8_t>(e.type));
   Put<uint16_t>(&out, 0);
   Put<uint32_t>(&out, e.mode);
@@ -72,6 +74,10 @@ std::string EncodeEntry(const Entry& e) {
   } else if (e.type == EntryType::kSymlink) {
     Put<uint32_t>(&out, static_cast<uint32_t>(e.symlink_target.size()));
     out.append(e.symlink_target);
+    if (linked) {
+      Put<uint32_t>(&out, e.link_hops);
+      Put<uint64_t>(&out, e.link_record);
+    }
   }
   return out;
 }
@@ -82,10 +88,10 @@ absl::StatusOr<Entry> DecodeEntry(absl::string_view bytes) {
   uint16_t reserved = 0;
   Entry e;
   if (!r.Get(&version)) return Corrupt("empty");
-  if (version != kEntryVersion) {
-    return absl::DataLossError(absl::StrCat("index entry has format version ", version,
-                                            ", this build reads version ", kEntryVersion,
-                                            "; upgrade hfshim or re-push the store"));
+  if (version != kEntryVersion && version != kLinkedSymlinkVersion) {
+    return absl::DataLossError(absl::StrCat(
+        "index entry has format version ", version, ", this build reads versions ", kEntryVersion,
+        " to ", kLinkedSymlinkVersion, "; upgrade hfshim or re-push the store"));
   }
   if (!r.Get(&type) || !r.Get(&reserved) || !r.Get(&e.mode) || !r.Get(&e.nlink) || !r.Get(&e.ino) ||
       !r.Get(&e.size) || !r.Get(&e.mtime_ns)) {
@@ -93,6 +99,9 @@ absl::StatusOr<Entry> DecodeEntry(absl::string_view bytes) {
   }
   if (type < 1 || type > 3) return Corrupt(absl::StrCat("unknown entry type ", type));
   e.type = static_cast<EntryType>(type);
+  if (version == kLinkedSymlinkVersion && e.type != EntryType::kSymlink) {
+    return Corrupt("a link record on an entry that is not a symlink");
+  }
   if (e.type == EntryType::kFile) {
     uint16_t key_len = 0;
     uint32_t count = 0;
@@ -119,6 +128,10 @@ absl::StatusOr<Entry> DecodeEntry(absl::string_view bytes) {
   } else if (e.type == EntryType::kSymlink) {
     uint32_t len = 0;
     if (!r.Get(&len) || !r.GetBytes(len, &e.symlink_target)) return Corrupt("truncated target");
+    if (version == kLinkedSymlinkVersion && (!r.Get(&e.link_hops) || !r.Get(&e.link_record) ||
+                                             e.link_record == 0 || e.link_hops == 0)) {
+      return Corrupt("truncated or empty link record");
+    }
   }
   if (!r.AtEnd()) return Corrupt("trailing bytes");
   return e;

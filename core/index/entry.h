@@ -40,11 +40,18 @@ struct Entry {
 
   // Symlinks only: the target exactly as readlink() returns it (relative in a hub cache).
   std::string symlink_target;
+  // Symlinks of format 3 generations whose walk ends at a file of the index (a snapshot file's
+  // link to its blob): 1 + the path-table locator of that file's record, and the links followed
+  // to reach it, this one included. Resolved by push on the same immutable tree, so a reader
+  // takes the file from there instead of walking the target: the same answer, one lookup less.
+  // 0: not recorded (walk the target).
+  uint64_t link_record = 0;
+  uint32_t link_hops = 0;
 
   bool operator==(const Entry&) const = default;
 };
 
-// Serialises an entry (FORMAT.md, entry value v1).
+// Serialises an entry (FORMAT.md: entry version 1, or 2 for a symlink with link_record).
 std::string EncodeEntry(const Entry& entry);
 // Parses an entry; DataLoss naming the problem if the bytes are truncated, of an unknown version
 // or inconsistent (e.g. a checksum count that does not match size / block_size).

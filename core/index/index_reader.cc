@@ -127,9 +127,33 @@ class LmdbIndexReader final : public IndexReader {
     return DecodeEntry(View(v));  // version 1: the value is the entry
   }
 
+  absl::StatusOr<Entry> LinkedFile(uint64_t link_record, std::string* path) const override {
+    absl::string_view p, bytes;
+    if (!table_.has_value() || link_record == 0) {
+      return absl::DataLossError(absl::StrCat("index ", path_,
+                                              ": a symlink names a record this format lacks; the "
+                                              "index generation is damaged: delete it so it is "
+                                              "fetched again"));
+    }
+    RETURN_IF_ERROR(table_->Record(link_record - 1, &p, &bytes));
+    ASSIGN_OR_RETURN(Entry e, DecodeEntry(bytes));
+    if (e.type != EntryType::kFile) {
+      return absl::DataLossError(absl::StrCat("index ", path_, ": a symlink's record ", p,
+                                              " is not a file; the index generation is damaged: "
+                                              "delete it so it is fetched again"));
+    }
+    path->assign(p.data(), p.size());
+    return e;
+  }
+
   absl::StatusOr<Resolved> Resolve(absl::string_view rel_path, bool follow_last) const override {
-    return ResolvePath(rel_path, follow_last,
-                       [this](absl::string_view p, bool) { return LookupDirectoryCached(p); });
+    auto linked_file = [this](uint64_t record, std::string* path) {
+      return LinkedFile(record, path);
+    };
+    const LinkedFileLookup linked = linked_file;  // refers to the lambda above
+    return ResolvePath(
+        rel_path, follow_last,
+        [this](absl::string_view p, bool) { return LookupDirectoryCached(p); }, &linked);
   }
 
   absl::StatusOr<std::vector<DirChild>> List(absl::string_view dir_path, absl::string_view after,

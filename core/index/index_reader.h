@@ -26,9 +26,15 @@
 
 namespace hfshim {
 
+// The index format this build writes, and the oldest it reads (core/index/FORMAT.md): version 2
+// added the path table (entries values became record locators), version 3 symlinks that record
+// the file they lead to. Version 1 has no path table (entries values are encoded entries).
+inline constexpr uint32_t kIndexFormatVersion = 3;
+inline constexpr uint32_t kOldestIndexFormatVersion = 1;
+
 // Facts about a generation, stored in its "meta" database.
 struct IndexMeta {
-  uint32_t format_version = 0;  // 1 or 2 (core/index/FORMAT.md)
+  uint32_t format_version = 0;  // 1 to 3 (core/index/FORMAT.md)
   uint64_t sequence = 0;        // the head number this generation was published as
   int64_t created_unix_ns = 0;
   uint64_t entry_count = 0;
@@ -65,6 +71,10 @@ class IndexReader {
   // The entry at exactly `rel_path` (no symlinks followed, no "." or ".."; the caller normalises).
   // NotFound (ENOENT) if absent.
   virtual absl::StatusOr<Entry> Lookup(absl::string_view rel_path) const = 0;
+
+  // The file a symlink entry's `link_record` names (format 3): its entry, and its canonical
+  // path in `*path`. DataLoss if the record is malformed or not a file's (a damaged index).
+  virtual absl::StatusOr<Entry> LinkedFile(uint64_t link_record, std::string* path) const = 0;
 
   // Resolves `rel_path` component by component as the kernel would: "." and empty components
   // skipped, ".." to the parent (out of the root: see Resolved::escaped_path), symlinks in the

@@ -11,6 +11,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/base/hash.h"
@@ -18,6 +19,7 @@
 #include "core/base/status_macros.h"
 #include "core/index/lmdb_util.h"
 #include "core/index/path_table.h"
+#include "core/index/path_walk.h"
 
 namespace hfshim {
 namespace {
@@ -69,7 +71,15 @@ class LmdbIndexWriter final : public IndexWriter {
           absl::StrCat("index path '", rel_path, "' is not a normalised relative path"));
     }
     const std::string key = EntryKey(rel_path);
-    const std::string value = EncodeEntry(entry);
+    std::string value;
+    if (entry.link_record != 0) {  // derived by Finish for this tree (e.g. copied from a base)
+      Entry unlinked = entry;
+      unlinked.link_record = 0;
+      unlinked.link_hops = 0;
+      value = EncodeEntry(unlinked);
+    } else {
+      value = EncodeEntry(entry);
+    }
     MDB_val k = Val(key), v = Val(value);
     int rc = mdb_put(txn_, staging_, &k, &v, 0);
     if (rc != 0) return LmdbError(rc, "write index entry " + std::string(rel_path), build_path_);
@@ -149,12 +159,119 @@ class LmdbIndexWriter final : public IndexWriter {
   }
 
  private:
-  // Turns the staged entries into the final layout (FORMAT.md, version 2): a path table record
+  // Turns the staged entries into the final layout (FORMAT.md, version 3): a path table record
   // per entry, in key order (so a directory's children are adjacent records), and the entries
   // database mapping each key to its record's locator, appended in key order so its pages are
-  // full. The staging database is dropped: the compacting copy leaves its pages out.
+  // full. A symlink whose walk ends at a file records that file's locator (planned before the
+  // records are written: a blob's record may come after its links'). The staging database is
+  // dropped: the compacting copy leaves its pages out.
   absl::Status WriteEntriesAndPathTable() {
+    ASSIGN_OR_RETURN(LinkedFiles links, PlanLinkedFiles());
+    absl::flat_hash_map<std::string, uint64_t> file_locators;  // of the linked files
+    if (!links.empty()) {
+      absl::flat_hash_set<std::string> files;
+      for (const auto& [link, plan] : links) files.insert(plan.file);
+      RecordPlacer placer;
+      RETURN_IF_ERROR(ForEachStaged([&](absl::string_view key, absl::string_view value) {
+        const std::string path = PathOfEntryKey(key);
+        size_t entry_size = value.size();
+        if (links.contains(path)) {  // the link's fields have a fixed size: any value will do
+          ASSIGN_OR_RETURN(std::string sized, WithLinkedFile(value, {path, 1}, 1));
+          entry_size = sized.size();
+        }
+        ASSIGN_OR_RETURN(uint64_t locator,
+                         placer.Place(RecordPlacer::RecordSize(path, entry_size)));
+        if (files.contains(path)) file_locators[path] = locator;
+        return absl::OkStatus();
+      }));
+    }
     PathTableBuilder table(txn_, pathtable_, build_path_);
+    RETURN_IF_ERROR(ForEachStaged([&](absl::string_view key, absl::string_view value) {
+      const std::string path = PathOfEntryKey(key);
+      std::string linked;
+      if (auto link = links.find(path); link != links.end()) {
+        ASSIGN_OR_RETURN(
+            linked, WithLinkedFile(value, link->second, file_locators.at(link->second.file) + 1));
+        value = linked;
+      }
+      ASSIGN_OR_RETURN(uint64_t locator, table.Add(path, value));
+      if (auto planned = file_locators.find(path);
+          planned != file_locators.end() && planned->second != locator) {
+        return absl::InternalError(absl::StrCat("index writer placed ", path, " at ", locator,
+                                                ", planned ", planned->second));
+      }
+      MDB_val k = Val(key), lv{sizeof(locator), &locator};
+      int put = mdb_put(txn_, entries_, &k, &lv, MDB_APPEND);
+      if (put != 0) return LmdbError(put, "write index entries", build_path_);
+      return absl::OkStatus();
+    }));
+    RETURN_IF_ERROR(table.Finish());
+    int rc = mdb_drop(txn_, staging_, /*del=*/1);
+    if (rc != 0) return LmdbError(rc, "drop index staging", build_path_);
+    return absl::OkStatus();
+  }
+
+  // A symlink whose walk (following links, from the link itself) ends at a file of the tree.
+  struct LinkedFile {
+    std::string file;   // the file's canonical path
+    uint32_t hops = 0;  // links followed, this one included
+  };
+  using LinkedFiles = absl::flat_hash_map<std::string, LinkedFile>;  // by the link's path
+
+  // Every staged symlink that leads to a file: walked here as a reader would walk it (the tree
+  // is final), so readers of the generation may skip the walk. Links leaving the tree, dangling
+  // or leading to directories are left to the readers' walk.
+  absl::StatusOr<LinkedFiles> PlanLinkedFiles() {
+    LinkedFiles links;
+    absl::flat_hash_map<std::string, Entry> dirs;  // directories met, by path
+    auto lookup = [&](absl::string_view p, bool) -> absl::StatusOr<Entry> {
+      if (auto it = dirs.find(p); it != dirs.end()) return it->second;
+      ASSIGN_OR_RETURN(Entry e, StagedEntry(p));
+      if (e.type == EntryType::kDirectory) dirs.emplace(p, e);
+      return e;
+    };
+    RETURN_IF_ERROR(ForEachStaged([&](absl::string_view key, absl::string_view value) {
+      ASSIGN_OR_RETURN(Entry e, DecodeEntry(value));
+      if (e.type != EntryType::kSymlink) return absl::OkStatus();
+      std::string path = PathOfEntryKey(key);
+      absl::StatusOr<Resolved> r = ResolvePath(path, /*follow_last=*/true, lookup);
+      if (r.ok() && r->in_index && r->entry.type == EntryType::kFile) {
+        links[std::move(path)] = {std::move(r->path), static_cast<uint32_t>(r->symlink_hops)};
+      }
+      return absl::OkStatus();
+    }));
+    return links;
+  }
+
+  // The staged entry at `rel_path` ("" = the root, synthesised); ENOENT if there is none.
+  absl::StatusOr<Entry> StagedEntry(absl::string_view rel_path) {
+    if (rel_path.empty()) {
+      Entry root;
+      root.type = EntryType::kDirectory;
+      root.mode = S_IFDIR | 0755;
+      return root;
+    }
+    const std::string key = EntryKey(rel_path);
+    MDB_val k = Val(key), v;
+    int rc = mdb_get(txn_, staging_, &k, &v);
+    if (rc == MDB_NOTFOUND) return PosixError(ENOENT, absl::StrCat(rel_path, " is not staged"));
+    if (rc != 0) return LmdbError(rc, "read back index", build_path_);
+    return DecodeEntry(View(v));
+  }
+
+  // The encoded symlink `value` recording its linked file, whose record is `record`.
+  static absl::StatusOr<std::string> WithLinkedFile(absl::string_view value, const LinkedFile& link,
+                                                    uint64_t record) {
+    ASSIGN_OR_RETURN(Entry e, DecodeEntry(value));
+    e.link_record = record;
+    e.link_hops = link.hops;
+    return EncodeEntry(e);
+  }
+
+  // Calls `visit` with every staged (entry key, encoded entry) in key order, the order records
+  // are written in; stops at the first error.
+  absl::Status ForEachStaged(
+      absl::FunctionRef<absl::Status(absl::string_view key, absl::string_view value)> visit) {
     MDB_cursor* cur = nullptr;
     int rc = mdb_cursor_open(txn_, staging_, &cur);
     if (rc != 0) return LmdbError(rc, "read back index", build_path_);
@@ -162,24 +279,12 @@ class LmdbIndexWriter final : public IndexWriter {
     absl::Status status;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-      absl::StatusOr<uint64_t> locator = table.Add(PathOfEntryKey(View(k)), View(v));
-      if (!locator.ok()) {
-        status = locator.status();
-        break;
-      }
-      MDB_val lv{sizeof(*locator), &*locator};
-      int put = mdb_put(txn_, entries_, &k, &lv, MDB_APPEND);
-      if (put != 0) {
-        status = LmdbError(put, "write index entries", build_path_);
-        break;
-      }
+      status = visit(View(k), View(v));
+      if (!status.ok()) break;
     }
     mdb_cursor_close(cur);
     RETURN_IF_ERROR(status);
     if (rc != MDB_NOTFOUND) return LmdbError(rc, "read back index", build_path_);
-    RETURN_IF_ERROR(table.Finish());
-    rc = mdb_drop(txn_, staging_, /*del=*/1);
-    if (rc != 0) return LmdbError(rc, "drop index staging", build_path_);
     return absl::OkStatus();
   }
 

@@ -26,6 +26,7 @@ class IndexWriter {
   // Adds the entry at `rel_path` (normalised, relative to the root). Every ancestor directory
   // must be added too (Finish fails with FailedPrecondition naming the first orphan). Adding the
   // same path twice replaces the entry. Files in packs are also recorded for PackMembers().
+  // A symlink's link_record/link_hops are ignored: Finish derives them from the tree.
   virtual absl::Status Add(absl::string_view rel_path, const Entry& entry) = 0;
 
   // Writes the generation. meta.entry_count and format_version are filled in by the writer.

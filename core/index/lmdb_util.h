@@ -17,10 +17,6 @@ inline constexpr char kEntriesDb[] = "entries";
 inline constexpr char kMetaDb[] = "meta";
 inline constexpr char kPacksDb[] = "packs";
 inline constexpr char kMetaKey[] = "meta";
-// Version 2 added the path table (path_table.h); entries values became record locators.
-// Readers also read version 1 (entries values are encoded entries, no path table).
-inline constexpr uint32_t kIndexFormatVersion = 2;
-inline constexpr uint32_t kOldestIndexFormatVersion = 1;
 
 // DataLoss for errors that mean a broken file, Internal otherwise; names `what` and `path`.
 absl::Status LmdbError(int rc, absl::string_view what, absl::string_view path);

@@ -50,21 +50,32 @@ uint64_t IndexPathHash(absl::string_view rel_path) {
 
 void SetIndexPathHashForTesting(IndexPathHashFn fn) { g_path_hash_for_testing = fn; }
 
+absl::StatusOr<uint64_t> RecordPlacer::Place(size_t size) {
+  if (size > kMaxChunkBytes) return absl::InvalidArgumentError("index record is too large");
+  if (offset_ + size > kMaxChunkBytes) {  // a record never spans chunks
+    ++chunk_;
+    offset_ = 0;
+  }
+  if (chunk_ >= kMaxChunks) {
+    return absl::ResourceExhaustedError("index path table exceeds 1 TiB of records");
+  }
+  const uint64_t locator = (chunk_ << kChunkBits) | offset_;
+  offset_ += size;
+  return locator;
+}
+
 PathTableBuilder::PathTableBuilder(MDB_txn* txn, MDB_dbi dbi, std::string file_for_errors)
     : txn_(txn), dbi_(dbi), file_(std::move(file_for_errors)) {}
 
 absl::StatusOr<uint64_t> PathTableBuilder::Add(absl::string_view rel_path,
                                                absl::string_view encoded_entry) {
   // Record: u16 path length, path, u32 entry length, entry.
-  const size_t size = 2 + rel_path.size() + 4 + encoded_entry.size();
+  const size_t size = RecordPlacer::RecordSize(rel_path, encoded_entry.size());
   if (rel_path.size() > UINT16_MAX || size > kMaxChunkBytes) {
     return absl::InvalidArgumentError(absl::StrCat("index entry '", rel_path, "' is too large"));
   }
-  if (chunk_.size() + size > kMaxChunkBytes) RETURN_IF_ERROR(FlushChunk());
-  if (chunks_written_ >= kMaxChunks) {
-    return absl::ResourceExhaustedError("index path table exceeds 1 TiB of records");
-  }
-  const uint64_t locator = (uint64_t{chunks_written_} << kChunkBits) | chunk_.size();
+  ASSIGN_OR_RETURN(const uint64_t locator, placer_.Place(size));
+  if ((locator >> kChunkBits) != chunks_written_) RETURN_IF_ERROR(FlushChunk());
   hashes_.emplace_back(IndexPathHash(rel_path), locator);
   Append<uint16_t>(&chunk_, static_cast<uint16_t>(rel_path.size()));
   chunk_.append(rel_path.data(), rel_path.size());

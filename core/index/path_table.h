@@ -30,6 +30,24 @@ using IndexPathHashFn = uint64_t (*)(absl::string_view);
 // being written or read.
 void SetIndexPathHashForTesting(IndexPathHashFn fn);
 
+// Where records go: the locator each record gets when records of the given sizes are added in
+// order. PathTableBuilder places its records with it; the index writer plans with a second one
+// which locators the records it has not written yet will get. Not thread-safe.
+class RecordPlacer {
+ public:
+  // The size of the record of `rel_path` with an encoded entry of `entry_size` bytes.
+  static size_t RecordSize(absl::string_view rel_path, size_t entry_size) {
+    return 2 + rel_path.size() + 4 + entry_size;
+  }
+  // The locator of the next record, of `size` bytes; InvalidArgument/ResourceExhausted past the
+  // table's limits (a record over 64 MiB, 1 TiB of records).
+  absl::StatusOr<uint64_t> Place(size_t size);
+
+ private:
+  uint64_t chunk_ = 0;
+  uint64_t offset_ = 0;
+};
+
 // Builds the table: records are flushed to the database in chunks (<= 64 MiB) as they are added;
 // (hash, locator) pairs are kept in memory, 16 bytes per record, until Finish builds the slots
 // (at most 32 bytes per record). Not thread-safe.
@@ -54,6 +72,7 @@ class PathTableBuilder {
   std::vector<std::pair<uint64_t, uint64_t>> hashes_;  // (hash, locator) per record
   std::string chunk_;                                  // records of the current chunk
   uint32_t chunks_written_ = 0;
+  RecordPlacer placer_;
 };
 
 // A read-only view of a generation's path table; valid while its LMDB environment is open (the
@@ -73,10 +92,11 @@ class PathTable {
   // locator or the record is malformed.
   absl::StatusOr<absl::string_view> EntryAt(uint64_t locator) const;
 
- private:
-  // Splits the record at `locator` into its path and encoded entry.
+  // Splits the record at `locator` into its path and encoded entry (views into the map);
+  // DataLoss if the locator or the record is malformed.
   absl::Status Record(uint64_t locator, absl::string_view* path, absl::string_view* entry) const;
 
+ private:
   const uint64_t* slots_ = nullptr;  // may be unaligned: read with memcpy
   uint64_t slot_mask_ = 0;
   std::vector<absl::string_view> chunks_;

@@ -81,7 +81,8 @@ namespace {
 // The walk of ResolvePath from an already resolved directory `base` ("" = the root; `base_entry`
 // its entry, or null to look it up).
 absl::StatusOr<Resolved> Walk(absl::string_view base, const Entry* base_entry, int base_hops,
-                              absl::string_view rel_path, bool follow_last, EntryLookup lookup) {
+                              absl::string_view rel_path, bool follow_last, EntryLookup lookup,
+                              const LinkedFileLookup* linked_file) {
   Components pending;   // views into rel_path and into `targets`
   LinkTargets targets;  // link targets being walked
   PushComponents(rel_path, &pending);
@@ -133,6 +134,14 @@ absl::StatusOr<Resolved> Walk(absl::string_view base, const Entry* base_entry, i
       if (++hops > kMaxSymlinkHops) {
         return PosixError(ELOOP, absl::StrCat("too many levels of symbolic links at ", current));
       }
+      // A last link whose walk push recorded: its file, unless the walk would pass the hop
+      // limit on the way (then the walk below fails where the kernel would).
+      if (last && !must_be_dir && linked_file != nullptr && entry->link_record != 0 &&
+          hops - 1 + static_cast<int64_t>(entry->link_hops) <= kMaxSymlinkHops) {
+        ASSIGN_OR_RETURN(out.entry, (*linked_file)(entry->link_record, &out.path));
+        out.symlink_hops = hops - 1 + static_cast<int>(entry->link_hops);
+        return out;
+      }
       current.resize(before);  // a link's target is relative to the link's directory
       const std::string& target = targets.Keep(std::move(entry->symlink_target));
       if (target.empty()) return PosixError(ENOENT, "empty symlink");
@@ -166,17 +175,18 @@ absl::StatusOr<Resolved> Walk(absl::string_view base, const Entry* base_entry, i
 }  // namespace
 
 absl::StatusOr<Resolved> ResolvePath(absl::string_view rel_path, bool follow_last,
-                                     EntryLookup lookup) {
+                                     EntryLookup lookup, const LinkedFileLookup* linked_file) {
   if (rel_path.size() > kMaxPathBytes) {
     return PosixError(ENAMETOOLONG, "path is longer than PATH_MAX");
   }
-  return Walk("", nullptr, 0, rel_path, follow_last, lookup);
+  return Walk("", nullptr, 0, rel_path, follow_last, lookup, linked_file);
 }
 
 absl::StatusOr<Resolved> ResolvePathFrom(absl::string_view base, const Entry& base_entry,
                                          int base_hops, absl::string_view rel_path,
-                                         bool follow_last, EntryLookup lookup) {
-  return Walk(base, &base_entry, base_hops, rel_path, follow_last, lookup);
+                                         bool follow_last, EntryLookup lookup,
+                                         const LinkedFileLookup* linked_file) {
+  return Walk(base, &base_entry, base_hops, rel_path, follow_last, lookup, linked_file);
 }
 
 }  // namespace hfshim

@@ -268,13 +268,19 @@ class Pusher {
   }
 
   // True if the pushed repos are exactly as in the base generation.
+  // True if `base` holds exactly the tree `req` would publish, in the current index format (a
+  // repush of an older format publishes again, so readers get the newer format's lookups).
   static bool Unchanged(const IndexReader& base, const PublishRequest& req) {
+    if (base.meta().format_version != kIndexFormatVersion) return false;
     size_t matched = 0;
     for (const PathEntry& pe : req.entries) {
       auto old = base.Lookup(pe.rel_path);
       Entry fresh = pe.entry;
       if (!old.ok()) return false;
-      if (fresh.type == EntryType::kDirectory) fresh.nlink = old->nlink;  // computed on write
+      // Computed on write: directories' nlink, symlinks' linked files.
+      if (fresh.type == EntryType::kDirectory) fresh.nlink = old->nlink;
+      fresh.link_record = old->link_record;
+      fresh.link_hops = old->link_hops;
       if (!(*old == fresh)) return false;
       ++matched;
     }

@@ -57,6 +57,41 @@ TEST(EntryTest, SymlinkAndDirectoryEncodingIsPinned) {
             "01010000ed41000003000000090000000000000000000000000000000000000000000000");
 }
 
+// Format 3: a symlink recording its linked file is entry version 2 (the version 1 layout, then
+// u32 link hops and u64 link record); every other entry stays version 1.
+TEST(EntryTest, LinkedSymlinkEncodingIsPinned) {
+  Entry l;
+  l.type = EntryType::kSymlink;
+  l.mode = S_IFLNK | 0777;
+  l.ino = 7;
+  l.size = 11;
+  l.mtime_ns = 1;
+  l.symlink_target = "../../blobs";
+  l.link_hops = 2;
+  l.link_record = 0x1234;
+  const std::string bytes = EncodeEntry(l);
+  EXPECT_EQ(absl::BytesToHexString(bytes),
+            "02030000ffa100000100000007000000000000000b000000000000000100000000000000"
+            "0b0000002e2e2f2e2e2f626c6f6273"
+            "02000000"
+            "3412000000000000");
+  auto back = DecodeEntry(bytes);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, l);
+  std::string no_record = bytes;
+  no_record.replace(no_record.size() - 8, 8, std::string(8, '\0'));
+  EXPECT_TRUE(absl::IsDataLoss(DecodeEntry(no_record).status()));
+  EXPECT_TRUE(absl::IsDataLoss(DecodeEntry(bytes.substr(0, bytes.size() - 1)).status()));
+  Entry d;
+  d.type = EntryType::kDirectory;
+  std::string dir_v2 = EncodeEntry(d);
+  dir_v2[0] = 2;  // version 2 is for symlinks only
+  EXPECT_TRUE(absl::IsDataLoss(DecodeEntry(dir_v2).status()));
+  std::string v3 = bytes;
+  v3[0] = 3;
+  EXPECT_NE(DecodeEntry(v3).status().message().find("upgrade hfshim"), std::string::npos);
+}
+
 TEST(EntryTest, RoundTrips) {
   Entry f = SampleFile();
   auto back = DecodeEntry(EncodeEntry(f));

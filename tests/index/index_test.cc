@@ -19,6 +19,7 @@
 #include "core/index/index_writer.h"
 #include "core/index/lmdb_util.h"
 #include "core/index/path_table.h"
+#include "core/index/path_walk.h"
 #include "gtest/gtest.h"
 
 namespace hfshim {
@@ -159,7 +160,7 @@ class IndexTest : public ::testing::Test {
 
 TEST_F(IndexTest, MetaAndLookup) {
   EXPECT_EQ(reader_->meta().sequence, 42u);
-  EXPECT_EQ(reader_->meta().format_version, 2u);
+  EXPECT_EQ(reader_->meta().format_version, 3u);
   EXPECT_EQ(reader_->meta().entry_count, 1022u);
   auto e = reader_->Lookup(std::string(kRepo) + "/blobs/aaa");
   ASSERT_TRUE(e.ok());
@@ -347,7 +348,10 @@ void WriteVersion1(const IndexReader& reader, const std::string& path, uint32_t 
   ASSERT_EQ(mdb_dbi_open(txn, kMetaDb, MDB_CREATE, &meta), 0);
   ASSERT_EQ(mdb_dbi_open(txn, kPacksDb, MDB_CREATE, &packs), 0);
   ASSERT_TRUE(reader
-                  .ForEach([&](absl::string_view p, const Entry& e) {
+                  .ForEach([&](absl::string_view p, const Entry& linked) {
+                    Entry e = linked;  // version 1 had no linked files
+                    e.link_record = 0;
+                    e.link_hops = 0;
                     const std::string key = EntryKey(p), value = EncodeEntry(e);
                     MDB_val k = Val(key);
                     MDB_val v = Val(value);
@@ -550,6 +554,79 @@ TEST(IndexWriterTest, OrphanEntriesAreRejected) {
   EXPECT_NE(s.message().find("'a'"), absl::string_view::npos);
   EXPECT_NE(access(path.c_str(), F_OK), 0) << "nothing may appear at the path on failure";
   EXPECT_FALSE((*w)->Add("/abs", File(1)).ok());
+  ASSERT_EQ(system(("rm -rf " + std::string(tmpl)).c_str()), 0);
+}
+
+// Format 3: a symlink whose walk ends at a file records that file; a reader takes it from there.
+TEST_F(IndexTest, LinksToFilesRecordTheirFile) {
+  auto link = reader_->Lookup(snap("/config.json"));
+  ASSERT_TRUE(link.ok());
+  ASSERT_NE(link->link_record, 0u);
+  EXPECT_EQ(link->link_hops, 1u);
+  std::string path;
+  auto file = reader_->LinkedFile(link->link_record, &path);
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(path, std::string(kRepo) + "/blobs/aaa");
+  EXPECT_EQ(*file, *reader_->Lookup(path));
+  // Loops, links out of the tree and links to directories are walked by readers.
+  for (const char* name : {"/loop1", "/abs", "/up", "/dirlink"}) {
+    EXPECT_EQ(reader_->Lookup(snap(name))->link_record, 0u) << name;
+  }
+  EXPECT_EQ(StatusToErrno(reader_->LinkedFile(1ull << 39, &path).status()), EIO);  // damaged
+}
+
+// Resolving with the recorded files gives what walking every link gives, hop limit included:
+// chains of 38 to 41 links to a file, reached directly and through a directory link.
+TEST(IndexLinksTest, RecordedFilesResolveAsTheWalkDoes) {
+  char tmpl[] = "/tmp/hfshim-index-links-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string path = std::string(tmpl) + "/gen.mdb";
+  auto w = IndexWriter::Create(path);
+  ASSERT_TRUE(w.ok());
+  std::vector<std::pair<std::string, Entry>> tree = {{"r", Dir()},
+                                                     {"r/d", Dir()},
+                                                     {"r/d/file", File(3)},
+                                                     {"r/dl", Link("d")},
+                                                     {"r/two", Link("one")},
+                                                     {"r/one", Link("d/file")},
+                                                     {"r/d/up", Link("../one")}};
+  for (int len : {38, 39, 40, 41}) {  // c<len>_0 -> c<len>_1 -> ... -> d/file
+    for (int i = 0; i < len; ++i) {
+      tree.push_back({absl::StrCat("r/d/c", len, "_", i),
+                      Link(i + 1 < len ? absl::StrCat("c", len, "_", i + 1) : "file")});
+    }
+  }
+  for (auto& [p, e] : tree) {
+    e.ino = InodeForPath(p);
+    ASSERT_TRUE((*w)->Add(p, e).ok()) << p;
+  }
+  ASSERT_TRUE((*w)->Finish(IndexMeta{}).ok());
+  auto reader = IndexReader::Open(path);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  const IndexReader& r = **reader;
+  EXPECT_EQ(r.Lookup("r/two")->link_hops, 2u);
+  EXPECT_EQ(r.Lookup("r/d/c40_0")->link_hops, 40u);
+  EXPECT_EQ(r.Lookup("r/d/c41_0")->link_record, 0u) << "ELOOP: nothing to record";
+  auto describe = [](const absl::StatusOr<Resolved>& res) {
+    if (!res.ok()) return absl::StrCat("errno ", StatusToErrno(res.status()));
+    return absl::StrCat(res->in_index, " ", res->path, " ", res->symlink_hops, " ", res->entry.ino,
+                        " ", res->entry.size);
+  };
+  int recorded = 0;
+  for (const std::string& dir : {"r/d", "r/dl"}) {
+    for (const std::string& name : {"c38_0", "c39_0", "c40_0", "c41_0", "up", "file"}) {
+      for (const std::string& rest : {"", "/", "/."}) {
+        const std::string p = absl::StrCat(dir, "/", name, rest);
+        for (bool follow : {true, false}) {
+          const absl::StatusOr<Resolved> walked =
+              ResolvePath(p, follow, [&](absl::string_view q, bool) { return r.Lookup(q); });
+          EXPECT_EQ(describe(r.Resolve(p, follow)), describe(walked)) << p << " " << follow;
+          recorded += walked.ok() && follow && rest.empty();
+        }
+      }
+    }
+  }
+  EXPECT_GT(recorded, 4);
   ASSERT_EQ(system(("rm -rf " + std::string(tmpl)).c_str()), 0);
 }
 
