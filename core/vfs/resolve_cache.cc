@@ -7,8 +7,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/hash/hash.h"
-
 namespace hfshim {
 
 absl::string_view ResolveCacheKey(absl::string_view path, bool follow, char* buf) {
@@ -42,27 +40,24 @@ void ResolveCache::Free::operator()(uint64_t* p) const { free(p); }
 
 bool ResolveCache::OfferedBefore(absl::string_view key) {
   if (offered_ == nullptr) return false;
-  const uint64_t hash = absl::Hash<absl::string_view>{}(key);
-  const uint64_t tag = hash | 1;
-  std::atomic_ref<uint64_t> slot(offered_[(hash >> 32) % kOfferSlots]);
+  const Hash128 id = KeyHash(key);
+  const uint64_t tag = id.lo | 1;
+  std::atomic_ref<uint64_t> slot(offered_[id.hi % kOfferSlots]);
   if (slot.load(std::memory_order_relaxed) == tag) return true;
   slot.store(tag, std::memory_order_relaxed);
   return false;
 }
 
-ResolveCache::Shard& ResolveCache::ShardFor(absl::string_view key, size_t* hash) const {
-  *hash = absl::Hash<absl::string_view>{}(key);  // = the maps' StringHash
-  return shards_[(*hash >> 7) % kShards];        // the low bits pick the slot inside the map
-}
+Hash128 ResolveCache::KeyHash(absl::string_view key) { return ContentHash(key); }
 
 bool ResolveCache::Lookup(const void* gen, absl::string_view key,
                           absl::FunctionRef<void(const CachedResolution&)> visit) const {
   if (per_shard_ == 0 || gen == nullptr) return false;
-  size_t hash;
-  Shard& s = ShardFor(key, &hash);
+  const Hash128 id = KeyHash(key);
+  Shard& s = ShardFor(id);
   absl::ReaderMutexLock lock(&s.mu);
   if (s.gen != gen) return false;
-  auto it = s.map.find(key, hash);
+  auto it = s.map.find(id);
   if (it == s.map.end()) return false;
   visit(it->second);
   return true;
@@ -75,14 +70,14 @@ void ResolveCache::Insert(const void* gen, absl::string_view key, CachedResoluti
     value.entry.block_checksums.shrink_to_fit();
     value.entry_trimmed = true;
   }
-  size_t hash;
-  Shard& s = ShardFor(key, &hash);
+  const Hash128 id = KeyHash(key);
+  Shard& s = ShardFor(id);
   absl::MutexLock lock(&s.mu);
   if (s.gen != gen) {
     s.map.clear();
     s.gen = gen;
   }
-  auto it = s.map.find(key, hash);
+  auto it = s.map.find(id);
   if (it != s.map.end()) {
     it->second = std::move(value);
     return;
@@ -90,7 +85,7 @@ void ResolveCache::Insert(const void* gen, absl::string_view key, CachedResoluti
   // Full size at the first insert: growing by rehashing would hash every key again.
   if (s.map.capacity() < per_shard_) s.map.reserve(per_shard_);
   if (s.map.size() >= per_shard_) s.map.erase(s.map.begin());  // arbitrary victim
-  s.map.emplace(std::string(key), std::move(value));
+  s.map.emplace(id, std::move(value));
 }
 
 size_t ResolveCache::size() const {
@@ -107,7 +102,7 @@ void ResolveCache::ResetAfterForkChild() ABSL_NO_THREAD_SAFETY_ANALYSIS {
   // be in the middle of another thread's operation): new ones are built over them.
   for (Shard& s : shards_) {
     new (&s.mu) absl::Mutex;
-    new (&s.map) absl::flat_hash_map<std::string, CachedResolution>;
+    new (&s.map) absl::flat_hash_map<Hash128, CachedResolution>;
     s.gen = nullptr;
   }
 }

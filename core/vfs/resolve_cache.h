@@ -6,7 +6,10 @@
 // path resolved following/not following a final symlink, "P<abs path>" for a parent directory
 // (its canonical path, entry and symlink hops, or "not usable") and "D<rel path>" for directory
 // entries of the index). A value is whatever resolving the key gave on generation `gen`: an errno,
-// a passthrough (real path, prefix root) or a virtual entry with its canonical path.
+// a passthrough (real path, prefix root) or a virtual entry with its canonical path. A key is
+// stored as its XXH3-128 hash, not its bytes (no allocation, no second cache miss to compare
+// it): two keys of equal hash would share a value, as two contents of equal hash would share a
+// cache file (content addressing makes the same 2^-128 bet).
 //
 // Contract:
 //  * Exactness: a value is only returned for the generation it was stored under (`gen` is the
@@ -37,6 +40,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "core/base/hash.h"
 #include "core/index/entry.h"
 #include "core/vfs/prefix.h"
 
@@ -108,10 +112,12 @@ class ResolveCache {
   struct Shard {
     mutable absl::Mutex mu;
     const void* gen ABSL_GUARDED_BY(mu) = nullptr;
-    absl::flat_hash_map<std::string, CachedResolution> map ABSL_GUARDED_BY(mu);
+    absl::flat_hash_map<Hash128, CachedResolution> map ABSL_GUARDED_BY(mu);
   };
   // The shard of a key and the key's hash (the maps' own hash, so it is computed once).
-  Shard& ShardFor(absl::string_view key, size_t* hash) const;
+  // The identity a key is stored under (KeyHash) and its shard.
+  static Hash128 KeyHash(absl::string_view key);
+  Shard& ShardFor(const Hash128& id) const { return shards_[id.hi % kShards]; }
 
   static constexpr size_t kOfferSlots = 1 << 14;  // 128 KiB, touched as used
 
