@@ -37,7 +37,7 @@ TEST(EntryTest, FileEncodingIsPinned) {
             "fddc625c55e85595");
 }
 
-TEST(EntryTest, SymlinkAndDirectoryEncodingIsPinned) {
+Entry SampleLink() {
   Entry l;
   l.type = EntryType::kSymlink;
   l.mode = S_IFLNK | 0777;
@@ -45,6 +45,11 @@ TEST(EntryTest, SymlinkAndDirectoryEncodingIsPinned) {
   l.size = 11;
   l.mtime_ns = 1;
   l.symlink_target = "../../blobs";
+  return l;
+}
+
+TEST(EntryTest, SymlinkAndDirectoryEncodingIsPinned) {
+  Entry l = SampleLink();
   EXPECT_EQ(absl::BytesToHexString(EncodeEntry(l)),
             "01030000ffa100000100000007000000000000000b000000000000000100000000000000"
             "0b0000002e2e2f2e2e2f626c6f6273");
@@ -60,13 +65,7 @@ TEST(EntryTest, SymlinkAndDirectoryEncodingIsPinned) {
 // Format 3: a symlink recording its linked file is entry version 2 (the version 1 layout, then
 // u32 link hops and u64 link record); every other entry stays version 1.
 TEST(EntryTest, LinkedSymlinkEncodingIsPinned) {
-  Entry l;
-  l.type = EntryType::kSymlink;
-  l.mode = S_IFLNK | 0777;
-  l.ino = 7;
-  l.size = 11;
-  l.mtime_ns = 1;
-  l.symlink_target = "../../blobs";
+  Entry l = SampleLink();
   l.link_hops = 2;
   l.link_record = 0x1234;
   const std::string bytes = EncodeEntry(l);
