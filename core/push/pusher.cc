@@ -267,7 +267,6 @@ class Pusher {
     return absl::OkStatus();
   }
 
-  // True if the pushed repos are exactly as in the base generation.
   // True if `base` holds exactly the tree `req` would publish, in the current index format (a
   // repush of an older format publishes again, so readers get the newer format's lookups).
   static bool Unchanged(const IndexReader& base, const PublishRequest& req) {

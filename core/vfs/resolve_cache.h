@@ -114,7 +114,6 @@ class ResolveCache {
     const void* gen ABSL_GUARDED_BY(mu) = nullptr;
     absl::flat_hash_map<Hash128, CachedResolution> map ABSL_GUARDED_BY(mu);
   };
-  // The shard of a key and the key's hash (the maps' own hash, so it is computed once).
   // The identity a key is stored under (KeyHash) and its shard.
   static Hash128 KeyHash(absl::string_view key);
   Shard& ShardFor(const Hash128& id) const { return shards_[id.hi % kShards]; }
