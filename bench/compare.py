@@ -151,10 +151,12 @@ def measure_warm_and_raw(configs, args, work, file_store, dropped, wanted):
     stores = [("raw file:// store", lambda sub: raw.read_file_store(file_store, sub))]
     s3 = getattr(args, "s3", None)
     if s3 is not None:
-        for label, chunk in (("raw s3rver GETs", raw.CHUNK),
-                             ("raw s3rver 8M GETs", raw.AWS_CLI_CHUNK)):
-            stores.append((label, lambda sub, c=chunk: raw.read_s3_store(
-                s3, servers.BUCKET, "hub", os.path.join(work, "s3rver-data"), sub, c)))
+        for label, chunk, to_dir in (
+                ("raw s3rver GETs", raw.CHUNK, None),
+                ("raw s3rver 8M GETs", raw.AWS_CLI_CHUNK, None),
+                ("raw s3rver to file", raw.CHUNK, os.path.join(work, "raw-downloads"))):
+            stores.append((label, lambda sub, c=chunk, d=to_dir: raw.read_s3_store(
+                s3, servers.BUCKET, "hub", os.path.join(work, "s3rver-data"), sub, c, d)))
 
     def raw_rate(fn, subdirs):
         dropped[0] &= servers.drop_page_cache()

@@ -64,8 +64,13 @@ def read_file_store(store_dir, subdirs=("packs", "data")):
     return {"seconds": secs, "bytes": nbytes, "objects": len(objs)}
 
 
-def read_s3_store(s3, bucket, prefix, data_dir, subdirs=("packs", "data"), chunk=CHUNK):
-    """GETs every packs/ and data/ object of s3rver's bucket (object list from its data dir)."""
+def read_s3_store(s3, bucket, prefix, data_dir, subdirs=("packs", "data"), chunk=CHUNK,
+                  to_dir=None):
+    """GETs every packs/ and data/ object of s3rver's bucket (object list from its data dir).
+
+    With `to_dir`, each GET's body is written to its own file there (what a download does: the
+    bytes end in the page cache, as hfshim's fills do), removed after the timing; else to
+    /dev/null."""
     root = os.path.join(data_dir, bucket, prefix)
     keys = []
     items = []
@@ -79,12 +84,15 @@ def read_s3_store(s3, bucket, prefix, data_dir, subdirs=("packs", "data"), chunk
                     keys.append(prefix + "/" + rel)
                     items += _ranges(keys[-1], os.path.getsize(path), chunk)
 
+    number = {item: i for i, item in enumerate(items)}  # names the download of each GET
+
     def curl_args(item):
         key, off, length = item
+        out = "/dev/null" if to_dir is None else os.path.join(to_dir, "%d" % number[item])
         return ["-sf", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", "S3RVER:S3RVER",
                 "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD",
                 "-H", "Range: bytes=%d-%d" % (off, off + length - 1),
-                "-o", "/dev/null", "-w", "%{size_download}\\n",
+                "-o", out, "-w", "%{size_download}\\n",
                 "%s/%s/%s" % (s3.endpoint, bucket, key)]
 
     # One curl process per thread, its GETs chained with --next on one kept-alive connection
@@ -100,5 +108,10 @@ def read_s3_store(s3, bucket, prefix, data_dir, subdirs=("packs", "data"), chunk
         out = subprocess.run(cmd, capture_output=True, text=True)
         return sum(int(n) for n in out.stdout.split() if n.isdigit())
 
+    if to_dir is not None:
+        os.makedirs(to_dir, exist_ok=True)
     secs, nbytes = _parallel(groups, get_group)
+    if to_dir is not None:
+        for name in os.listdir(to_dir):
+            os.unlink(os.path.join(to_dir, name))
     return {"seconds": secs, "bytes": nbytes, "objects": len(keys)}
