@@ -65,9 +65,10 @@ class ContentCache {
   virtual absl::StatusOr<std::shared_ptr<LazyContent>> OpenLazyPath(
       const std::string& data_path) = 0;
 
-  // Opens complete cached content `hash` read-only (O_RDONLY | O_CLOEXEC | `flags`): one openat
-  // relative to a directory fd the cache keeps (falling back to the full path if the program
-  // closed it). NotFound if it is not cached (a miss: Materialize fetches it).
+  // Opens complete cached content `hash` read-only (O_RDONLY | `flags`: close-on-exec only if
+  // `flags` has O_CLOEXEC, as the program asked): one openat relative to a directory fd the
+  // cache keeps (falling back to the full path if the program closed it). NotFound if it is not
+  // cached (a miss: Materialize fetches it).
   virtual absl::StatusOr<int> OpenCached(const Hash128& hash, int flags) = 0;
 
   // The path content `hash` has (or would have) in the cache; no I/O.

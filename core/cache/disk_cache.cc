@@ -78,7 +78,7 @@ class DiskCache final : public ContentCache, public PackFiller::Cache {
     int dir_fd = content_fds_[dir].load(std::memory_order_relaxed);
     if (dir_fd < 0) dir_fd = OpenContentDir(dir);
     if (dir_fd >= 0) {
-      const int fd = openat(dir_fd, rel, O_RDONLY | O_CLOEXEC | flags);
+      const int fd = openat(dir_fd, rel, O_RDONLY | flags);
       if (fd >= 0) return fd;
       if (errno == ENOENT) return absl::NotFoundError("not cached");
     }
@@ -86,7 +86,7 @@ class DiskCache final : public ContentCache, public PackFiller::Cache {
     // fresh directory fd for next time.
     content_fds_[dir].store(-1, std::memory_order_relaxed);
     const std::string path = PathFor(hash);
-    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | flags);
+    const int fd = open(path.c_str(), O_RDONLY | flags);
     if (fd >= 0) return fd;
     return ErrnoStatus(errno, "open " + path);
   }

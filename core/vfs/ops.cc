@@ -214,7 +214,6 @@ Outcome Vfs::Open(int dirfd, absl::string_view path, int flags, mode_t mode) {
   // verified), one syscall. On a miss, Materialize fetches it; content may be evicted (by any
   // process of the node) between Materialize and open: then it is fetched again, a bounded
   // number of times.
-  const int open_flags = O_RDONLY | (flags & (kKeptOpenFlags | O_DIRECT));
   std::string backing_path = "the node cache";
   absl::StatusOr<int> fd = OpenCachedContent(r.entry.content_hash, flags, r.path, r.entry.size);
   constexpr int kEvictedRetries = 3;
@@ -224,14 +223,14 @@ Outcome Vfs::Open(int dirfd, absl::string_view path, int flags, mode_t mode) {
     backing = Materialize(r, *t->reader);
     if (!backing.ok()) return Fail(backing.status());
     backing_path = *backing;
-    fd = env_->Open(backing_path, open_flags, 0);
+    fd = cache_->OpenCached(r.entry.content_hash, flags & (kKeptOpenFlags | O_DIRECT));
   }
   if (!fd.ok()) {
     Log(LogLevel::kError, absl::StrCat("cannot open cache file ", backing_path, " for ", r.path,
                                        ": ", fd.status().message()));
     return Fail(fd.status());
   }
-  return FinishContentOpen(*fd, flags, ContentRecord(r.entry, 0, 0), r.entry.size);
+  return FinishContentOpen(*fd, ContentRecord(r.entry, 0, 0), r.entry.size);
 }
 
 bool Vfs::OpenRemembered(absl::string_view path, int flags, Outcome* out, bool* absent) {
@@ -261,7 +260,7 @@ bool Vfs::OpenRemembered(absl::string_view path, int flags, Outcome* out, bool* 
   if (!file) return false;
   absl::StatusOr<int> fd = OpenCachedContent(hash, flags, profile_path, size);
   if (!fd.ok()) return false;  // not cached: Open's full path fetches it
-  *out = FinishContentOpen(*fd, flags, record, size);
+  *out = FinishContentOpen(*fd, record, size);
   return true;
 }
 
@@ -275,8 +274,8 @@ absl::StatusOr<int> Vfs::OpenCachedContent(const Hash128& hash, int flags, absl:
   return fd;
 }
 
-Outcome Vfs::FinishContentOpen(int fd, int flags, const ContentFd& record, uint64_t size) {
-  MatchCloexec(fd, flags);
+Outcome Vfs::FinishContentOpen(int fd, const ContentFd& record, uint64_t size) {
+  // `fd` was opened with the caller's O_CLOEXEC (ContentCache::OpenCached): nothing to match.
   // The backing file's identity is learnt at the fd's first fstat (FdTable): no fstat here.
   fds_.Put(fd, record);
   SetFdHint(fd, FdKind::kContent);

@@ -228,8 +228,9 @@ class Vfs {
   // is not cached.
   absl::StatusOr<int> OpenCachedContent(const Hash128& hash, int flags, absl::string_view path,
                                         uint64_t size);
-  // The last step of every open of complete content: fd flags, fd table, hint, counters.
-  Outcome FinishContentOpen(int fd, int flags, const ContentFd& record, uint64_t size);
+  // The last step of every open of complete content (`fd` already close-on-exec as asked): fd
+  // table, hint, counters.
+  Outcome FinishContentOpen(int fd, const ContentFd& record, uint64_t size);
   // The fd-table record of a content fd opened on `entry` (backing identity dev/ino, 0 if not
   // known yet).
   ContentFd ContentRecord(const Entry& entry, dev_t dev, ino_t ino) const;

@@ -48,6 +48,20 @@ TEST_F(DiskCacheTest, ColdThenHitReturnsExactBytes) {
   EXPECT_EQ(cache->stats().requests, cold.requests) << "hits must not touch the store";
 }
 
+// OpenCached gives close-on-exec only when asked (the program's open flags pass through).
+TEST_F(DiskCacheTest, OpenCachedKeepsTheCallersCloseOnExec) {
+  auto cache = NewCache();
+  const Entry e = EntryOf("datasets--o--d/snapshots/r/f1003");
+  EXPECT_TRUE(absl::IsNotFound(cache->OpenCached(e.content_hash, 0).status()));
+  ASSERT_TRUE(cache->Materialize(e, *index_, Later()).ok());
+  for (int cloexec : {0, O_CLOEXEC}) {
+    auto fd = cache->OpenCached(e.content_hash, cloexec);
+    ASSERT_TRUE(fd.ok()) << fd.status();
+    EXPECT_EQ((fcntl(*fd, F_GETFD) & FD_CLOEXEC) != 0, cloexec != 0) << cloexec;
+    close(*fd);
+  }
+}
+
 TEST_F(DiskCacheTest, OnePackFetchFillsTheNeighbours) {
   auto cache = NewCache();
   ASSERT_TRUE(

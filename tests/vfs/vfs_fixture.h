@@ -39,7 +39,7 @@ class FakeCache final : public ContentCache {
   bool Contains(const Hash128& hash) const override;
   void Touch(int, const struct stat&) override {}
   absl::StatusOr<int> OpenCached(const Hash128& hash, int flags) override {
-    const int fd = open(PathFor(hash).c_str(), O_RDONLY | O_CLOEXEC | flags);
+    const int fd = open(PathFor(hash).c_str(), O_RDONLY | flags);  // as ContentCache says
     if (fd < 0) return absl::NotFoundError("not cached (test)");
     return fd;
   }

@@ -113,6 +113,23 @@ TEST_F(VfsTest, StatErrorsAsTheKernel) {
   EXPECT_EQ(o.real_path, prefix_path_);
 }
 
+// Close-on-exec is what the program asked for, whether the content was fetched by this open, was
+// cached already, or is remembered; one open syscall each (no fcntl to adjust it).
+TEST_F(VfsTest, OpenGivesCloseOnExecOnlyWhenAskedFor) {
+  const std::string p = P("models--org--m/snapshots/rev1/config.json");
+  for (int round = 0; round < 3; ++round) {  // miss, hit, remembered hit
+    for (int cloexec : {0, O_CLOEXEC}) {
+      Outcome o = vfs_->Open(AT_FDCWD, p, O_RDONLY | cloexec, 0);
+      ASSERT_GE(o.rc, 0) << round;
+      EXPECT_EQ((fcntl(o.rc, F_GETFD) & FD_CLOEXEC) != 0, cloexec != 0)
+          << "round " << round << " cloexec " << cloexec;
+      EXPECT_EQ(ReadAllFd(o.rc), config_json_);
+      vfs_->NoteClose(o.rc);
+      close(o.rc);
+    }
+  }
+}
+
 TEST_F(VfsTest, OpenReturnsARealFdOnTheContent) {
   Outcome o =
       vfs_->Open(AT_FDCWD, P("models--org--m/snapshots/rev1/config.json"), O_RDONLY | O_CLOEXEC, 0);
