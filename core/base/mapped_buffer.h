@@ -1,11 +1,20 @@
 // MappedBuffer: a fixed-size byte buffer in an anonymous mapping of its own, given back to the
-// kernel when destroyed.
+// kernel when destroyed, or recycled.
 //
 // For large transient buffers (pack windows of several MiB): malloc keeps such blocks in the
 // heap after they are freed (glibc raises its mmap threshold to the size of a freed mapped
 // block), which grew a preloaded process's RSS by tens of MiB that it never returned.
+// Recycled buffers (CreateRecycled) are for buffers made one after another, like the windows of
+// a pass over a dataset: the mappings of up to kRecycledMappings destroyed ones (of at most
+// kMaxRecycledBytes each) are kept, marked MADV_FREE (the kernel may take their pages under
+// memory pressure), and handed to the next CreateRecycled, which then writes into pages that
+// are already there instead of faulting in and zeroing fresh ones (a cold pass over 10,000
+// small files, two A/B series of 5 pairs: median +2% and +7% files/s, 4-10% less CPU).
 //
-// Thread-safety: a value type; concurrent reads of one buffer are safe.
+// Thread-safety: a value type; concurrent reads of one buffer are safe. Create, CreateRecycled
+// and destruction may run on any threads at once, also in a fork child of a process that was
+// doing so (the kept mappings are guarded by a try-lock: a thread that finds it taken maps or
+// unmaps as if there were none kept, and never waits).
 #ifndef HFSHIM_CORE_BASE_MAPPED_BUFFER_H_
 #define HFSHIM_CORE_BASE_MAPPED_BUFFER_H_
 
@@ -22,6 +31,12 @@ class MappedBuffer {
   // `size` bytes, zero-filled (pages appear as they are touched). ResourceExhausted if the
   // mapping fails. A size of 0 gives an empty buffer.
   static absl::StatusOr<MappedBuffer> Create(size_t size);
+  // `size` bytes of unspecified contents, in a recycled mapping when one of at least `size`
+  // bytes is kept, else in a fresh one (of `size` rounded up to a MiB, so that windows of
+  // slightly different sizes reuse each other's). Same errors as Create.
+  static absl::StatusOr<MappedBuffer> CreateRecycled(size_t size);
+  static constexpr size_t kRecycledMappings = 2;
+  static constexpr size_t kMaxRecycledBytes = size_t{16} << 20;
 
   MappedBuffer() = default;
   MappedBuffer(MappedBuffer&& other) noexcept;
@@ -37,11 +52,14 @@ class MappedBuffer {
   absl::string_view view() const { return absl::string_view(data_, size_); }
 
  private:
-  MappedBuffer(char* data, size_t size) : data_(data), size_(size) {}
+  MappedBuffer(char* data, size_t size, size_t mapped, bool recycled)
+      : data_(data), size_(size), mapped_(mapped), recycled_(recycled) {}
   void Release();
 
   char* data_ = nullptr;
   size_t size_ = 0;
+  size_t mapped_ = 0;      // the mapping's length (>= size_)
+  bool recycled_ = false;  // offered to the kept mappings when destroyed
 };
 
 }  // namespace hfshim

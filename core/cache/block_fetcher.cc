@@ -41,7 +41,7 @@ absl::Status BlockFetcher::Get(const std::string& key, uint64_t off, uint64_t le
 
 absl::Status BlockFetcher::GetMapped(const std::string& key, uint64_t off, uint64_t len,
                                      MappedBuffer* out, absl::Time deadline) {
-  ASSIGN_OR_RETURN(*out, MappedBuffer::Create(len));
+  ASSIGN_OR_RETURN(*out, MappedBuffer::CreateRecycled(len));  // every byte is written below
   BufferSink sink(out->span());
   RETURN_IF_ERROR(Counted(len, [&] { return store_->GetRangeTo(key, off, len, &sink, deadline); }));
   if (sink.filled() != len) {

@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -34,6 +35,49 @@ TEST(MappedBufferTest, HoldsBytesMovesAndUnmapsWhenDestroyed) {
 
   b = MappedBuffer();  // the mapping goes back to the kernel, not to a heap
   EXPECT_FALSE(Mapped(where));
+}
+
+// A destroyed recycled buffer's mapping is kept (up to kRecycledMappings of them) and handed to
+// the next recycled buffer that fits; plain buffers and oversized ones are unmapped.
+TEST(MappedBufferTest, RecycledMappingsAreReusedAndBounded) {
+  const char* first = nullptr;
+  {
+    auto a = MappedBuffer::CreateRecycled(3 << 20);
+    ASSERT_TRUE(a.ok()) << a.status();
+    std::memset(a->data(), 'a', a->size());
+    first = a->data();
+  }
+  EXPECT_TRUE(Mapped(first)) << "kept for the next recycled buffer";
+  {
+    auto b = MappedBuffer::CreateRecycled((3 << 20) - 12345);  // fits: the same mapping
+    ASSERT_TRUE(b.ok());
+    EXPECT_EQ(b->data(), first);
+    EXPECT_EQ(b->size(), size_t{3 << 20} - 12345);
+    std::memset(b->data(), 'b', b->size());
+    EXPECT_EQ(b->view().substr(0, 2), "bb");
+  }
+  // More destroyed at once than are kept: the rest go back to the kernel.
+  std::vector<MappedBuffer> many;
+  std::vector<const char*> where;
+  for (size_t i = 0; i < MappedBuffer::kRecycledMappings + 2; ++i) {
+    auto m = MappedBuffer::CreateRecycled(1 << 20);
+    ASSERT_TRUE(m.ok());
+    m->data()[0] = 'x';
+    where.push_back(m->data());
+    many.push_back(*std::move(m));
+  }
+  many.clear();
+  size_t still_mapped = 0;
+  for (const char* p : where) still_mapped += Mapped(p);
+  EXPECT_LE(still_mapped, MappedBuffer::kRecycledMappings);
+  // Too large to keep.
+  const char* big = nullptr;
+  {
+    auto b = MappedBuffer::CreateRecycled(MappedBuffer::kMaxRecycledBytes + 1);
+    ASSERT_TRUE(b.ok());
+    big = b->data();
+  }
+  EXPECT_FALSE(Mapped(big));
 }
 
 TEST(MappedBufferTest, EmptyBufferMapsNothing) {
