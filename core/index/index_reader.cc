@@ -147,13 +147,9 @@ class LmdbIndexReader final : public IndexReader {
   }
 
   absl::StatusOr<Resolved> Resolve(absl::string_view rel_path, bool follow_last) const override {
-    auto linked_file = [this](uint64_t record, std::string* path) {
-      return LinkedFile(record, path);
-    };
-    const LinkedFileLookup linked = linked_file;  // refers to the lambda above
     return ResolvePath(
         rel_path, follow_last,
-        [this](absl::string_view p, bool) { return LookupDirectoryCached(p); }, &linked);
+        [this](absl::string_view p, bool) { return LookupDirectoryCached(p); }, this);
   }
 
   absl::StatusOr<std::vector<DirChild>> List(absl::string_view dir_path, absl::string_view after,

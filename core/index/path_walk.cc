@@ -82,7 +82,7 @@ namespace {
 // its entry, or null to look it up).
 absl::StatusOr<Resolved> Walk(absl::string_view base, const Entry* base_entry, int base_hops,
                               absl::string_view rel_path, bool follow_last, EntryLookup lookup,
-                              const LinkedFileLookup* linked_file) {
+                              const IndexReader* links) {
   Components pending;   // views into rel_path and into `targets`
   LinkTargets targets;  // link targets being walked
   PushComponents(rel_path, &pending);
@@ -136,9 +136,9 @@ absl::StatusOr<Resolved> Walk(absl::string_view base, const Entry* base_entry, i
       }
       // A last link whose walk push recorded: its file, unless the walk would pass the hop
       // limit on the way (then the walk below fails where the kernel would).
-      if (last && !must_be_dir && linked_file != nullptr && entry->link_record != 0 &&
+      if (last && !must_be_dir && links != nullptr && entry->link_record != 0 &&
           hops - 1 + static_cast<int64_t>(entry->link_hops) <= kMaxSymlinkHops) {
-        ASSIGN_OR_RETURN(out.entry, (*linked_file)(entry->link_record, &out.path));
+        ASSIGN_OR_RETURN(out.entry, links->LinkedFile(entry->link_record, &out.path));
         out.symlink_hops = hops - 1 + static_cast<int>(entry->link_hops);
         return out;
       }
@@ -175,18 +175,18 @@ absl::StatusOr<Resolved> Walk(absl::string_view base, const Entry* base_entry, i
 }  // namespace
 
 absl::StatusOr<Resolved> ResolvePath(absl::string_view rel_path, bool follow_last,
-                                     EntryLookup lookup, const LinkedFileLookup* linked_file) {
+                                     EntryLookup lookup, const IndexReader* links) {
   if (rel_path.size() > kMaxPathBytes) {
     return PosixError(ENAMETOOLONG, "path is longer than PATH_MAX");
   }
-  return Walk("", nullptr, 0, rel_path, follow_last, lookup, linked_file);
+  return Walk("", nullptr, 0, rel_path, follow_last, lookup, links);
 }
 
 absl::StatusOr<Resolved> ResolvePathFrom(absl::string_view base, const Entry& base_entry,
                                          int base_hops, absl::string_view rel_path,
                                          bool follow_last, EntryLookup lookup,
-                                         const LinkedFileLookup* linked_file) {
-  return Walk(base, &base_entry, base_hops, rel_path, follow_last, lookup, linked_file);
+                                         const IndexReader* links) {
+  return Walk(base, &base_entry, base_hops, rel_path, follow_last, lookup, links);
 }
 
 }  // namespace hfshim

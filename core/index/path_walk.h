@@ -3,9 +3,6 @@
 #ifndef HFSHIM_CORE_INDEX_PATH_WALK_H_
 #define HFSHIM_CORE_INDEX_PATH_WALK_H_
 
-#include <cstdint>
-#include <string>
-
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -22,15 +19,11 @@ inline constexpr size_t kMaxPathBytes = 4095;  // PATH_MAX - 1
 // directories: such a path is usually a file); the answer must not depend on it.
 using EntryLookup = absl::FunctionRef<absl::StatusOr<Entry>(absl::string_view path, bool last)>;
 
-// Reads the file a symlink's `link_record` names (IndexReader::LinkedFile): its entry, and its
-// canonical path in `*path`. With one, a walk whose last component is such a link takes the
-// file from it instead of walking the link's target (the same answer, format 3 generations).
-using LinkedFileLookup =
-    absl::FunctionRef<absl::StatusOr<Entry>(uint64_t link_record, std::string* path)>;
-
+// `links`, when given, is the generation `lookup` reads: a walk whose last component is a
+// symlink recording its file (`Entry::link_record`, format 3) takes the file from
+// links->LinkedFile instead of walking the link's target (the same answer, one lookup less).
 absl::StatusOr<Resolved> ResolvePath(absl::string_view rel_path, bool follow_last,
-                                     EntryLookup lookup,
-                                     const LinkedFileLookup* linked_file = nullptr);
+                                     EntryLookup lookup, const IndexReader* links = nullptr);
 
 // ResolvePath of `base` + "/" + `rel_path`, where `base` is already resolved: `base` is the
 // canonical path of a directory (non-empty), `base_entry` its entry and `base_hops` the symlinks
@@ -40,7 +33,7 @@ absl::StatusOr<Resolved> ResolvePath(absl::string_view rel_path, bool follow_las
 absl::StatusOr<Resolved> ResolvePathFrom(absl::string_view base, const Entry& base_entry,
                                          int base_hops, absl::string_view rel_path,
                                          bool follow_last, EntryLookup lookup,
-                                         const LinkedFileLookup* linked_file = nullptr);
+                                         const IndexReader* links = nullptr);
 
 }  // namespace hfshim
 

@@ -275,13 +275,10 @@ bool Vfs::FindViaParent(const Generation* gen, absl::string_view path, bool foll
     }
   }
   if (!usable) return false;
-  auto linked_file = [&](uint64_t record, std::string* p) {
-    return gen->reader->LinkedFile(record, p);
-  };
-  const LinkedFileLookup linked = linked_file;  // refers to the lambda above
   absl::StatusOr<Resolved> r = ResolvePathFrom(
       absl::string_view(base_buf, base_len), base_entry, base_hops, name, follow,
-      [&](absl::string_view p, bool last) { return LookupInUnion(gen, p, last); }, &linked);
+      [&](absl::string_view p, bool last) { return LookupInUnion(gen, p, last); },
+      gen->reader.get());
   if (!r.ok()) {
     *out = r.status();
     return true;
@@ -327,11 +324,7 @@ absl::StatusOr<Vfs::Target> Vfs::FindUncached(int dirfd, absl::string_view path,
     const Generation* gen = generations_.Current();
     if (gen == nullptr) return t;  // the index went away: the real disk answers
     auto lookup = [&](absl::string_view p, bool last) { return LookupInUnion(gen, p, last); };
-    auto linked_file = [&](uint64_t record, std::string* p) {
-      return gen->reader->LinkedFile(record, p);
-    };
-    const LinkedFileLookup linked = linked_file;  // refers to the lambda above
-    ASSIGN_OR_RETURN(Resolved r, ResolvePath(loc.rel, follow, lookup, &linked));
+    ASSIGN_OR_RETURN(Resolved r, ResolvePath(loc.rel, follow, lookup, gen->reader.get()));
     if (r.in_index && r.entry.ino == kRealTopLevelIno) {  // not followed: the real entry itself
       t.real_path = JoinPath(prefix_->literal(), r.path);
       return t;

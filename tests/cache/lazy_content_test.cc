@@ -7,11 +7,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <functional>
 #include <mutex>
 #include <thread>
 
 #include "absl/strings/match.h"
 #include "core/base/posix_error.h"
+#include "core/base/status_macros.h"
 #include "core/cache/disk_cache.h"
 #include "core/cache/partial_file.h"
 #include "core/env/file_util.h"
@@ -346,31 +348,34 @@ TEST_F(LazyContentTest, ChildForkedMidWriteCanFillTheSameFile) {
 namespace hfshim {
 namespace {
 
-// Open of a presence record fails as if there were none; the second time, the complete file
-// appears first, as when another process promotes the pair between our check and our open.
-class PromotedMeanwhileEnv final : public EnvWrapper {
+// An Env whose opens first go through `hook(path, flags)`, which may act on the files (as
+// another process would at that moment) and fail the open with a status; OK lets it through.
+class OpenHookEnv final : public EnvWrapper {
  public:
-  explicit PromotedMeanwhileEnv(std::string final_path)
-      : EnvWrapper(Env::Default()), final_(std::move(final_path)) {}
+  using Hook = std::function<absl::Status(const std::string& path, int flags)>;
+  explicit OpenHookEnv(Hook hook) : EnvWrapper(Env::Default()), hook_(std::move(hook)) {}
   absl::StatusOr<int> Open(const std::string& p, int f, mode_t m) override {
-    if (absl::EndsWith(p, kRecordSuffix)) {
-      if (++record_opens == 2) {
-        EXPECT_TRUE(WriteFileAtomic(Env::Default(), final_, "complete").ok());
-      }
-      return ErrnoStatus(ENOENT, "open " + p + " (test)");
-    }
+    RETURN_IF_ERROR(hook_(p, f));
     return EnvWrapper::Open(p, f, m);
   }
-  int record_opens = 0;
 
  private:
-  const std::string final_;
+  const Hook hook_;
 };
 
 TEST_F(LazyContentTest, PairPromotedWhileWeWaitedIsNotCreatedAgain) {
   Entry big = EntryOf(kBig);
   const std::string final_path = tmp_.Sub("promoted");
-  PromotedMeanwhileEnv env(final_path);
+  // Open of a presence record fails as if there were none; the second time, the complete file
+  // appears first, as when another process promotes the pair between our check and our open.
+  int record_opens = 0;
+  OpenHookEnv env([&](const std::string& p, int) {
+    if (!absl::EndsWith(p, kRecordSuffix)) return absl::OkStatus();
+    if (++record_opens == 2) {
+      EXPECT_TRUE(WriteFileAtomic(Env::Default(), final_path, "complete").ok());
+    }
+    return ErrnoStatus(ENOENT, "open " + p + " (test)");
+  });
   auto partial = PartialFile::OpenOrCreate(&env, final_path, big, Later());
   ASSERT_TRUE(partial.ok()) << partial.status();
   EXPECT_EQ(*partial, nullptr) << "a new partial pair for content already complete";
@@ -378,32 +383,22 @@ TEST_F(LazyContentTest, PairPromotedWhileWeWaitedIsNotCreatedAgain) {
   EXPECT_FALSE(Env::Default()->Stat(final_path + std::string(kPartialSuffix), &st).ok());
 }
 
-// Another process opens the pair we just created, fills it and promotes it before our own open
-// of its data file (a 3 MiB file from a local store takes a few milliseconds).
-class PromotedRightAfterCreationEnv final : public EnvWrapper {
- public:
-  explicit PromotedRightAfterCreationEnv(std::string final_path)
-      : EnvWrapper(Env::Default()), final_(std::move(final_path)) {}
-  absl::StatusOr<int> Open(const std::string& p, int f, mode_t m) override {
-    if (absl::EndsWith(p, kPartialSuffix) && (f & O_CREAT) == 0 && !promoted) {
-      promoted = true;
-      EXPECT_EQ(rename(p.c_str(), final_.c_str()), 0);
-      EXPECT_EQ(unlink((final_ + std::string(kRecordSuffix)).c_str()), 0);
-    }
-    return EnvWrapper::Open(p, f, m);
-  }
-  bool promoted = false;
-
- private:
-  const std::string final_;
-};
-
 TEST_F(LazyContentTest, PairPromotedRightAfterWeCreatedItIsDone) {
   Entry big = EntryOf(kBig);
   const std::string final_path = tmp_.Sub("promoted");
-  PromotedRightAfterCreationEnv env(final_path);
+  // Another process opens the pair we just created, fills it and promotes it before our own
+  // open of its data file (a 3 MiB file from a local store takes a few milliseconds).
+  bool promoted = false;
+  OpenHookEnv env([&](const std::string& p, int flags) {
+    if (absl::EndsWith(p, kPartialSuffix) && (flags & O_CREAT) == 0 && !promoted) {
+      promoted = true;
+      EXPECT_EQ(rename(p.c_str(), final_path.c_str()), 0);
+      EXPECT_EQ(unlink((final_path + std::string(kRecordSuffix)).c_str()), 0);
+    }
+    return absl::OkStatus();
+  });
   auto partial = PartialFile::OpenOrCreate(&env, final_path, big, Later());
-  ASSERT_TRUE(env.promoted);
+  ASSERT_TRUE(promoted);
   ASSERT_TRUE(partial.ok()) << partial.status();
   EXPECT_EQ(*partial, nullptr) << "the content is complete: nothing left to fill";
 }

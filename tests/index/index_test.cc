@@ -57,6 +57,16 @@ Entry Link(const std::string& target) {
   return e;
 }
 
+using Tree = std::vector<std::pair<std::string, Entry>>;
+
+// Adds every (path, entry) of `tree` to `w`, each with its path's inode number.
+void AddTree(IndexWriter* w, Tree tree) {
+  for (auto& [p, e] : tree) {
+    e.ino = InodeForPath(p);
+    ASSERT_TRUE(w->Add(p, e).ok()) << p;
+  }
+}
+
 class IndexTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -67,7 +77,7 @@ class IndexTest : public ::testing::Test {
     auto w = IndexWriter::Create(path_);
     ASSERT_TRUE(w.ok()) << w.status();
     const std::string r = kRepo;
-    std::vector<std::pair<std::string, Entry>> tree = {
+    Tree tree = {
         {r, Dir()},
         {r + "/blobs", Dir()},
         {r + "/blobs/aaa", File(5)},
@@ -94,10 +104,7 @@ class IndexTest : public ::testing::Test {
     for (int i = 0; i < 1000; ++i) {
       tree.push_back({absl::StrCat("datasets--org--d/f", 10000 + i), File(i % 7)});
     }
-    for (auto& [p, e] : tree) {
-      e.ino = InodeForPath(p);
-      ASSERT_TRUE((*w)->Add(p, e).ok()) << p;
-    }
+    AddTree(w->get(), std::move(tree));
     IndexMeta meta;
     meta.sequence = 42;
     meta.created_unix_ns = 5;
@@ -583,23 +590,20 @@ TEST(IndexLinksTest, RecordedFilesResolveAsTheWalkDoes) {
   const std::string path = std::string(tmpl) + "/gen.mdb";
   auto w = IndexWriter::Create(path);
   ASSERT_TRUE(w.ok());
-  std::vector<std::pair<std::string, Entry>> tree = {{"r", Dir()},
-                                                     {"r/d", Dir()},
-                                                     {"r/d/file", File(3)},
-                                                     {"r/dl", Link("d")},
-                                                     {"r/two", Link("one")},
-                                                     {"r/one", Link("d/file")},
-                                                     {"r/d/up", Link("../one")}};
+  Tree tree = {{"r", Dir()},
+               {"r/d", Dir()},
+               {"r/d/file", File(3)},
+               {"r/dl", Link("d")},
+               {"r/two", Link("one")},
+               {"r/one", Link("d/file")},
+               {"r/d/up", Link("../one")}};
   for (int len : {38, 39, 40, 41}) {  // c<len>_0 -> c<len>_1 -> ... -> d/file
     for (int i = 0; i < len; ++i) {
       tree.push_back({absl::StrCat("r/d/c", len, "_", i),
                       Link(i + 1 < len ? absl::StrCat("c", len, "_", i + 1) : "file")});
     }
   }
-  for (auto& [p, e] : tree) {
-    e.ino = InodeForPath(p);
-    ASSERT_TRUE((*w)->Add(p, e).ok()) << p;
-  }
+  AddTree(w->get(), std::move(tree));
   ASSERT_TRUE((*w)->Finish(IndexMeta{}).ok());
   auto reader = IndexReader::Open(path);
   ASSERT_TRUE(reader.ok()) << reader.status();
