@@ -127,6 +127,11 @@ namespace {
 
 const char* PlainGetenv(const char* name) { return ::getenv(name); }
 
+// Bit i set: fd i (0-2) was inherited across exec on a partial (lazy) cache file.
+std::atomic<unsigned> g_lazy_stdio{0};
+// The program's main, when __libc_start_main runs MainAfterLazyStdio in its place.
+int (*g_program_main)(int, char**, char**) = nullptr;
+
 // Marks fds inherited across exec that are open on a partial (lazy) cache file, so their reads
 // fetch before the kernel returns holes. PRELOAD-SAFE: raw syscalls and stack buffers only.
 void MarkInheritedLazyFds() {
@@ -146,7 +151,7 @@ void MarkInheritedLazyFds() {
       const char* c = d->d_name;
       if (*c < '0' || *c > '9') continue;
       for (; *c >= '0' && *c <= '9'; ++c) fd = fd * 10 + (*c - '0');
-      if (fd == dir || fd < 3) continue;
+      if (fd == dir) continue;  // 0-2 too: `cmd < file` hands a lazy fd over as stdin
       char proc[40] = "/proc/self/fd/";
       size_t len = 14;
       for (const char* p = d->d_name; *p != '\0' && len + 1 < sizeof(proc); ++p) proc[len++] = *p;
@@ -160,10 +165,38 @@ void MarkInheritedLazyFds() {
       if (end > static_cast<long>(kSuffixLength) &&
           std::memcmp(target + end - kSuffixLength, kSuffix, kSuffixLength) == 0) {
         SetFdHint(fd, FdKind::kLazy);
+        if (fd < 3) g_lazy_stdio.fetch_or(1u << fd, std::memory_order_relaxed);
       }
     }
   }
   RawSyscall(SYS_close, dir);
+}
+
+// `cmd < file` of a large file that is not cached yet: the program reads its stdin (or
+// stdout/stderr) through stdio, whose reads no wrapper sees, so the kernel would return the
+// unfetched holes as zeros. Runs in the program's main thread after every constructor and
+// before main: the whole content is fetched; if that fails, the fd is replaced by a directory
+// (reads fail with EISDIR; the cause was logged) rather than left with holes.
+void CompleteLazyStdio() {
+  const unsigned mask = g_lazy_stdio.load(std::memory_order_relaxed);
+  for (int fd = 0; fd < 3; ++fd) {
+    if ((mask & (1u << fd)) == 0 || FdHint(fd) != FdKind::kLazy) continue;
+    Scope scope;
+    const bool complete = scope.Run(
+        false, [&](Vfs& vfs) { return vfs.CompleteFd(fd) == 0; }, [] { return false; });
+    if (!complete) {
+      const int dir = REAL(open)("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dir >= 0) {
+        if (REAL(dup2)(dir, fd) == fd) ClearFdHint(fd);
+        REAL(close)(dir);
+      }
+    }
+  }
+}
+
+int MainAfterLazyStdio(int argc, char** argv, char** envp) {
+  CompleteLazyStdio();
+  return g_program_main(argc, argv, envp);
 }
 
 // PRELOAD-SAFE: runs while the loader initialises us; other constructors may already have called
@@ -248,6 +281,16 @@ vfork:
   .size vfork, .-vfork
 )");
 static_assert(SYS_vfork == 58, "the vfork assembly above is x86_64's");
+
+extern "C" __attribute__((visibility("default"))) int __libc_start_main(
+    int (*main)(int, char**, char**), int argc, char** argv, void* init, void* fini,
+    void* rtld_fini, void* stack_end) {
+  if (hfshim::shim::g_lazy_stdio.load(std::memory_order_relaxed) != 0) {
+    hfshim::shim::g_program_main = main;
+    main = &hfshim::shim::MainAfterLazyStdio;
+  }
+  return REAL(__libc_start_main)(main, argc, argv, init, fini, rtld_fini, stack_end);
+}
 
 extern "C" __attribute__((visibility("default"))) pid_t _Fork(void) {
   pid_t pid = REAL(_Fork)();

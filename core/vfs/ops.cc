@@ -9,45 +9,11 @@
 #include "core/base/posix_error.h"
 #include "core/stats/profile.h"
 #include "core/stats/stats.h"
+#include "core/vfs/op_results.h"
 #include "core/vfs/vfs.h"
 
 namespace hfshim {
 namespace {
-
-int ErrnoOf(const absl::Status& s) {
-  int err = StatusToErrno(s);
-  return err > 0 ? err : EIO;
-}
-
-Outcome Fail(const absl::Status& s) {
-  int err = ErrnoOf(s);
-  Count(err == ENOENT ? Counter::kErrorsEnoent : Counter::kErrors);
-  return Outcome::Result(-err);
-}
-
-Outcome Fail(int err) {
-  if (err == EROFS) Count(Counter::kErrorsErofs);
-  Count(err == ENOENT ? Counter::kErrorsEnoent : Counter::kErrors);
-  return Outcome::Result(-err);
-}
-
-Outcome Passthrough(std::string real_path) {
-  Count(Counter::kPrefixPassthrough);
-  return real_path.empty() ? Outcome::Pass() : Outcome::PassOn(std::move(real_path));
-}
-
-bool WriteIntent(int flags) {
-  return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)) != 0 ||
-         (flags & O_TMPFILE) == O_TMPFILE;
-}
-
-// The caller's open flags a content or placeholder fd keeps.
-constexpr int kKeptOpenFlags = O_CLOEXEC | O_NONBLOCK | O_NOATIME | O_PATH | O_LARGEFILE | O_NOCTTY;
-
-// Env::Open always adds O_CLOEXEC; a caller who did not ask for it gets an inheritable fd.
-void MatchCloexec(int fd, int flags) {
-  if ((flags & O_CLOEXEC) == 0) ::fcntl(fd, F_SETFD, 0);
-}
 
 // The parent of `path` for "does the directory a new name would go in exist?" ("." if none).
 std::string ParentOf(absl::string_view path) {
@@ -61,6 +27,9 @@ std::string ParentOf(absl::string_view path) {
 }  // namespace
 
 Outcome Vfs::Stat(int dirfd, absl::string_view path, int flags, struct stat* st) {
+  int linked;
+  absl::string_view rest;
+  if (VirtualFdLink(path, &linked, &rest)) return StatFdLink(linked, rest, flags, st);
   const bool follow = (flags & AT_SYMLINK_NOFOLLOW) == 0;
   int err = 0;
   bool pass = false;
@@ -160,6 +129,9 @@ Outcome Vfs::Open(int dirfd, absl::string_view path, int flags, mode_t mode) {
   Outcome remembered;
   bool not_remembered = false;
   if (OpenRemembered(path, flags, &remembered, &not_remembered)) return remembered;
+  int linked;
+  absl::string_view rest;
+  if (VirtualFdLink(path, &linked, &rest)) return OpenFdLink(linked, path, rest, flags, mode);
   const bool write = WriteIntent(flags);
   absl::StatusOr<Target> t =
       Find(dirfd, path, (flags & O_NOFOLLOW) == 0, /*probe_cache=*/!not_remembered);
@@ -304,12 +276,18 @@ Outcome Vfs::Realpath(absl::string_view path, std::string* out) {
 }
 
 Outcome Vfs::Access(int dirfd, absl::string_view path, int mode, int flags) {
+  int linked;
+  absl::string_view rest;
+  if (VirtualFdLink(path, &linked, &rest)) return AccessFdLink(linked, rest, mode, flags);
   absl::StatusOr<Target> t = Find(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0);
   if (!t.ok()) return Fail(t.status());
   if (!t->virtual_entry) return Passthrough(std::move(t->real_path));
   Count(Counter::kVirtualStats);
+  return CheckAccess(EffectiveMode(t->resolved.entry), mode);
+}
+
+Outcome Vfs::CheckAccess(mode_t m, int mode) const {
   if (mode & W_OK) return Fail(EROFS);
-  const mode_t m = EffectiveMode(t->resolved.entry);
   if (identity_.uid == 0) {
     if ((mode & X_OK) && !S_ISDIR(m) && (m & 0111) == 0) return Fail(EACCES);
     return Outcome::Result(0);
@@ -320,6 +298,9 @@ Outcome Vfs::Access(int dirfd, absl::string_view path, int mode, int flags) {
 }
 
 Outcome Vfs::Mutate(Mutation kind, int dirfd, absl::string_view path) {
+  int linked;
+  absl::string_view rest;
+  if (VirtualFdLink(path, &linked, &rest)) return MutateFdLink(kind, linked, rest);
   absl::StatusOr<Target> t = Find(dirfd, path, /*follow=*/false);
   if (!t.ok()) {
     if (kind != Mutation::kModify && absl::IsNotFound(t.status())) {

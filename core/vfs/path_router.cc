@@ -213,10 +213,53 @@ bool VforkPlaceholder(const char* path, char* out) {
 
 bool MaybeVirtualFd(int fd) { return FdHint(fd) != FdKind::kNone; }
 
+bool ParseFdLink(absl::string_view path, int* fd, absl::string_view* rest) {
+  if (path.size() < 8 || path[0] != '/') return false;
+  if (path[1] == 'd') {
+    static constexpr absl::string_view kStd[] = {"/dev/stdin", "/dev/stdout", "/dev/stderr"};
+    for (int i = 0; i < 3; ++i) {
+      if (path == kStd[i]) {
+        *fd = i;
+        *rest = {};
+        return true;
+      }
+    }
+  }
+  absl::string_view tail;
+  for (absl::string_view dir : {"/proc/self/fd/", "/proc/thread-self/fd/", "/dev/fd/"}) {
+    if (path.substr(0, dir.size()) == dir) {
+      tail = path.substr(dir.size());
+      break;
+    }
+  }
+  size_t digits = 0;
+  int n = 0;
+  while (digits < tail.size() && digits < 9 && tail[digits] >= '0' && tail[digits] <= '9') {
+    n = n * 10 + (tail[digits++] - '0');
+  }
+  if (digits == 0 || (digits < tail.size() && tail[digits] != '/')) return false;
+  *fd = n;
+  *rest = tail.substr(digits);
+  while (!rest->empty() && rest->front() == '/') rest->remove_prefix(1);
+  return true;
+}
+
+namespace {
+
+// A spelling of a virtual fd as a path (ParseFdLink): two byte compares for any other path.
+bool MaybeVirtualFdLink(const char* path) {
+  if (path[1] != 'p' && path[1] != 'd') return false;
+  int fd;
+  absl::string_view rest;
+  return ParseFdLink(path, &fd, &rest) && MaybeVirtualFd(fd);
+}
+
+}  // namespace
+
 bool MaybeVirtual(int dirfd, const char* path) {
   if (path == nullptr || !g_enabled.load(std::memory_order_relaxed)) return false;
   if (path[0] == '/') {
-    if (!g_prefix.FirstComponentMayMatch(path)) return false;
+    if (!g_prefix.FirstComponentMayMatch(path)) return MaybeVirtualFdLink(path);
     char scratch[kVfsPathMax];
     absl::string_view rel;
     return g_prefix.Match(path, scratch, &rel);

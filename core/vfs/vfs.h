@@ -218,6 +218,22 @@ class Vfs {
   absl::StatusOr<Location> Route(absl::string_view abs, bool base_virtual);
   absl::StatusOr<Location> RouteRel(absl::string_view rel, bool base_virtual, int depth);
   absl::StatusOr<std::string> Materialize(const Resolved& r, const IndexReader& reader);
+  // ---- a virtual fd spelled as a path (fd_link_ops.cc; ParseFdLink): "/proc/self/fd/N",
+  // "/dev/fd/N/rest", "/dev/stdin"... The kernel resolves these to the node-cache file or
+  // placeholder behind fd N, so they are answered from the fd: a reopen gets the fd's virtual
+  // identity (and, for a lazy fd, fetches before reads), a stat its virtual metadata, and
+  // writes fail as on a read-only file system instead of reaching the cache file.
+  // True if `path` spells fd *fd (then *rest, the path below it) and the fd may be virtual.
+  static bool VirtualFdLink(absl::string_view path, int* fd, absl::string_view* rest);
+  Outcome OpenFdLink(int fd, absl::string_view path, absl::string_view rest, int flags,
+                     mode_t mode);
+  Outcome StatFdLink(int fd, absl::string_view rest, int flags, struct stat* st);
+  Outcome AccessFdLink(int fd, absl::string_view rest, int mode, int flags);
+  Outcome MutateFdLink(Mutation kind, int fd, absl::string_view rest);
+  // access(2) of an entry with mode `m` (the caller's identity_): EROFS for W_OK, else EACCES
+  // as the kernel would decide from the mode bits.
+  Outcome CheckAccess(mode_t m, int mode) const;
+
   // Open's hot path: an absolute path remembered in resolve_cache_ as a complete file whose
   // content is in the node cache is opened with one lookup and one openat, allocating nothing.
   // False (nothing done) when that does not apply; Open's full path then answers, and *absent

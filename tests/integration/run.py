@@ -112,6 +112,21 @@ print("o_directory", code(lambda: os.open(f, os.O_RDONLY | os.O_DIRECTORY)))
 print("dotdot", os.path.realpath(os.path.join(snap, rev, "..", rev, "config.json")) ==
       os.path.realpath(f))
 print("makedirs-exist-ok", code(lambda: os.makedirs(snap, exist_ok=True)))
+# The fd spelled as a path ("/proc/self/fd/N", "/dev/fd/N"): the kernel would act on the node
+# cache file behind the fd, which every process of the node shares.
+fd = os.open(f, os.O_RDONLY)
+before = open(f, "rb").read()
+print("fdlink-open-w", code(lambda: os.open("/proc/self/fd/%d" % fd, os.O_WRONLY)))
+print("fdlink-truncate", code(lambda: os.truncate("/dev/fd/%d" % fd, 0)))
+print("fdlink-chmod", code(lambda: os.chmod("/proc/self/fd/%d" % fd, 0o600)))
+print("fdlink-access-w", os.access("/dev/fd/%d" % fd, os.W_OK))
+print("fdlink-unchanged", open(f, "rb").read() == before)
+st, lst = os.stat("/proc/self/fd/%d" % fd), os.stat(f)
+print("fdlink-stat", (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino) ==
+      (lst.st_mode, lst.st_size, lst.st_mtime_ns, lst.st_ino))
+fd2 = os.open("/dev/fd/%d" % fd, os.O_RDONLY)
+st2 = os.fstat(fd2)
+print("fdlink-reopen", os.read(fd2, 1 << 20) == before and st2.st_mtime_ns == lst.st_mtime_ns)
 """
 
 
@@ -123,7 +138,9 @@ def group_errors(w, c):
               "utime": "EROFS", "rmdir": "EROFS", "access-w": "False True",
               "missing": "ENOENT", "notdir": "ENOTDIR", "trailing-slash": "ENOTDIR",
               "nofollow": "ELOOP", "o_directory": "ENOTDIR", "dotdot": "True",
-              "makedirs-exist-ok": "ok"}
+              "makedirs-exist-ok": "ok", "fdlink-open-w": "EROFS", "fdlink-truncate": "EROFS",
+              "fdlink-chmod": "EROFS", "fdlink-access-w": "False", "fdlink-unchanged": "True",
+              "fdlink-stat": "True", "fdlink-reopen": "True"}
     got = dict(l.split(" ", 1) for l in out.splitlines() if " " in l)
     for k, v in expect.items():
         c.ok("errno " + k, got.get(k) == v, "got %r, want %r\n%s" % (got.get(k), v,
@@ -368,6 +385,17 @@ elif how == "exec":                    # the fd crosses exec into a new process 
                        capture_output=True, text=True)
     print(r.stdout.strip() or r.stderr)
     sys.exit(0)
+elif how == "stdin":                   # the fd as a child's stdin (subprocess: vfork + dup2)
+    fd = os.open(path, os.O_RDONLY)
+    r = subprocess.run(["sha256sum"], stdin=fd, capture_output=True, text=True)
+    print(r.stdout.split()[0] if r.stdout else r.stderr)
+    sys.exit(0)
+elif how == "reopen":                  # the fd opened again by its /proc/self/fd path
+    fd = os.open(path, os.O_RDONLY)
+    again = os.open("/proc/self/fd/%d" % fd, os.O_RDONLY)
+    h.update(os.pread(again, 1 << 20, 17 << 20))
+    while c := os.read(again, 1 << 20):
+        h.update(c)
 elif how == "fork":                    # the child reads the parent's fd
     fd = os.open(path, os.O_RDONLY)
     pid = os.fork()
@@ -428,7 +456,7 @@ def group_lazy(w, c):
     expect("sequential")
     c.ok("a whole sequential read completes (promotes) the cache file",
          complete_in_cache(w, size) and lazy_record(w, size)[0] is None)
-    for how in ("random", "threads", "mmap", "fromfile", "exec", "fork"):
+    for how in ("random", "threads", "mmap", "fromfile", "exec", "fork", "stdin", "reopen"):
         cold()
         expect(how)
     cold()
@@ -436,7 +464,9 @@ def group_lazy(w, c):
     for name, cmd in (("cat | sha256sum", "cat '%s' | sha256sum"),
                       ("cp (copy_file_range)", "cp '%s' " + w.tmp + "/cp.bin && sha256sum < " +
                        w.tmp + "/cp.bin"),
-                      ("dd with skip", "dd if='%s' bs=1M skip=7 count=3 status=none | sha256sum")):
+                      ("dd with skip", "dd if='%s' bs=1M skip=7 count=3 status=none | sha256sum"),
+                      ("stdin of a program (stdio)", "sha256sum < '%s'"),
+                      ("reopened as /dev/fd/3", "exec 3<'%s'; cat /dev/fd/3 | sha256sum")):
         cold()
         n = w.run(["sh", "-c", cmd % native_file], w.native, False)
         v = w.run(["sh", "-c", cmd % virtual_file], w.prefix, True)

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/config/config.h"
+#include "core/vfs/fd_table.h"
 #include "core/vfs/path_router.h"
 #include "gtest/gtest.h"
 
@@ -117,6 +118,38 @@ TEST(RouterTest, FastFilter) {
   errno = 1234;
   MaybeVirtual(AT_FDCWD, "../../x");
   EXPECT_EQ(errno, 1234);
+}
+
+TEST(RouterTest, FdSpelledAsAPath) {
+  int fd = -1;
+  absl::string_view rest;
+  ASSERT_TRUE(ParseFdLink("/proc/self/fd/17", &fd, &rest));
+  EXPECT_EQ(fd, 17);
+  EXPECT_EQ(rest, "");
+  ASSERT_TRUE(ParseFdLink("/dev/fd/3/snapshots//x", &fd, &rest));
+  EXPECT_EQ(fd, 3);
+  EXPECT_EQ(rest, "snapshots//x");
+  ASSERT_TRUE(ParseFdLink("/proc/thread-self/fd/0/", &fd, &rest));
+  EXPECT_EQ(fd, 0);
+  EXPECT_EQ(rest, "");
+  for (int i = 0; i < 3; ++i) {
+    const char* name[] = {"/dev/stdin", "/dev/stdout", "/dev/stderr"};
+    ASSERT_TRUE(ParseFdLink(name[i], &fd, &rest));
+    EXPECT_EQ(fd, i);
+  }
+  for (const char* other :
+       {"/proc/self/fd", "/proc/self/fd/", "/proc/self/fdinfo/3", "/proc/self/fd/3x", "/dev/fdx/3",
+        "/dev/stdin2", "/proc/1/fd/3", "/dev/fd/99999999999", "dev/fd/3", "/etc/passwd"}) {
+    EXPECT_FALSE(ParseFdLink(other, &fd, &rest)) << other;
+  }
+  // Only a virtual fd (one with a hint) makes such a path the shim's business.
+  ASSERT_TRUE(InitRouterWith("/nonexistent-hfshim/hub", "/tmp/ph"));
+  ClearFdHint(9);
+  EXPECT_FALSE(MaybeVirtual(AT_FDCWD, "/dev/fd/9"));
+  SetFdHint(9, FdKind::kContent);
+  EXPECT_TRUE(MaybeVirtual(AT_FDCWD, "/dev/fd/9"));
+  EXPECT_TRUE(MaybeVirtual(AT_FDCWD, "/proc/self/fd/9/x"));
+  ClearFdHint(9);
 }
 
 }  // namespace

@@ -1,0 +1,69 @@
+// Vfs operations on a virtual fd spelled as a path (vfs.h, "a virtual fd spelled as a path").
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "core/vfs/op_results.h"
+#include "core/vfs/path_router.h"
+#include "core/vfs/vfs.h"
+
+namespace hfshim {
+
+bool Vfs::VirtualFdLink(absl::string_view path, int* fd, absl::string_view* rest) {
+  if (path.size() < 2 || (path[1] != 'p' && path[1] != 'd')) return false;  // most paths
+  return ParseFdLink(path, fd, rest) && FdHint(*fd) != FdKind::kNone;
+}
+
+Outcome Vfs::OpenFdLink(int fd, absl::string_view path, absl::string_view rest, int flags,
+                        mode_t mode) {
+  if (!rest.empty()) return Open(fd, rest, flags, mode);
+  const FdKind kind = FdHint(fd);
+  const bool content = kind == FdKind::kContent || kind == FdKind::kLazy;
+  if (content) {
+    if ((flags & O_TMPFILE) == O_TMPFILE || (flags & O_DIRECTORY)) return Fail(ENOTDIR);
+    if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) return Fail(EEXIST);
+    if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) return Fail(EROFS);
+  } else if (kind == FdKind::kPlaceholder && (flags & O_TMPFILE) == O_TMPFILE) {
+    return Fail(EROFS);  // would create a file in the placeholder
+  }
+  // The kernel reopens whatever fd `fd` is on; a directory refuses write intents itself.
+  const int open_flags = content ? O_RDONLY | (flags & kKeptOpenFlags) : flags;
+  absl::StatusOr<int> opened = env_->Open(std::string(path), open_flags, mode);
+  if (!opened.ok()) return Fail(opened.status());
+  MatchCloexec(*opened, flags);
+  if (content) {
+    fds_.Copy(fd, *opened);  // the virtual identity (fstat), checked against the same inode
+    if (std::shared_ptr<LazyFd> lazy = LazyState(fd)) {
+      // A new open file description: its own offset, so its own sequential-read state.
+      fds_.PutLazy(*opened, std::make_shared<LazyFd>(lazy->content));
+      if (!lazy->content->complete()) posix_fadvise(*opened, 0, 0, POSIX_FADV_RANDOM);
+    }
+    Count(Counter::kVirtualOpens);
+  }
+  SetFdHint(*opened, kind);
+  return Outcome::Result(*opened);
+}
+
+Outcome Vfs::StatFdLink(int fd, absl::string_view rest, int flags, struct stat* st) {
+  if (!rest.empty()) return Stat(fd, rest, flags, st);
+  if (flags & AT_SYMLINK_NOFOLLOW) return Outcome::Pass();  // the link itself
+  if (!env_->Fstat(fd, st).ok()) return Outcome::Pass();    // the kernel says why
+  Fstat(fd, st);
+  return Outcome::Result(0);
+}
+
+Outcome Vfs::AccessFdLink(int fd, absl::string_view rest, int mode, int flags) {
+  if (!rest.empty()) return Access(fd, rest, mode, flags);
+  if (FdHint(fd) == FdKind::kPrefixRoot) return Outcome::Pass();  // a real directory
+  struct stat st;
+  if (!env_->Fstat(fd, &st).ok() || !Fstat(fd, &st)) return Outcome::Pass();
+  Count(Counter::kVirtualStats);
+  return CheckAccess(st.st_mode, mode);
+}
+
+Outcome Vfs::MutateFdLink(Mutation kind, int fd, absl::string_view rest) {
+  if (!rest.empty()) return Mutate(kind, fd, rest);
+  if (FdHint(fd) == FdKind::kPrefixRoot) return Outcome::Pass();  // a real directory
+  return Fail(kind == Mutation::kCreate ? EEXIST : EROFS);
+}
+
+}  // namespace hfshim
