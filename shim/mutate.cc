@@ -2,6 +2,9 @@
 // passthrough everywhere else (the hub still creates new repos and .locks/ beside them).
 #include <sys/xattr.h>
 
+#include <cstring>
+#include <string>
+
 #include "shim/shim.h"
 
 using hfshim::Mutation;
@@ -26,8 +29,8 @@ int Mutating(Mutation kind, int dirfd, const char* path, Real&& real) {
       [&] { return real(dirfd, path); });
 }
 
-// Two-path calls (rename, link): the source must not be virtual (EROFS; EXDEV for link), nor
-// the destination.
+// Two-path calls (rename, link): the source must not be virtual (EROFS; for link EEXIST/EROFS
+// inside the tree, EXDEV out of it), nor the destination.
 template <typename Real>
 int MutatingPair(int olddirfd, const char* oldpath, int newdirfd, const char* newpath, bool is_link,
                  Real&& real) {
@@ -39,12 +42,16 @@ int MutatingPair(int olddirfd, const char* oldpath, int newdirfd, const char* ne
       -1,
       [&](Vfs& vfs) {
         Outcome src = is_link ? vfs.Probe(olddirfd, oldpath, false)
-                              : vfs.Mutate(Mutation::kModify, olddirfd, oldpath);
+                              : vfs.Mutate(Mutation::kRemove, olddirfd, oldpath);
         if (!src.passthrough) {
           if (src.rc < 0) return scope.Result(src.rc);
-          return scope.Result(-EXDEV);  // link of a virtual file
+          // A link of a virtual file: within the read-only tree EEXIST or EROFS (as mkdir
+          // there), out of it EXDEV (another file system).
+          Outcome dst = vfs.Mutate(Mutation::kCreate, newdirfd, newpath);
+          return scope.Result(dst.passthrough ? -EXDEV : dst.rc);
         }
-        Outcome dst = vfs.Mutate(Mutation::kReplace, newdirfd, newpath);
+        Outcome dst =
+            vfs.Mutate(is_link ? Mutation::kCreate : Mutation::kReplace, newdirfd, newpath);
         if (!dst.passthrough) return scope.Result(dst.rc);
         errno = scope.saved_errno();
         const char* o = src.real_path.empty() ? nullptr : src.real_path.c_str();
@@ -56,7 +63,54 @@ int MutatingPair(int olddirfd, const char* oldpath, int newdirfd, const char* ne
 
 constexpr int kCwd = AT_FDCWD;
 
+// The mkstemp family and mkdtemp: glibc creates the file with internal calls no wrapper sees,
+// so a template in a virtual directory would fail with ENOENT (the directory is not on disk)
+// or, relative to a working directory inside the tree, land in its empty placeholder. It fails
+// with EROFS there, as on a read-only file system. `real(t)` makes the file from template `t`
+// (0 or an fd on success, -1 with errno); a template rewritten by the router is made at the
+// rewritten path and its generated name copied back into the caller's template.
+template <typename Real>
+int MakingTemp(char* tmpl, Real&& real) {
+  if (tmpl == nullptr || !Enter(kCwd, tmpl)) return real(tmpl);
+  Scope scope;
+  return scope.Run(
+      -1,
+      [&](Vfs& vfs) {
+        Outcome o = vfs.Mutate(Mutation::kCreate, kCwd, tmpl);
+        if (!o.passthrough) return scope.Result(o.rc == -EEXIST ? -EROFS : o.rc);
+        errno = scope.saved_errno();
+        if (o.real_path.empty()) return real(tmpl);
+        std::string rewritten = o.real_path;
+        const int rc = real(rewritten.data());
+        const size_t n = std::strlen(tmpl);
+        const char* slash = std::strrchr(tmpl, '/');
+        const size_t base = slash == nullptr ? n : n - static_cast<size_t>(slash + 1 - tmpl);
+        if (base <= rewritten.size()) {
+          std::memcpy(tmpl + n - base, rewritten.data() + rewritten.size() - base, base);
+        }
+        return rc;
+      },
+      [&] { return real(tmpl); });
+}
+
 }  // namespace
+
+EXPORT int mkstemp(char* tmpl) {
+  return MakingTemp(tmpl, [](char* t) { return REAL(mkstemp)(t); });
+}
+EXPORT int mkostemp(char* tmpl, int flags) {
+  return MakingTemp(tmpl, [&](char* t) { return REAL(mkostemp)(t, flags); });
+}
+EXPORT int mkstemps(char* tmpl, int suffixlen) {
+  return MakingTemp(tmpl, [&](char* t) { return REAL(mkstemps)(t, suffixlen); });
+}
+EXPORT int mkostemps(char* tmpl, int suffixlen, int flags) {
+  return MakingTemp(tmpl, [&](char* t) { return REAL(mkostemps)(t, suffixlen, flags); });
+}
+EXPORT char* mkdtemp(char* tmpl) {
+  const int rc = MakingTemp(tmpl, [](char* t) { return REAL(mkdtemp)(t) != nullptr ? 0 : -1; });
+  return rc == 0 ? tmpl : nullptr;
+}
 
 EXPORT int mkdir(const char* path, mode_t mode) {
   return Mutating(Mutation::kCreate, kCwd, path,
@@ -91,15 +145,15 @@ EXPORT int symlinkat(const char* target, int dirfd, const char* linkpath) {
                   [&](int fd, const char* p) { return REAL(symlinkat)(target, fd, p); });
 }
 EXPORT int rmdir(const char* path) {
-  return Mutating(Mutation::kModify, kCwd, path,
+  return Mutating(Mutation::kRemove, kCwd, path,
                   [&](int fd, const char* p) { return REAL(unlinkat)(fd, p, AT_REMOVEDIR); });
 }
 EXPORT int unlink(const char* path) {
-  return Mutating(Mutation::kModify, kCwd, path,
+  return Mutating(Mutation::kRemove, kCwd, path,
                   [&](int fd, const char* p) { return REAL(unlinkat)(fd, p, 0); });
 }
 EXPORT int unlinkat(int dirfd, const char* path, int flags) {
-  return Mutating(Mutation::kModify, dirfd, path,
+  return Mutating(Mutation::kRemove, dirfd, path,
                   [&](int fd, const char* p) { return REAL(unlinkat)(fd, p, flags); });
 }
 EXPORT int chmod(const char* path, mode_t mode) {
@@ -201,3 +255,10 @@ EXPORT int linkat(int olddirfd, const char* oldpath, int newdirfd, const char* n
 extern "C" {
 __attribute__((visibility("default"), alias("truncate"))) int truncate64(const char*, off64_t);
 }
+
+extern "C" {
+__attribute__((visibility("default"), alias("mkstemp"))) int mkstemp64(char*);
+__attribute__((visibility("default"), alias("mkostemp"))) int mkostemp64(char*, int);
+__attribute__((visibility("default"), alias("mkstemps"))) int mkstemps64(char*, int);
+__attribute__((visibility("default"), alias("mkostemps"))) int mkostemps64(char*, int, int);
+}  // extern "C"

@@ -25,6 +25,7 @@ ssize_t ReadlinkAt(int dirfd, const char* path, char* buf, size_t size) {
   return scope.Run(
       static_cast<ssize_t>(-1),
       [&](Vfs& vfs) -> ssize_t {
+        if (size == 0) return scope.Result(-EINVAL);  // readlinkat(2) checks it first
         std::string target;
         Outcome o = vfs.Readlink(dirfd, path, &target);
         if (o.passthrough) {

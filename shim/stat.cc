@@ -158,30 +158,46 @@ EXPORT int euidaccess(const char* path, int mode) {
 
 // ---- statfs / statvfs: virtual paths report the cache file system.
 
-EXPORT int statfs(const char* path, struct statfs* buf) {
-  if (!Enter(AT_FDCWD, path)) return REAL(statfs)(path, buf);
+namespace {
+
+// `real(p)` on the path whose file system a statfs of `path` reports: the node cache's for a
+// virtual path (Vfs::Statfs; *is_virtual set), `path` itself otherwise.
+template <typename Real>
+auto OnStatfsPath(const char* path, Real&& real, bool* is_virtual) -> decltype(real(path)) {
+  *is_virtual = false;
+  if (!Enter(AT_FDCWD, path)) return real(path);
   Scope scope;
   return scope.Run(
-      -1,
+      static_cast<decltype(real(path))>(-1),
       [&](Vfs& vfs) {
         Outcome o = vfs.Statfs(path);
-        return scope.Finish(o, [&](const char* p) { return REAL(statfs)(p ? p : path, buf); });
+        *is_virtual = !o.passthrough || !o.real_path.empty();
+        return scope.Finish(o, [&](const char* p) { return real(p ? p : path); });
       },
-      [&] { return REAL(statfs)(path, buf); });
+      [&] { return real(path); });
+}
+
+}  // namespace
+
+EXPORT int statfs(const char* path, struct statfs* buf) {
+  bool is_virtual;
+  return OnStatfsPath(
+      path, [&](const char* p) { return REAL(statfs)(p, buf); }, &is_virtual);
 }
 
 EXPORT int statvfs(const char* path, struct statvfs* buf) {
-  if (!Enter(AT_FDCWD, path)) return REAL(statvfs)(path, buf);
-  Scope scope;
-  return scope.Run(
-      -1,
-      [&](Vfs& vfs) {
-        Outcome o = vfs.Statfs(path);
-        int rc = scope.Finish(o, [&](const char* p) { return REAL(statvfs)(p ? p : path, buf); });
-        if (rc == 0 && !o.real_path.empty()) buf->f_flag |= ST_RDONLY;
-        return rc;
-      },
-      [&] { return REAL(statvfs)(path, buf); });
+  bool is_virtual;
+  const int rc = OnStatfsPath(
+      path, [&](const char* p) { return REAL(statvfs)(p, buf); }, &is_virtual);
+  if (rc == 0 && is_virtual) buf->f_flag |= ST_RDONLY;
+  return rc;
+}
+
+// File-system limits (NAME_MAX, PATH_MAX...) of a virtual path: the node cache's file system.
+EXPORT long pathconf(const char* path, int name) {
+  bool is_virtual;
+  return OnStatfsPath(
+      path, [&](const char* p) { return REAL(pathconf)(p, name); }, &is_virtual);
 }
 
 // ---- getxattr family: virtual entries have no extended attributes.

@@ -132,11 +132,10 @@ Outcome Vfs::Open(int dirfd, absl::string_view path, int flags, mode_t mode) {
   int linked;
   absl::string_view rest;
   if (VirtualFdLink(path, &linked, &rest)) return OpenFdLink(linked, path, rest, flags, mode);
-  const bool write = WriteIntent(flags);
   absl::StatusOr<Target> t =
       Find(dirfd, path, (flags & O_NOFOLLOW) == 0, /*probe_cache=*/!not_remembered);
   if (!t.ok()) {
-    if (write && (flags & O_CREAT) && absl::IsNotFound(t.status())) {
+    if ((flags & O_CREAT) && absl::IsNotFound(t.status())) {
       // A new name in a virtual directory: EROFS if that directory exists.
       absl::StatusOr<Target> parent = Find(dirfd, ParentOf(path), true);
       if (parent.ok() && parent->virtual_entry &&
@@ -157,12 +156,16 @@ Outcome Vfs::Open(int dirfd, absl::string_view path, int flags, mode_t mode) {
   }
   if (!t->virtual_entry) return Passthrough(std::move(t->real_path));
   const Resolved& r = t->resolved;
+  // An existing name: O_CREAT | O_EXCL fails first; O_CREAT alone creates nothing, so on its
+  // own (read-only, no O_TRUNC) it is a plain read open, as on a read-only file system.
+  if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) return Fail(EEXIST);
+  const bool write = WriteIntent(flags & ~O_CREAT);
   switch (r.entry.type) {
-    case EntryType::kSymlink:
-      return Fail(ELOOP);  // O_NOFOLLOW on a symlink
+    case EntryType::kSymlink:  // O_NOFOLLOW on a symlink
+      return Fail((flags & O_DIRECTORY) ? ENOTDIR : ELOOP);
     case EntryType::kDirectory: {
       if ((flags & O_TMPFILE) == O_TMPFILE) return Fail(EROFS);
-      if (write) return Fail(EISDIR);
+      if (write || (flags & O_CREAT)) return Fail(EISDIR);
       absl::StatusOr<std::string> ph = placeholders_.PathFor(r.path);
       if (!ph.ok()) {
         Log(LogLevel::kError,
@@ -304,6 +307,7 @@ Outcome Vfs::Mutate(Mutation kind, int dirfd, absl::string_view path) {
   absl::StatusOr<Target> t = Find(dirfd, path, /*follow=*/false);
   if (!t.ok()) {
     if (kind != Mutation::kModify && absl::IsNotFound(t.status())) {
+      // A new name, or a missing one to remove: EROFS if its directory is virtual.
       absl::StatusOr<Target> parent = Find(dirfd, ParentOf(path), true);
       if (parent.ok() && parent->virtual_entry) {
         return Fail(parent->resolved.entry.type == EntryType::kDirectory ? EROFS : ENOTDIR);

@@ -74,7 +74,9 @@ struct Location {
 // Kinds of mutation, for the EROFS decisions.
 enum class Mutation {
   kCreate,   // mkdir, mknod, mkfifo, symlink/link (new name): EEXIST if present, else EROFS
-  kModify,   // unlink, rmdir, rename source, chmod, chown, truncate, utime, setxattr: EROFS
+  kModify,   // chmod, chown, truncate, utime, setxattr: EROFS; ENOENT if missing
+  kRemove,   // unlink, rmdir, rename source: EROFS, also for a missing name in a virtual
+             // directory (a read-only file system refuses before it looks the name up)
   kReplace,  // rename/link destination: EROFS whether present or not (parent must exist)
 };
 

@@ -112,6 +112,31 @@ print("o_directory", code(lambda: os.open(f, os.O_RDONLY | os.O_DIRECTORY)))
 print("dotdot", os.path.realpath(os.path.join(snap, rev, "..", rev, "config.json")) ==
       os.path.realpath(f))
 print("makedirs-exist-ok", code(lambda: os.makedirs(snap, exist_ok=True)))
+# As a read-only file system orders its errors (checked against a read-only bind mount).
+print("open-rdonly-creat", code(lambda: os.close(os.open(f, os.O_RDONLY | os.O_CREAT))))
+print("open-excl", code(lambda: open(f, "x")))
+print("open-excl-dir", code(lambda: os.open(snap, os.O_RDONLY | os.O_CREAT | os.O_EXCL)))
+print("open-creat-dir", code(lambda: os.open(snap, os.O_RDONLY | os.O_CREAT)))
+print("nofollow-directory", code(lambda: os.open(f, os.O_RDONLY | os.O_NOFOLLOW | os.O_DIRECTORY)))
+print("link-new", code(lambda: os.link(f, f + ".hard")))
+print("link-existing", code(lambda: os.link(f, os.path.join(snap, rev))))
+print("link-out", code(lambda: os.link(f, os.path.join(os.environ.get("TMPDIR", "/tmp"),
+                                                      "hfshim-link-%d" % os.getpid()))))
+print("unlink-missing", code(lambda: os.unlink(os.path.join(snap, rev, "nope"))))
+print("rmdir-missing", code(lambda: os.rmdir(os.path.join(snap, "nope"))))
+print("rename-missing", code(lambda: os.rename(os.path.join(snap, "nope"), os.path.join(snap, "x"))))
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+rc = libc.readlink(f.encode(), ctypes.create_string_buffer(8), 0)
+print("readlink-size-0", errno.errorcode[ctypes.get_errno()] if rc < 0 else rc)
+def made(rc):
+    return errno.errorcode[ctypes.get_errno()] if rc in (-1, None) else "made"
+libc.mkdtemp.restype = ctypes.c_char_p
+tmpl = os.path.join(snap, rev, "tmpXXXXXX").encode()
+print("mkstemp", made(libc.mkstemp(ctypes.create_string_buffer(tmpl))))
+print("mkostemps", made(libc.mkostemps(ctypes.create_string_buffer(tmpl + b".x"), 2, 0)))
+print("mkdtemp", made(libc.mkdtemp(ctypes.create_string_buffer(tmpl))))
+print("pathconf", code(lambda: os.pathconf(f, "PC_NAME_MAX")))
 # The fd spelled as a path ("/proc/self/fd/N", "/dev/fd/N"): the kernel would act on the node
 # cache file behind the fd, which every process of the node shares.
 fd = os.open(f, os.O_RDONLY)
@@ -140,7 +165,12 @@ def group_errors(w, c):
               "nofollow": "ELOOP", "o_directory": "ENOTDIR", "dotdot": "True",
               "makedirs-exist-ok": "ok", "fdlink-open-w": "EROFS", "fdlink-truncate": "EROFS",
               "fdlink-chmod": "EROFS", "fdlink-access-w": "False", "fdlink-unchanged": "True",
-              "fdlink-stat": "True", "fdlink-reopen": "True"}
+              "fdlink-stat": "True", "fdlink-reopen": "True", "open-rdonly-creat": "ok",
+              "open-excl": "EEXIST", "open-excl-dir": "EEXIST", "open-creat-dir": "EISDIR",
+              "nofollow-directory": "ENOTDIR", "link-new": "EROFS", "link-existing": "EEXIST",
+              "link-out": "EXDEV", "unlink-missing": "EROFS", "rmdir-missing": "EROFS",
+              "rename-missing": "EROFS", "readlink-size-0": "EINVAL", "mkstemp": "EROFS",
+              "mkostemps": "EROFS", "mkdtemp": "EROFS", "pathconf": "ok"}
     got = dict(l.split(" ", 1) for l in out.splitlines() if " " in l)
     for k, v in expect.items():
         c.ok("errno " + k, got.get(k) == v, "got %r, want %r\n%s" % (got.get(k), v,
