@@ -38,6 +38,9 @@ absl::string_view Basename(absl::string_view path) {
 }
 
 // The directory holding the prefix (its real form), for paths that ".." out of the index root.
+// ".." components above the prefix root followed back in by one routing (RouteRel).
+constexpr int kMaxRouteEscapes = 40;
+
 std::string PrefixParent(const Prefix& prefix) {
   absl::string_view real = prefix.real();
   size_t slash = real.rfind('/');
@@ -76,7 +79,7 @@ absl::StatusOr<Location> Vfs::Locate(int dirfd, absl::string_view path) {
   return RouteRel(JoinPath(vdir, path), /*base_virtual=*/true, 0);
 }
 
-absl::StatusOr<Location> Vfs::Route(absl::string_view abs, bool base_virtual) {
+absl::StatusOr<Location> Vfs::Route(absl::string_view abs, bool base_virtual, int depth) {
   char scratch[kVfsPathMax];
   absl::string_view rel;
   if (!prefix_->Match(abs, scratch, &rel)) {
@@ -84,7 +87,7 @@ absl::StatusOr<Location> Vfs::Route(absl::string_view abs, bool base_virtual) {
     if (base_virtual) loc.rewrite = std::string(abs);
     return loc;
   }
-  return RouteRel(rel, base_virtual, 0);
+  return RouteRel(rel, base_virtual, depth);
 }
 
 // `rel` is relative to the prefix root. Walks the components that are real (outside the index)
@@ -104,8 +107,14 @@ absl::StatusOr<Location> Vfs::RouteRel(absl::string_view rel, bool base_virtual,
     if (comp == ".") continue;
     if (comp == "..") {
       if (real_depth == 0) {
-        loc.kind = Location::kOutside;
-        break;
+        // Above the prefix root, a real directory: the kernel goes on from its parent, and the
+        // rest may come back in ("$P/../hub/x" when the prefix is ".../hub"). Each escape
+        // consumes a component, so this ends.
+        if (depth >= kMaxRouteEscapes) {
+          loc.kind = Location::kOutside;
+          break;
+        }
+        return Route(JoinPath(PrefixParent(*prefix_), rel.substr(pos)), base_virtual, depth + 1);
       }
       --real_depth;
       continue;

@@ -217,7 +217,8 @@ class Vfs {
   // LookupEntry, plus the union's real top-level names as symlinks out of the root.
   absl::StatusOr<Entry> LookupInUnion(const Generation* gen, absl::string_view p,
                                       bool last = false);
-  absl::StatusOr<Location> Route(absl::string_view abs, bool base_virtual);
+  // `depth`: escapes above the prefix root so far (RouteRel follows them back in).
+  absl::StatusOr<Location> Route(absl::string_view abs, bool base_virtual, int depth = 0);
   absl::StatusOr<Location> RouteRel(absl::string_view rel, bool base_virtual, int depth);
   absl::StatusOr<std::string> Materialize(const Resolved& r, const IndexReader& reader);
   // ---- a virtual fd spelled as a path (fd_link_ops.cc; ParseFdLink): "/proc/self/fd/N",

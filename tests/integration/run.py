@@ -112,6 +112,11 @@ print("o_directory", code(lambda: os.open(f, os.O_RDONLY | os.O_DIRECTORY)))
 print("dotdot", os.path.realpath(os.path.join(snap, rev, "..", rev, "config.json")) ==
       os.path.realpath(f))
 print("makedirs-exist-ok", code(lambda: os.makedirs(snap, exist_ok=True)))
+# ".." above the prefix root and back in names the same entries.
+again = os.path.join(root, "..", os.path.basename(root))
+print("dotdot-root", sorted(os.listdir(again)) == sorted(os.listdir(root)))
+print("dotdot-reenter", open(os.path.join(again, os.path.relpath(f, root)), "rb").read() ==
+      open(f, "rb").read())
 # As a read-only file system orders its errors (checked against a read-only bind mount).
 print("open-rdonly-creat", code(lambda: os.close(os.open(f, os.O_RDONLY | os.O_CREAT))))
 print("open-excl", code(lambda: open(f, "x")))
@@ -163,7 +168,8 @@ def group_errors(w, c):
               "utime": "EROFS", "rmdir": "EROFS", "access-w": "False True",
               "missing": "ENOENT", "notdir": "ENOTDIR", "trailing-slash": "ENOTDIR",
               "nofollow": "ELOOP", "o_directory": "ENOTDIR", "dotdot": "True",
-              "makedirs-exist-ok": "ok", "fdlink-open-w": "EROFS", "fdlink-truncate": "EROFS",
+              "makedirs-exist-ok": "ok", "dotdot-root": "True", "dotdot-reenter": "True",
+              "fdlink-open-w": "EROFS", "fdlink-truncate": "EROFS",
               "fdlink-chmod": "EROFS", "fdlink-access-w": "False", "fdlink-unchanged": "True",
               "fdlink-stat": "True", "fdlink-reopen": "True", "open-rdonly-creat": "ok",
               "open-excl": "EEXIST", "open-excl-dir": "EEXIST", "open-creat-dir": "EISDIR",

@@ -163,6 +163,25 @@ TEST_F(VfsTest, OpenReturnsARealFdOnTheContent) {
   EXPECT_FALSE(vfs_->Fstat(0, &stale));
 }
 
+TEST_F(VfsTest, DotDotAboveThePrefixRootComesBackIn) {
+  const std::string root = P("");
+  const std::string name = root.substr(root.rfind('/') + 1);
+  const std::string again = root + "/../" + name;
+  EXPECT_EQ(vfs_->Locate(AT_FDCWD, again)->kind, Location::kPrefixRoot);
+  auto loc = vfs_->Locate(AT_FDCWD, again + "/models--org--m/refs/main");
+  ASSERT_TRUE(loc.ok());
+  EXPECT_EQ(loc->kind, Location::kVirtual);
+  EXPECT_EQ(loc->rel, "models--org--m/refs/main");
+  EXPECT_EQ(vfs_->Locate(AT_FDCWD, root + "/../x/../" + name + "/models--org--m")->kind,
+            Location::kVirtual);
+  EXPECT_EQ(vfs_->Locate(AT_FDCWD, root + "/../elsewhere")->kind, Location::kOutside);
+  struct stat via, direct;
+  ASSERT_EQ(vfs_->Stat(AT_FDCWD, again + "/models--org--m/snapshots/rev1/config.json", 0, &via).rc,
+            0);
+  ASSERT_EQ(vfs_->Stat(AT_FDCWD, P("models--org--m/snapshots/rev1/config.json"), 0, &direct).rc, 0);
+  EXPECT_EQ(via.st_ino, direct.st_ino);
+}
+
 TEST_F(VfsTest, OpenErrors) {
   const std::string cfg = P("models--org--m/snapshots/rev1/config.json");
   EXPECT_EQ(vfs_->Open(AT_FDCWD, cfg, O_WRONLY, 0).rc, -EROFS);
