@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "core/base/posix_error.h"
 #include "core/base/status_macros.h"
 #include "core/cache/disk_cache.h"
@@ -124,6 +125,12 @@ absl::Status PrepareCacheDir(Env* env, const std::string& dir) {
         " is writable by other users or owned by someone else, so "
         "content there cannot be trusted; chmod 700 it or set HFSHIM_CACHE_DIR to a private "
         "directory"));
+  }
+  if (access(dir.c_str(), W_OK | X_OK) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("cache directory %s is not writable by this user (mode %04o); chmod "
+                        "u+rwx it or set HFSHIM_CACHE_DIR to a writable directory",
+                        dir, st.st_mode & 07777));
   }
   return absl::OkStatus();
 }

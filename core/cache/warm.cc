@@ -79,7 +79,17 @@ absl::StatusOr<std::vector<Entry>> SelectContents(const IndexReader& index,
     }
     ASSIGN_OR_RETURN(std::string p, TargetPath(index, t, store, deadline));
     auto r = index.Resolve(p, true);
-    roots.push_back(r.ok() && r->in_index ? r->path : p);
+    if (r.ok() && !r->in_index) {
+      return absl::NotFoundError(absl::StrCat("'", t,
+                                              "' leads out of the hub cache; name a repo id or "
+                                              "a path inside it (see hfshim-ls)"));
+    }
+    const std::string root = r.ok() ? r->path : p;
+    if (root.empty()) {  // the hub cache itself ("$HF_HUB_CACHE/", ".", "models--x/..")
+      all = true;
+      continue;
+    }
+    roots.push_back(root);
   }
   absl::flat_hash_set<Hash128> seen;
   std::vector<Entry> out;

@@ -80,7 +80,8 @@ const Setting kSettings[] = {
     {"HFSHIM_CACHE_DIR",
      [](const EnvLookup& env) { return XdgDir(env, "XDG_CACHE_HOME", ".cache") + "/hfshim"; },
      "paths", "absolute directories separated by ':'",
-     "Node disk cache directories; content is spread over them by hash.",
+     "Node disk cache directories (absolute, separated by ':'); content is spread over them by "
+     "hash.",
      [](absl::string_view v, const EnvLookup&, Config* c) {
        std::vector<std::string> dirs;
        for (absl::string_view d : absl::StrSplit(v, ':', absl::SkipEmpty())) {
@@ -139,7 +140,8 @@ const Setting kSettings[] = {
      "(HF_HUB_CACHE, HUGGINGFACE_HUB_CACHE, $HF_HOME/hub, $XDG_CACHE_HOME/huggingface/hub, "
      "~/.cache/huggingface/hub).",
      [](absl::string_view v, const EnvLookup& env, Config* c) {
-       if (v.empty()) return false;
+       // Relative would mean a different directory in every process that changed directory.
+       if (v.empty() || (v[0] != '/' && v[0] != '~')) return false;
        c->prefix = Absolute(std::string(v), env);
        return true;
      }},
@@ -149,7 +151,7 @@ const Setting kSettings[] = {
        return ParseSeconds(v, &c->refresh_seconds);
      }},
     {"HFSHIM_LOG", FIXED_DEFAULT("warn"), "level", "error, warn, info or debug",
-     "Which hfshim: lines go to stderr.",
+     "Which hfshim: lines go to stderr: error, warn, info or debug.",
      [](absl::string_view v, const EnvLookup&, Config* c) {
        if (v == "error")
          c->log_level = LogLevel::kError;

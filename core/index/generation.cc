@@ -130,7 +130,11 @@ absl::StatusOr<std::string> FetchGeneration(ObjectStore* store, const HeadRecord
     // address space, a newer format) would not fare better with a fresh copy.
     if (!absl::IsDataLoss(local.status())) return local.status();
   }
-  RETURN_IF_ERROR(MakeDirs(env, local_dir, 0700));
+  if (absl::Status s = MakeDirs(env, local_dir, 0700); !s.ok()) {
+    return absl::Status(
+        s.code(), absl::StrCat("cannot keep index generations in ", local_dir, ": ", s.message(),
+                               "; set HFSHIM_CACHE_DIR to a writable directory"));
+  }
   ASSIGN_OR_RETURN(ObjectInfo info, store->Head(head.index_key, deadline));
   std::string bytes;
   RETURN_IF_ERROR(store->GetRange(head.index_key, 0, info.size, &bytes, deadline));

@@ -87,6 +87,7 @@ class Pusher {
           absl::StrCat("no repos (models--*, datasets--*, spaces--*) in ", o_.hub_dir,
                        "; pass the hub cache directory, e.g. ~/.cache/huggingface/hub"));
     }
+    RETURN_IF_ERROR(store_->EnsureCreated(Deadline()));
     ASSIGN_OR_RETURN(LoadedGeneration base,
                      LoadLatestGeneration(store_, env_, o_.work_dir, Deadline()));
     if (base.reader != nullptr) RETURN_IF_ERROR(LearnStoredContent(*base.reader));

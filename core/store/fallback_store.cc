@@ -53,6 +53,9 @@ class FallbackStore final : public ObjectStore {
                            absl::Time deadline) override {
     return primary()->PutIfAbsent(key, data, deadline);
   }
+  absl::Status EnsureCreated(absl::Time deadline) override {
+    return primary()->EnsureCreated(deadline);
+  }
 
   absl::StatusOr<std::vector<ObjectInfo>> List(absl::string_view prefix,
                                                absl::Time deadline) override {

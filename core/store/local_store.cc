@@ -113,10 +113,26 @@ class LocalStore final : public ObjectStore {
     // Walk only the directory the prefix names (e.g. "heads/" walks <root>/heads).
     size_t slash = prefix.rfind('/');
     std::string dir = slash == absl::string_view::npos ? "" : std::string(prefix.substr(0, slash));
+    struct stat st;
+    if (!env_->Stat(root_, &st).ok()) {  // not "empty": that would hide a typo or a lost mount
+      return absl::FailedPreconditionError(absl::StrCat(
+          "store directory ", root_,
+          " does not exist; check the path in --store or "
+          "HFSHIM_STORE and that its file system is mounted (hfshim-push creates a new store)"));
+    }
     RETURN_IF_ERROR(Walk(dir, prefix, &out));
     std::sort(out.begin(), out.end(),
               [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
     return out;
+  }
+
+  absl::Status EnsureCreated(absl::Time) override {
+    absl::Status s = MakeDirs(env_, root_);
+    if (s.ok()) return s;
+    return absl::Status(s.code(),
+                        absl::StrCat("cannot create the store directory ", root_, ": ", s.message(),
+                                     "; give a writable directory in --store "
+                                     "file:///DIR or HFSHIM_STORE"));
   }
 
   std::string Describe() const override { return "file://" + root_; }
@@ -181,7 +197,7 @@ class LocalStore final : public ObjectStore {
     const std::string dir = rel_dir.empty() ? root_ : PathOf(rel_dir);
     auto names = env_->ListDir(dir);
     if (!names.ok()) {
-      if (absl::IsNotFound(names.status())) return absl::OkStatus();  // nothing stored yet
+      if (absl::IsNotFound(names.status())) return absl::OkStatus();  // nothing stored there
       return absl::Status(
           names.status().code(),
           absl::StrCat("store ", Describe(), " cannot be read (", names.status().message(),

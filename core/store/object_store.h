@@ -68,6 +68,12 @@ class ObjectStore {
   virtual absl::StatusOr<std::vector<ObjectInfo>> List(absl::string_view prefix,
                                                        absl::Time deadline) = 0;
 
+  // Makes a store that does not exist yet ready for its first push: a file:// store creates its
+  // directory (reading one that does not exist is an error, not an empty store: a typo or an
+  // unmounted file system must not look like "nothing pushed"). Buckets are their owner's to
+  // create: a no-op elsewhere. Called by pushers only.
+  virtual absl::Status EnsureCreated(absl::Time deadline) { return absl::OkStatus(); }
+
   // A description for messages: the URL without credentials.
   virtual std::string Describe() const = 0;
 };

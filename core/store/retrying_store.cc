@@ -64,6 +64,10 @@ class RetryingStore final : public ObjectStore {
     return s;
   }
 
+  absl::Status EnsureCreated(absl::Time deadline) override {
+    return target_->EnsureCreated(deadline);
+  }
+
   absl::StatusOr<std::vector<ObjectInfo>> List(absl::string_view prefix,
                                                absl::Time deadline) override {
     absl::StatusOr<std::vector<ObjectInfo>> result;

@@ -36,8 +36,16 @@ int Vfs::EnsureLazy(int fd, LazyFd& lazy, uint64_t offset, uint64_t length) {
   absl::Status s = content.Ensure(offset, length, absl::Now() + absl::Seconds(timeout_seconds_));
   if (!s.ok()) {
     Count(Counter::kErrorsEio);
-    Log(LogLevel::kError, absl::StrCat("cannot read ", content.final_path(), " (fd ", fd, ") at ",
-                                       offset, ": ", s.message()));
+    // The fd no longer says which virtual path it came from: the content's cache path, and
+    // what to do about the cause.
+    Log(LogLevel::kError,
+        absl::StrCat("cannot read ", content.final_path(), " (fd ", fd, ") at ", offset, ": ",
+                     s.message(),
+                     absl::IsNotFound(s) || absl::IsDataLoss(s)
+                         ? "; the store lacks or damaged content its index names: push the repo "
+                           "again"
+                         : "; check that the store (HFSHIM_STORE) is reachable, or hfshim-warm "
+                           "the file while it is"));
     return -EIO;
   }
   if (content.complete()) LazyFdComplete(fd);

@@ -83,6 +83,12 @@ TEST(ConfigTest, PrefixOverride) {
   auto config = LoadConfig(FakeEnv({{"HOME", "/h"}, {"HFSHIM_PREFIX", "/p/hub/"}}));
   ASSERT_TRUE(config.ok());
   EXPECT_EQ(config->prefix, "/p/hub");
+  EXPECT_EQ(LoadConfig(FakeEnv({{"HOME", "/h"}, {"HFSHIM_PREFIX", "~/hub"}}))->prefix, "/h/hub");
+  // Relative: a different directory in every process that changed directory.
+  auto relative = LoadConfig(FakeEnv({{"HOME", "/h"}, {"HFSHIM_PREFIX", "hub"}}));
+  ASSERT_FALSE(relative.ok());
+  EXPECT_NE(relative.status().message().find("absolute path"), std::string::npos)
+      << relative.status();
 }
 
 TEST(ConfigTest, InvalidValueNamesVariableValueAndWhatIsAccepted) {

@@ -52,8 +52,9 @@ void PutGeneration(TempDir& tmp, ObjectStore* store, std::string* key, std::stri
 TEST(GenerationTest, LatestHeadAndFetch) {
   TempDir tmp;
   auto store = NewLocalStore(tmp.Sub("store"));
+  ASSERT_TRUE(store->EnsureCreated(Later()).ok());  // a new, empty store
   auto none = FindLatestHead(store.get(), Later());
-  ASSERT_TRUE(none.ok());
+  ASSERT_TRUE(none.ok()) << none.status();
   EXPECT_FALSE(none->has_value());
 
   std::string key, bytes;

@@ -53,7 +53,22 @@ TEST_F(LocalStoreTest, PutGetRangeHeadList) {
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->size(), 4u);
   EXPECT_EQ(store_->Describe(), "file://" + tmp_.Sub("store"));
+  ASSERT_EQ(mkdir(tmp_.Sub("empty").c_str(), 0755), 0);
   EXPECT_TRUE(NewLocalStore(tmp_.Sub("empty"))->List("heads/", Later())->empty());
+}
+
+TEST_F(LocalStoreTest, AMissingDirectoryIsAnErrorUntilAPusherCreatesIt) {
+  const std::string root = tmp_.Sub("not-yet/store");
+  std::unique_ptr<ObjectStore> store = NewLocalStore(root);
+  auto listed = store->List("heads/", Later());
+  ASSERT_FALSE(listed.ok());  // a typo or a lost mount, not an empty store
+  EXPECT_NE(listed.status().message().find("store directory " + root + " does not exist"),
+            std::string::npos)
+      << listed.status();
+  ASSERT_TRUE(store->EnsureCreated(Later()).ok());
+  listed = store->List("heads/", Later());
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_TRUE(listed->empty());
 }
 
 TEST_F(LocalStoreTest, ZeroLengthAndLargeObjects) {
