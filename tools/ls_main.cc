@@ -22,6 +22,11 @@ constexpr char kUsage[] =
     "\n"
     "Lists the repos in the store's current generation with their revisions, refs, file counts\n"
     "and sizes; with REPO (org/name, datasets/org/name), that repo in detail.\n"
+    "\n"
+    "  --store URL   file:///DIR, s3://BUCKET/PREFIX (default: HFSHIM_STORE)\n"
+    "  --json        print the listing as JSON on stdout\n"
+    "  --version     print the version and exit\n"
+    "\n"
     "Exit status: 0 ok, 1 failure (or REPO not in the store), 2 usage error.\n";
 
 std::string RepoJson(const RepoSummary& r) {
@@ -39,8 +44,7 @@ int Main(int argc, char** argv) {
   bool json = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      std::cout << kUsage << "\n" << SettingsHelp();
+    if (HandleCommonOption(kTool, a, kUsage)) {
       return kExitOk;
     } else if (a == "--json") {
       json = true;
@@ -50,8 +54,9 @@ int Main(int argc, char** argv) {
     } else if (!a.empty() && a[0] == '-') {
       return ReportUsage(kTool, "unknown option '" + a + "'");
     } else {
+      if (!repo.empty()) return ReportUsage(kTool, "give at most one repo id");
       auto dir = DirForRepoId(a);
-      if (!dir || !repo.empty()) return ReportUsage(kTool, "give at most one repo id");
+      if (!dir) return ReportUsage(kTool, NotARepoId(a));
       repo = *dir;
     }
   }

@@ -28,6 +28,7 @@ constexpr char kUsage[] =
     "  --repo ID     push only this repo (org/name, datasets/org/name, or models--org--name);\n"
     "                repeatable\n"
     "  --json        print a JSON summary on stdout\n"
+    "  --version     print the version and exit\n"
     "\n"
     "Exit status: 0 ok, 1 failure (nothing changes in the store), 2 usage error.\n";
 
@@ -44,17 +45,18 @@ std::string SummaryJson(const PushSummary& s, const std::string& store) {
                       ", \"generation\": ", s.sequence, ", \"seconds\": ", s.seconds, "}\n");
 }
 
+// The error of a failed push, noting that the store is unchanged (store errors name their fix).
+absl::Status PushFailure(const absl::Status& error) {
+  return absl::Status(error.code(), absl::StrCat(error.message(), " (the store is unchanged)"));
+}
+
 int Main(int argc, char** argv) {
   std::string store_url, hub_dir;
   std::vector<std::string> repos;
   bool json = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      std::cout << kUsage << "\n" << SettingsHelp();
-      return kExitOk;
-    } else if (a == "--version") {
-      std::cout << kTool << " 0.1.0\n";
+    if (HandleCommonOption(kTool, a, kUsage)) {
       return kExitOk;
     } else if (a == "--json") {
       json = true;
@@ -65,7 +67,7 @@ int Main(int argc, char** argv) {
         store_url = v;
       } else {
         auto dir = DirForRepoId(v);
-        if (!dir) return ReportUsage(kTool, "'" + v + "' is not a repo id (e.g. org/name)");
+        if (!dir) return ReportUsage(kTool, NotARepoId(v));
         repos.push_back(*dir);
       }
     } else if (!a.empty() && a[0] == '-') {
@@ -98,9 +100,7 @@ int Main(int argc, char** argv) {
   auto summary = Push(store->get(), Env::Default(), o);
   bar.Finish();
   if (!summary.ok()) {
-    return ReportFailure(
-        kTool, absl::Status(summary.status().code(),
-                            absl::StrCat(summary.status().message(), " (the store is unchanged)")));
+    return ReportFailure(kTool, PushFailure(summary.status()));
   }
   if (json) {
     std::cout << SummaryJson(*summary, (*store)->Describe());

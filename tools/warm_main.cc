@@ -1,7 +1,7 @@
 // hfshim-warm: prefetches repos or paths of the store into this node's disk cache.
 #include <sys/statvfs.h>
 
-#include <fstream>
+#include <algorithm>
 #include <iostream>
 #include <set>
 #include <string>
@@ -11,12 +11,17 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "core/base/status_macros.h"
 #include "core/cache/content_cache.h"
 #include "core/cache/warm.h"
 #include "core/env/env.h"
 #include "core/index/generation.h"
 #include "core/index/index_reader.h"
+#include "core/push/catalog.h"
+#include "core/push/repo_id.h"
 #include "core/stats/profile.h"
 #include "core/store/object_store.h"
 #include "tools/cli/cli.h"
@@ -40,64 +45,131 @@ constexpr char kUsage[] =
     "  --threads N          parallel transfers (default HFSHIM_THREADS)\n"
     "  --verify             re-check cached files against their checksums; refetch corrupt ones\n"
     "  --json               print a JSON summary on stdout\n"
+    "  --version            print the version and exit\n"
     "\n"
-    "Exit status: 0 ok, 1 failure (some file could not be fetched), 2 usage error.\n";
+    "TARGET..., --all and --from-profile cannot be combined.\n"
+    "Exit status: 0 ok, 1 failure (some file could not be fetched, or the profile records no\n"
+    "reads), 2 usage error.\n";
 
-// Targets named by the reads of a recorded profile, relative to the hub cache.
-std::vector<std::string> ProfileTargets(const std::string& file, bool* ok) {
-  std::ifstream in(file);
-  *ok = static_cast<bool>(in);
+// Targets named by the reads (open, read, map) of the profile `file`, in path order. Fails
+// when the file cannot be read, or records no reads.
+absl::StatusOr<std::vector<std::string>> ProfileTargets(const std::string& file) {
+  auto reader = ProfileReader::Open(file);
+  if (!reader.ok()) return reader.status();
+  std::string text;
+  RETURN_IF_ERROR((*reader)->ReadMore(&text));
   std::set<std::string> paths;
-  std::string line;
-  while (std::getline(in, line)) {
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
     ProfileRecord r;
     if (ParseProfileLine(line, &r) && (r.op == "open" || r.op == "read" || r.op == "map")) {
       paths.insert(r.path);
     }
   }
-  return {paths.begin(), paths.end()};
+  if (paths.empty()) {
+    return absl::NotFoundError(absl::StrCat("profile ", file,
+                                            " records no reads; record one by running the job "
+                                            "with HFSHIM_PROFILE=",
+                                            file));
+  }
+  return std::vector<std::string>(paths.begin(), paths.end());
+}
+
+// What to add to the error of a target REPO@REV whose revision is not in the store: the refs
+// and revisions REPO has, e.g. "; solo has main, 49f2...; see hfshim-ls solo". Empty when no
+// target is such a REPO@REV (the error is about something else).
+std::string RevisionHint(const IndexReader& index, ObjectStore* store,
+                         const std::vector<std::string>& targets, absl::Time deadline) {
+  auto repos = DescribeRepos(index, store, deadline);
+  if (!repos.ok()) return "";
+  for (const std::string& t : targets) {
+    const size_t at = t.find('@');
+    auto dir = DirForRepoId(t);
+    if (at == std::string::npos || !dir) continue;
+    const std::string rev = t.substr(at + 1);
+    for (const RepoSummary& r : *repos) {
+      if (r.dir_name != *dir || r.refs.count(rev) ||
+          std::find(r.revisions.begin(), r.revisions.end(), rev) != r.revisions.end()) {
+        continue;
+      }
+      std::vector<std::string> names;
+      for (const auto& [ref, unused] : r.refs) names.push_back(ref);
+      names.insert(names.end(), r.revisions.begin(), r.revisions.end());
+      constexpr size_t kMaxNames = 6;
+      if (names.size() > kMaxNames) {
+        names.resize(kMaxNames);
+        names.push_back("...");
+      }
+      return absl::StrCat("; ", r.id, " has ", names.empty() ? "none" : absl::StrJoin(names, ", "),
+                          "; see hfshim-ls ", r.id);
+    }
+  }
+  return "";
+}
+
+// The usage error of giving more than one of TARGET..., --all and --from-profile; empty if at
+// most one is given.
+std::string ConflictOf(bool targets, bool all, bool profile) {
+  const char* given[3];
+  int n = 0;
+  if (targets) given[n++] = "TARGET...";
+  if (all) given[n++] = "--all";
+  if (profile) given[n++] = "--from-profile";
+  if (n < 2) return "";
+  return absl::StrCat(given[0], " and ", given[1],
+                      " cannot be combined; give one of TARGET..., --all or --from-profile");
 }
 
 int Main(int argc, char** argv) {
   std::string store_url, profile;
   std::vector<std::string> targets;
-  bool json = false, verify = false;
+  bool json = false, verify = false, all = false;
   int threads = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      std::cout << kUsage << "\n" << SettingsHelp();
+    if (HandleCommonOption(kTool, a, kUsage)) {
       return kExitOk;
     } else if (a == "--json") {
       json = true;
     } else if (a == "--verify") {
       verify = true;
     } else if (a == "--all") {
-      targets.push_back("--all");
+      all = true;
     } else if (a == "--store" || a == "--threads" || a == "--from-profile") {
       if (i + 1 >= argc) return ReportUsage(kTool, a + " needs a value");
       std::string v = argv[++i];
       if (a == "--store") store_url = v;
+      if (a == "--from-profile" && v.empty()) {
+        return ReportUsage(kTool, "--from-profile needs a file");
+      }
       if (a == "--from-profile") profile = v;
       if (a == "--threads" && (!absl::SimpleAtoi(v, &threads) || threads < 1 || threads > 256)) {
         return ReportUsage(kTool, "--threads wants a number from 1 to 256");
       }
     } else if (!a.empty() && a[0] == '-') {
       return ReportUsage(kTool, "unknown option '" + a + "'");
+    } else if (a.empty()) {  // "$UNSET_VARIABLE": not "the whole hub cache"
+      return ReportUsage(kTool, "an empty TARGET; name a repo id or a path");
     } else {
       targets.push_back(a);
     }
   }
-  Config config = LoadConfigOrExit(kTool);
-  if (!profile.empty()) {
-    bool ok = false;
-    for (auto& t : ProfileTargets(profile, &ok)) targets.push_back(t);
-    if (!ok) return ReportFailure(kTool, absl::NotFoundError("cannot read profile " + profile));
+  if (const std::string conflict = ConflictOf(!targets.empty(), all, !profile.empty());
+      !conflict.empty()) {
+    return ReportUsage(kTool, conflict);
   }
-  if (targets.empty())
+  if (targets.empty() && !all && profile.empty()) {
     return ReportUsage(kTool, "name what to warm: TARGET..., --all or --from-profile");
+  }
+  Config config = LoadConfigOrExit(kTool);
+  if (all) targets.push_back("--all");  // SelectContents' name for every file
+  if (!profile.empty()) {
+    auto read = ProfileTargets(profile);
+    if (!read.ok()) return ReportFailure(kTool, read.status());
+    targets = *std::move(read);
+  }
   // Absolute paths under the prefix become paths relative to the hub cache root.
   for (std::string& t : targets) {
+    if (t == config.prefix) t = "";  // the hub cache itself: everything
     if (absl::StartsWith(t, config.prefix + "/")) t = t.substr(config.prefix.size() + 1);
   }
   if (store_url.empty()) store_url = config.store_url;
@@ -117,6 +189,12 @@ int Main(int argc, char** argv) {
   auto index = IndexReader::Open(*path);
   if (!index.ok()) return ReportFailure(kTool, index.status());
   auto entries = SelectContents(**index, targets, store->get(), RequestDeadline(config));
+  if (absl::IsNotFound(entries.status())) {
+    return ReportFailure(
+        kTool, absl::NotFoundError(absl::StrCat(
+                   entries.status().message(),
+                   RevisionHint(**index, store->get(), targets, RequestDeadline(config)))));
+  }
   if (!entries.ok()) return ReportFailure(kTool, entries.status());
   auto cache = ContentCache::Create(config, store->get(), Env::Default());
   if (!cache.ok()) return ReportFailure(kTool, cache.status());

@@ -6,6 +6,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -83,12 +84,22 @@ try:
     r = run(push, "--bogus")
     check("unknown option exits 2", r.returncode == 2 and "Try 'hfshim-push --help'" in r.stderr,
           r.stderr)
+    # An invalid setting is a configuration failure (exit 1), whether it comes from an option
+    # or from the environment; usage errors (exit 2) are about the command line only.
     r = run(push, hub, HFSHIM_BLOCK_SIZE="3M")
-    check("invalid setting exits 2 naming it", r.returncode == 2 and "HFSHIM_BLOCK_SIZE" in
+    check("invalid setting exits 1 naming it", r.returncode == 1 and "HFSHIM_BLOCK_SIZE" in
           r.stderr and "power of two" in r.stderr, r.stderr)
     r = run(push, "--store", "ftp://x", hub)
     check("unsupported store URL is a clear failure", r.returncode == 1 and "ftp://x" in r.stderr,
           r.stderr)
+    for tool, args in ((push, [hub]), (ls, []), (warm, ["--all"])):
+        r = run(tool, *args, HFSHIM_STORE="ftp://x")
+        check("unsupported HFSHIM_STORE exits 1 like --store (%s)" % os.path.basename(tool),
+              r.returncode == 1 and "ftp://x" in r.stderr and "Try" not in r.stderr, r.stderr)
+    r = run(push, "--store", "file:///proc/x", hub)
+    check("uncreatable store directory names the fix", r.returncode == 1 and
+          "cannot create the store directory /proc/x" in r.stderr and "--store file://" in
+          r.stderr, r.stderr)
     r = run(push, os.path.join(tmp, "nonexistent"))
     check("missing hub dir is a clear failure", r.returncode == 1 and "cannot read hub cache" in
           r.stderr, r.stderr)
@@ -100,6 +111,79 @@ try:
           r.stderr)
     r = run(warm, HFSHIM_STORE="file://" + os.path.join(tmp, "empty-store"))
     check("warm without targets is a usage error", r.returncode == 2, r.stderr)
+    # A store directory that does not exist is a typo or a lost mount, not an empty store.
+    missing = os.path.join(tmp, "no-such-store")
+    for tool, args in ((ls, []), (warm, ["--all"])):
+        r = run(tool, *args, HFSHIM_STORE="file://" + missing)
+        check("%s of a missing store directory fails saying so" % os.path.basename(tool),
+              r.returncode == 1 and "store directory %s does not exist" % missing in r.stderr,
+              r.stderr)
+    # Targets: the hub cache itself is everything; out of it, or empty, is an error.
+    everything = json.loads(run(warm, "--all", "--json").stdout)["files"]
+    for target in (os.path.join(tmp, "prefix"), os.path.join(tmp, "prefix") + "/", "models--solo/.."):
+        r = run(warm, target, "--json")
+        got = json.loads(r.stdout)["files"] if r.returncode == 0 else r.stderr
+        check("warm of the hub cache itself (%s) selects everything" % target, got == everything,
+              str(got))
+    for target in ("../etc/passwd", "models--solo/../../x"):
+        r = run(warm, target)
+        check("warm of %s (out of the hub cache) fails" % target, r.returncode == 1 and
+              "out of the hub cache" in r.stderr, r.stderr)
+    r = run(warm, "")
+    check("warm of an empty target is a usage error", r.returncode == 2, r.stderr)
+
+    # --from-profile: a profile without reads, or one that cannot be read, is a failure that
+    # says so (not a usage error).
+    profile = os.path.join(tmp, "job.profile")
+    with open(profile, "w") as f:
+        f.write("1700000000000000 open 5 0 0 disk %s\n" %
+                os.path.join(tmp, "prefix", "models--solo"))
+    r = run(warm, "--from-profile", profile, "--json")
+    w = json.loads(r.stdout) if r.returncode == 0 else {}
+    check("warm --from-profile warms the files the profile read", w.get("files", 0) >= 1 and
+          w.get("failed") == 0, r.stdout + r.stderr)
+    empty = os.path.join(tmp, "empty.profile")
+    open(empty, "w").close()
+    garbage = os.path.join(tmp, "garbage.profile")
+    with open(garbage, "w") as f:
+        f.write("not a profile\n1700000000000000 stat 5 0 0 index models--solo\n")
+    for name, path in (("empty", empty), ("garbage", garbage)):
+        r = run(warm, "--from-profile", path)
+        check("warm --from-profile of a %s profile says it records no reads" % name,
+              r.returncode == 1 and "profile %s records no reads" % path in r.stderr, r.stderr)
+    r = run(warm, "--from-profile", tmp)
+    check("warm --from-profile of a directory gives the reason", r.returncode == 1 and
+          "cannot read profile %s: Is a directory" % tmp in r.stderr, r.stderr)
+    r = run(warm, "--from-profile", "/nonexistent")
+    check("warm --from-profile of a missing file gives the reason", r.returncode == 1 and
+          "cannot read profile /nonexistent: No such file or directory" in r.stderr, r.stderr)
+    for args in (["--all", "hfshim/tiny-model"], ["--from-profile", profile, "solo"],
+                 ["--all", "--from-profile", profile]):
+        r = run(warm, *args)
+        check("warm %s is a usage error" % " ".join(args), r.returncode == 2 and
+              "cannot be combined" in r.stderr and "Try 'hfshim-warm --help'" in r.stderr,
+              r.stderr)
+    r = run(warm, "solo@nope")
+    check("warm of a missing revision lists what the repo has", r.returncode == 1 and
+          "revision nope of solo is not in the store" in r.stderr and "main" in r.stderr and
+          "hfshim-ls solo" in r.stderr, r.stderr)
+
+    r = run(ls, "a//b")
+    check("ls of a malformed repo id says so", r.returncode == 2 and
+          "'a//b' is not a repo id" in r.stderr, r.stderr)
+    r = run(ls, "solo", "hfshim/tiny-model")
+    check("ls of two repo ids is a usage error", r.returncode == 2 and
+          "at most one repo id" in r.stderr, r.stderr)
+    for tool in (push, ls, warm):
+        name = os.path.basename(tool)
+        r = run(tool, "--version")
+        check("%s --version" % name, r.returncode == 0 and
+              re.fullmatch(r"%s \d+\.\d+\.\d+\n" % name, r.stdout) is not None,
+              r.stdout + r.stderr)
+        r = run(tool, "--help")
+        usage = r.stdout.split("HFSHIM_STORE ")[0]
+        check("%s --help lists --version" % name, r.returncode == 0 and "--version" in usage,
+              usage)
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 

@@ -111,5 +111,64 @@ TEST_F(StatToolTest, MissingProfileFileIsAClearError) {
   EXPECT_NE(out.find("cannot read profile /nonexistent/p.log"), std::string::npos) << out;
 }
 
+TEST_F(StatToolTest, PidOfNoShimmedProcessIsAFailure) {
+  for (const char* mode : {"--once", "--json", "--prometheus"}) {
+    int status = 0;
+    std::string out = Tool(std::string(mode) + " --pid 999999", &status);
+    EXPECT_EQ(status, 1) << mode;
+    EXPECT_NE(out.find("hfshim-stat: no shimmed process 999999 (is it running with "
+                       "LD_PRELOAD=libhfshim.so?)"),
+              std::string::npos)
+        << mode << ": " << out;
+    EXPECT_EQ(out.find("TOTAL"), std::string::npos) << out;
+  }
+  // One missing pid among live ones is named; the live one is not.
+  int status = 0;
+  std::string out = Tool("--once --pid " + std::to_string(child_) + " --pid 999998", &status);
+  EXPECT_EQ(status, 1);
+  EXPECT_NE(out.find("no shimmed process 999998 "), std::string::npos) << out;
+}
+
+TEST_F(StatToolTest, OptionsThatWouldBeIgnoredAreUsageErrors) {
+  // `timeout`: an unfixed --listen serves forever instead of failing.
+  const std::string tool = "timeout 10 " + std::string(HFSHIM_STAT_BINARY) + " ";
+  const char* const cases[][2] = {
+      {"--listen 127.0.0.1:1 --json", "--listen cannot be combined with --json"},
+      {"--listen 127.0.0.1:1 --once", "--listen cannot be combined with --once"},
+      {"--listen 127.0.0.1:1 --interval 5", "--listen cannot be combined with --interval"},
+      {"--profile /dev/null --prometheus", "--profile cannot be combined with --prometheus"},
+      {"--profile /dev/null --once --pid 1", "--profile cannot be combined with --pid"},
+      {"--profile /dev/null --listen 127.0.0.1:1", "--profile cannot be combined with --listen"},
+      {"--once --top 3", "--top applies only to --profile"},
+      {"--json --prometheus", "--json cannot be combined with --prometheus"},
+  };
+  for (const auto& c : cases) {
+    int status = 0;
+    std::string out = RunCommand(tool + c[0] + " 2>&1", &status);
+    EXPECT_EQ(status, 2) << c[0] << ": " << out;
+    EXPECT_NE(out.find(std::string("hfshim-stat: ") + c[1]), std::string::npos)
+        << c[0] << ": " << out;
+    EXPECT_NE(out.find("Try 'hfshim-stat --help'."), std::string::npos) << out;
+  }
+}
+
+TEST_F(StatToolTest, VersionIsPrintedAndListedInHelp) {
+  int status = 0;
+  std::string out = Tool("--version", &status);
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(out.rfind("hfshim-stat 0.", 0), 0u) << out;
+  out = Tool("--help", &status);
+  EXPECT_EQ(status, 0);
+  EXPECT_NE(out.substr(0, out.find("HFSHIM_STORE")).find("--version"), std::string::npos) << out;
+}
+
+TEST_F(StatToolTest, ProfileThatIsADirectoryIsAClearError) {
+  int status = 0;
+  std::string out = Tool("--profile " + runtime_ + " --once", &status);
+  EXPECT_EQ(status, 1);
+  EXPECT_NE(out.find("cannot read profile " + runtime_ + ": Is a directory"), std::string::npos)
+      << out;
+}
+
 }  // namespace
 }  // namespace hfshim

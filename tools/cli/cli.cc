@@ -1,21 +1,23 @@
 #include "tools/cli/cli.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace hfshim {
 
 Config LoadConfigOrExit(const char* tool) {
   auto config = LoadConfig();
-  if (!config.ok()) {
-    std::cerr << tool << ": " << config.status().message() << "\n";
-    std::exit(kExitUsage);
-  }
+  if (!config.ok()) std::exit(ReportFailure(tool, config.status()));
   SetLogLevel(config->log_level);
   return *std::move(config);
 }
@@ -28,6 +30,57 @@ int ReportFailure(const char* tool, const absl::Status& status) {
 int ReportUsage(const char* tool, absl::string_view message) {
   std::cerr << tool << ": " << message << "\nTry '" << tool << " --help'.\n";
   return kExitUsage;
+}
+
+bool HandleCommonOption(const char* tool, absl::string_view arg, absl::string_view usage) {
+  if (arg == "--help" || arg == "-h") {
+    std::cout << usage << "\n" << SettingsHelp();
+    return true;
+  }
+  if (arg == "--version") {
+    std::cout << tool << " " << HFSHIM_VERSION << "\n";
+    return true;
+  }
+  return false;
+}
+
+std::string NotARepoId(absl::string_view arg) {
+  return absl::StrCat("'", arg, "' is not a repo id (e.g. org/name or datasets/org/name)");
+}
+
+absl::StatusOr<std::unique_ptr<ProfileReader>> ProfileReader::Open(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  std::unique_ptr<ProfileReader> reader(new ProfileReader(path, fd));
+  if (fd < 0) return reader->Failure(errno);
+  struct stat st;
+  if (fstat(fd, &st) != 0) return reader->Failure(errno);
+  if (S_ISDIR(st.st_mode)) return reader->Failure(EISDIR);
+  return reader;
+}
+
+ProfileReader::~ProfileReader() {
+  if (fd_ >= 0) close(fd_);
+}
+
+absl::Status ProfileReader::ReadMore(std::string* text) {
+  char buf[64 << 10];
+  while (true) {
+    const ssize_t n = read(fd_, buf, sizeof(buf));
+    if (n == 0) return absl::OkStatus();
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Failure(errno);
+    }
+    text->append(buf, static_cast<size_t>(n));
+  }
+}
+
+absl::Status ProfileReader::Failure(int err) const {
+  return absl::Status(absl::ErrnoToStatusCode(err),
+                      absl::StrCat("cannot read profile ", path_, ": ", strerror(err),
+                                   err == EISDIR ? "; give the file that HFSHIM_PROFILE=FILE wrote"
+                                                 : "; record one with HFSHIM_PROFILE=",
+                                   err == EISDIR ? "" : path_));
 }
 
 std::string JsonQuote(absl::string_view s) {

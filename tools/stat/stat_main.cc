@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -18,8 +17,10 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "core/config/config.h"
 #include "core/stats/segment.h"
+#include "tools/cli/cli.h"
 #include "tools/stat/profile_summary.h"
 #include "tools/stat/stat_render.h"
 
@@ -28,8 +29,8 @@ namespace {
 
 constexpr char kUsage[] =
     "Usage: hfshim-stat [--once] [--interval SECONDS] [--pid PID]... [--json | --prometheus]\n"
-    "       hfshim-stat --prometheus --listen ADDR:PORT\n"
-    "       hfshim-stat --profile FILE [--top N] [--once] [--json]\n"
+    "       hfshim-stat [--prometheus] --listen ADDR:PORT [--pid PID]...\n"
+    "       hfshim-stat --profile FILE [--top N] [--once] [--interval SECONDS] [--json]\n"
     "\n"
     "Shows the live counters of every process running with libhfshim.so (this user's), refreshed\n"
     "every second like top: virtual opens/stats/listings, cache hit rate, bytes from the disk\n"
@@ -45,28 +46,78 @@ constexpr char kUsage[] =
     "                     repos and paths, latency percentiles); follows the file as it grows\n"
     "                     unless --once\n"
     "  --top N            rows in the profile's top lists (default 10)\n"
+    "  --version          print the version and exit\n"
     "\n"
+    "Options outside these three forms cannot be combined (usage error).\n"
     "Segments live in $XDG_RUNTIME_DIR/hfshim/stats or /dev/shm/hfshim-<uid>; those of exited\n"
-    "processes are removed. Exit status: 0 ok, 1 failure, 2 usage error.\n";
+    "processes are removed. Exit status: 0 ok, 1 failure (also: a --pid that is not a shimmed\n"
+    "process), 2 usage error.\n";
 
 volatile sig_atomic_t g_stop = 0;
 void OnSignal(int) { g_stop = 1; }
 
+constexpr char kTool[] = "hfshim-stat";
+
 struct Options {
   bool once = false;
   double interval = 1;
+  bool interval_given = false;
   std::vector<uint32_t> pids;
   bool json = false;
   bool prometheus = false;
   std::string listen;
   std::string profile;
   size_t top = 10;
+  bool top_given = false;
 };
 
-int Usage(const std::string& error) {
-  std::cerr << "hfshim-stat: " << error << "\n"
-            << "Try 'hfshim-stat --help'.\n";
-  return 2;
+int Usage(const std::string& error) { return ReportUsage(kTool, error); }
+
+// The usage error of options that the chosen form (see kUsage) would ignore or that exclude each
+// other, e.g. "--listen cannot be combined with --json"; empty if the options fit one form.
+std::string ConflictOf(const Options& o) {
+  const std::pair<bool, const char*> with_profile[] = {
+      {o.prometheus, "--prometheus"}, {!o.pids.empty(), "--pid"}, {!o.listen.empty(), "--listen"}};
+  const std::pair<bool, const char*> with_listen[] = {
+      {o.json, "--json"}, {o.once, "--once"}, {o.interval_given, "--interval"}};
+  if (!o.profile.empty()) {
+    for (const auto& [given, name] : with_profile) {
+      if (given) {
+        return absl::StrCat("--profile cannot be combined with ", name,
+                            ": it summarises a file, not live processes");
+      }
+    }
+  }
+  if (!o.listen.empty()) {
+    for (const auto& [given, name] : with_listen) {
+      if (given) {
+        return absl::StrCat("--listen cannot be combined with ", name,
+                            ": it serves the Prometheus format on each request until stopped");
+      }
+    }
+  }
+  if (o.top_given && o.profile.empty()) return "--top applies only to --profile FILE";
+  if (o.json && o.prometheus) return "--json cannot be combined with --prometheus; choose one";
+  return "";
+}
+
+// Fails naming the --pid values of `o` that no snapshot in `found` has:
+// "no shimmed process 123 (is it running with LD_PRELOAD=libhfshim.so?)".
+absl::Status CheckPidsFound(const Options& o, const std::vector<SegmentSnapshot>& found) {
+  std::vector<uint32_t> missing;
+  for (uint32_t pid : o.pids) {
+    const bool seen = std::any_of(found.begin(), found.end(),
+                                  [&](const SegmentSnapshot& s) { return s.pid == pid; });
+    if (!seen && std::find(missing.begin(), missing.end(), pid) == missing.end()) {
+      missing.push_back(pid);
+    }
+  }
+  if (missing.empty()) return absl::OkStatus();
+  return absl::NotFoundError(
+      absl::StrCat(missing.size() == 1 ? "no shimmed process " : "no shimmed processes ",
+                   absl::StrJoin(missing, ", "),
+                   missing.size() == 1 ? " (is it running with LD_PRELOAD=libhfshim.so?)"
+                                       : " (are they running with LD_PRELOAD=libhfshim.so?)"));
 }
 
 std::vector<SegmentSnapshot> Snapshot(const Options& o, bool* ok) {
@@ -105,7 +156,7 @@ int ServePrometheus(const Options& o) {
   if (bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(s, 16) != 0) {
     std::cerr << "hfshim-stat: cannot listen on " << o.listen << ": " << strerror(errno)
               << "; choose a free port\n";
-    return 1;
+    return kExitFailure;
   }
   std::cerr << "hfshim-stat: serving Prometheus metrics on http://" << o.listen << "/metrics\n";
   while (!g_stop) {
@@ -122,23 +173,17 @@ int ServePrometheus(const Options& o) {
     close(c);
   }
   close(s);
-  return 0;
+  return kExitOk;
 }
 
 int SummariseProfile(const Options& o) {
-  std::ifstream in(o.profile, std::ios::binary);
-  if (!in) {
-    std::cerr << "hfshim-stat: cannot read profile " << o.profile << ": " << strerror(errno)
-              << "; record one with HFSHIM_PROFILE=" << o.profile << "\n";
-    return 1;
-  }
+  auto reader = ProfileReader::Open(o.profile);
+  if (!reader.ok()) return ReportFailure(kTool, reader.status());
   ProfileAggregator agg;
   std::string pending;
   const bool live = !o.once && !o.json && isatty(1);
   do {
-    std::string chunk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    in.clear();
-    pending += chunk;
+    if (absl::Status s = (*reader)->ReadMore(&pending); !s.ok()) return ReportFailure(kTool, s);
     pending.erase(0, agg.AddText(pending));
     if (live)
       std::cout << "\033[H\033[2J"
@@ -146,7 +191,7 @@ int SummariseProfile(const Options& o) {
     std::cout << (o.json ? agg.RenderJson(o.top) : agg.Render(o.top)) << std::flush;
     if (live) std::this_thread::sleep_for(std::chrono::duration<double>(o.interval));
   } while (live && !g_stop);
-  return 0;
+  return kExitOk;
 }
 
 int Run(const Options& o) {
@@ -154,24 +199,25 @@ int Run(const Options& o) {
   if (!o.listen.empty()) return ServePrometheus(o);
   bool ok = false;
   std::vector<SegmentSnapshot> before = Snapshot(o, &ok);
-  if (!ok) return 1;
+  if (!ok) return kExitFailure;
+  if (absl::Status s = CheckPidsFound(o, before); !s.ok()) return ReportFailure(kTool, s);
   if (o.json || o.prometheus || o.once) {
     std::cout << (o.json         ? RenderJson(before)
                   : o.prometheus ? RenderPrometheus(before)
                                  : RenderTable(before, nullptr, 0));
-    return 0;
+    return kExitOk;
   }
   const bool tty = isatty(1);
   std::cout << RenderTable(before, nullptr, 0) << std::flush;
   while (!g_stop) {
     std::this_thread::sleep_for(std::chrono::duration<double>(o.interval));
     std::vector<SegmentSnapshot> now = Snapshot(o, &ok);
-    if (!ok) return 1;
+    if (!ok) return kExitFailure;
     if (tty) std::cout << "\033[H\033[2J";
     std::cout << RenderTable(now, &before, o.interval) << (tty ? "" : "\n") << std::flush;
     before = std::move(now);
   }
-  return 0;
+  return kExitOk;
 }
 
 }  // namespace
@@ -187,12 +233,8 @@ int main(int argc, char** argv) {
       (void)name;
       return argv[++i];
     };
-    if (a == "--help" || a == "-h") {
-      std::cout << hfshim::kUsage << "\n" << hfshim::SettingsHelp();
-      return 0;
-    } else if (a == "--version") {
-      std::cout << "hfshim-stat 0.1.0\n";
-      return 0;
+    if (hfshim::HandleCommonOption(hfshim::kTool, a, hfshim::kUsage)) {
+      return hfshim::kExitOk;
     } else if (a == "--once") {
       o.once = true;
     } else if (a == "--json") {
@@ -204,6 +246,7 @@ int main(int argc, char** argv) {
       if (!v || !absl::SimpleAtod(v, &o.interval) || o.interval <= 0) {
         return Usage("--interval wants a number of seconds > 0");
       }
+      o.interval_given = true;
     } else if (a == "--pid") {
       const char* v = value("--pid");
       uint32_t pid = 0;
@@ -220,11 +263,14 @@ int main(int argc, char** argv) {
     } else if (a == "--top") {
       const char* v = value("--top");
       if (!v || !absl::SimpleAtoi(v, &o.top)) return Usage("--top wants a number");
+      o.top_given = true;
     } else {
       return Usage("unknown argument '" + a + "'");
     }
   }
-  if (o.json && o.prometheus) return Usage("--json and --prometheus exclude each other");
+  if (const std::string conflict = hfshim::ConflictOf(o); !conflict.empty()) {
+    return Usage(conflict);
+  }
   // No SA_RESTART: a blocking accept() or sleep must return so the loop sees g_stop.
   struct sigaction sa {};
   sa.sa_handler = hfshim::OnSignal;
