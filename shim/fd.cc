@@ -36,12 +36,13 @@ void AfterDup(int from, int to) {
   WithVfs([&](Vfs& vfs) { vfs.NoteDup(from, to); });
 }
 
-// True if `fd` is a virtual content fd or placeholder (its fstat reports the virtual device).
+// True if `fd` is a virtual content fd or placeholder (its fstat reports virtual metadata).
 bool IsVirtualFd(int fd) {
   if (!EnterFd(fd)) return false;
   const int saved = errno;
   struct stat st;
-  bool virt = FstatFd(fd, &st) == 0 && st.st_dev == hfshim::VirtualDev();
+  bool virt = false;
+  if (FstatFd(fd, &st, &virt) != 0) virt = false;
   errno = saved;
   return virt;
 }

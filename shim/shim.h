@@ -152,7 +152,8 @@ inline bool IsNull(const void* p) {
 // Shared bodies (open.cc, stat.cc): one per family, the 64-bit and legacy names call them.
 int OpenAt(int dirfd, const char* path, int flags, mode_t mode);
 int StatAt(int dirfd, const char* path, struct stat* st, int flags);
-int FstatFd(int fd, struct stat* st);
+// fstat with a virtual fd's metadata (*virtualized, if given, says whether it was one).
+int FstatFd(int fd, struct stat* st, bool* virtualized = nullptr);
 
 }  // namespace hfshim::shim
 

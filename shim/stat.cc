@@ -35,7 +35,8 @@ int RealStatx(int dirfd, const char* path, int flags, unsigned mask, struct stat
 
 namespace hfshim::shim {
 
-int FstatFd(int fd, struct stat* st) {
+int FstatFd(int fd, struct stat* st, bool* virtualized) {
+  if (virtualized != nullptr) *virtualized = false;
   int rc = RealFstat(fd, st);
   if (rc != 0 || t_depth != 0 || !Ready()) return rc;
   // Hinted fds, and directories on the placeholder file system (inherited across exec).
@@ -47,7 +48,8 @@ int FstatFd(int fd, struct stat* st) {
   return scope.Run(
       -1,
       [&](Vfs& vfs) {
-        vfs.Fstat(fd, st);
+        const bool replaced = vfs.Fstat(fd, st);
+        if (virtualized != nullptr) *virtualized = replaced;
         errno = scope.saved_errno();
         return 0;
       },
@@ -106,8 +108,9 @@ EXPORT int statx(int dirfd, const char* path, int flags, unsigned mask, struct s
     if (!hfshim::MaybeVirtualFd(dirfd) &&
         !(S_ISDIR(st.st_mode) && hfshim::MaybePlaceholderDev(st.st_dev)))
       return rc;
-    if (FstatFd(dirfd, &st) != 0) return rc;
-    if (st.st_dev == hfshim::VirtualDev()) hfshim::StatToStatx(st, stx);
+    bool virtualized = false;
+    if (FstatFd(dirfd, &st, &virtualized) != 0) return rc;
+    if (virtualized) hfshim::StatToStatx(st, stx);
     return rc;
   }
   if (!Enter(dirfd, path)) return RealStatx(dirfd, path, flags, mask, stx);

@@ -59,7 +59,7 @@ mode_t EffectiveMode(const Entry& entry) {
 
 void EntryToStat(const Entry& entry, const StatIdentity& id, struct stat* st) {
   std::memset(st, 0, sizeof(*st));
-  st->st_dev = VirtualDev();
+  st->st_dev = id.dev != 0 ? id.dev : VirtualDev();
   st->st_ino = entry.ino;
   st->st_mode = EffectiveMode(entry);
   st->st_nlink = entry.nlink != 0 ? entry.nlink : (entry.type == EntryType::kDirectory ? 2 : 1);
@@ -71,8 +71,15 @@ void EntryToStat(const Entry& entry, const StatIdentity& id, struct stat* st) {
       entry.type == EntryType::kDirectory && entry.size == 0 ? kDirectorySize : entry.size;
   st->st_size = static_cast<off_t>(size);
   st->st_blksize = id.blksize;
-  // Symlink targets live in the inode on local file systems (fast symlinks): no blocks.
-  st->st_blocks = entry.type == EntryType::kSymlink ? 0 : static_cast<blkcnt_t>((size + 511) / 512);
+  // Allocation as on ext4 with 4 KiB blocks, the most common local file system, so `du` and
+  // `ls -s` add up as they do there: whole blocks for data; a symlink target shorter than 60
+  // bytes lives in the inode (a "fast" symlink, no block), a longer one takes a block (the
+  // hub's ../../blobs/<hash> links do).
+  constexpr uint64_t kBlock = 4096, kFastSymlinkMax = 59;
+  const uint64_t allocated = entry.type == EntryType::kSymlink
+                                 ? (size > kFastSymlinkMax ? kBlock : 0)
+                                 : (size + kBlock - 1) / kBlock * kBlock;
+  st->st_blocks = static_cast<blkcnt_t>(allocated / 512);
   st->st_mtim = NsToTimespec(entry.mtime_ns);
   st->st_atim = st->st_mtim;
   st->st_ctim = st->st_mtim;

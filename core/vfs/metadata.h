@@ -16,8 +16,11 @@
 
 namespace hfshim {
 
-// The device number every virtual entry reports (major 0xff5, minor 0x6866 "hf": no real block
-// device or anonymous superblock uses it on Linux).
+// The device number virtual entries report when the prefix directory's cannot be had (major
+// 0xff5, minor 0x6866 "hf": no real block device or anonymous superblock uses it on Linux).
+// Normally they report the prefix directory's own device (StatIdentity::dev), so the repos do
+// not look like mount points to find -xdev, du -x, tar --one-file-system or os.path.ismount;
+// their inode numbers are 63-bit path hashes, which no real inode of that file system meets.
 inline constexpr unsigned kVirtualDevMajor = 0xff5;
 inline constexpr unsigned kVirtualDevMinor = 0x6866;
 dev_t VirtualDev();
@@ -30,6 +33,7 @@ struct StatIdentity {
   uid_t uid = 0;
   gid_t gid = 0;
   blksize_t blksize = 4096;  // of the cache file system
+  dev_t dev = 0;             // st_dev of the prefix directory; 0: VirtualDev()
 };
 // The calling process's euid/egid with a 4096-byte blksize.
 StatIdentity CurrentIdentity();

@@ -21,7 +21,14 @@ Vfs::Vfs(const Parts& parts)
       generations_(parts.source, absl::Seconds(parts.refresh_seconds)),
       placeholders_(parts.placeholder_root, parts.env),
       identity_(CurrentIdentity()),
-      resolve_cache_(parts.resolve_cache_entries) {}
+      resolve_cache_(parts.resolve_cache_entries) {
+  identity_.dev = PrefixDev();
+}
+
+dev_t Vfs::PrefixDev() const {
+  struct stat st;
+  return env_->Stat(std::string(prefix_->real()), &st).ok() ? st.st_dev : 0;
+}
 
 Vfs::~Vfs() = default;
 
@@ -55,7 +62,9 @@ void Vfs::ChildAfterFork() {
   placeholders_.ResetLockInChild();
   generations_.ResetLockInChild();
   generations_.ResetAfterFork();
+  const dev_t dev = identity_.dev;
   identity_ = CurrentIdentity();
+  identity_.dev = dev;
 }
 
 }  // namespace hfshim

@@ -266,6 +266,8 @@ class Vfs {
   // it the content), so closing the fd meanwhile is safe; the cache lives as long as the Vfs.
   void StartReadahead(const std::shared_ptr<LazyFd>& lazy, uint64_t offset, uint64_t length);
   uint64_t PrefixRootIno();
+  // st_dev of the prefix directory (what virtual entries report), 0 if it cannot be stat'ed.
+  dev_t PrefixDev() const;
 
   const Prefix* prefix_;
   Env* env_;

@@ -34,6 +34,15 @@ def group_coreutils(w, c):
     differential(w, c, "find -printf", ["sh", "-c",
                  "find {root} -printf '%p %s %m %y %l %n %TY-%Tm-%Td+%TT\\n' | sort"])
     differential(w, c, "du -ab", ["sh", "-c", "du -ab {root} | sort -k2"])
+    # The repos are not mount points: one file system with the directory they appear in.
+    differential(w, c, "find -xdev, tar --one-file-system, ismount", ["sh", "-c",
+                 "find {root} -xdev -printf '%P\\n' | sort; "
+                 "tar -C {root} --one-file-system -cf - . | tar -tf - | sort | md5sum; "
+                 "cd {root} && /usr/bin/python3 -c 'import os; "
+                 "print([os.path.ismount(d) for d in sorted(os.listdir(\".\"))])'"])
+    # Allocated sizes as ext4 reports them for files and symlinks (4 KiB blocks).
+    differential(w, c, "du -B1 of files", ["sh", "-c",
+                 "cd {root} && find . -type f -o -type l | sort | xargs -d '\\n' du -B1"])
     differential(w, c, "sha256sum", ["sh", "-c",
                  "cd {root} && find . -type l -o -type f | sort | xargs -d '\\n' sha256sum"])
     differential(w, c, "stat -c", ["sh", "-c",
