@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "core/base/posix_error.h"
+#include "core/vfs/tree_walk.h"
 #include "shim/shim.h"
 
 using hfshim::DirItem;
@@ -321,7 +322,36 @@ EXPORT int glob(const char* pattern, int flags, int (*errfunc)(const char*, int)
   return REAL(glob)(pattern, flags | GLOB_ALTDIRFUNC, errfunc, pglob);
 }
 
+// nftw/ftw: glibc's walker reads and stats with internal calls, so it saw nothing virtual (not
+// even below a real directory it walked into the prefix from). Ours (core/vfs/tree_walk.h) walks
+// through our own wrappers, for every path: a walk may enter the prefix from above.
+using NftwFn = int (*)(const char*, const struct stat*, int, struct FTW*);
+using FtwFn = int (*)(const char*, const struct stat*, int);
+
+EXPORT int nftw(const char* path, NftwFn fn, int nopenfd, int flags) {
+  if (t_depth != 0 || !Ready() || !OwnerProcess()) return REAL(nftw)(path, fn, nopenfd, flags);
+  return hfshim::WalkFileTree(
+      path,
+      [fn](const char* p, const struct stat* st, int type, struct FTW* f) {
+        return fn(p, st, type, f);
+      },
+      flags);
+}
+
+EXPORT int ftw(const char* path, FtwFn fn, int nopenfd) {
+  if (t_depth != 0 || !Ready() || !OwnerProcess()) return REAL(ftw)(path, fn, nopenfd);
+  return hfshim::WalkFileTree(
+      path,
+      [fn](const char* p, const struct stat* st, int type, struct FTW*) {
+        return fn(p, st, hfshim::FtwTypeflag(type));
+      },
+      0);
+}
+
 extern "C" {
+__attribute__((visibility("default"), alias("nftw"))) int nftw64(const char*, __nftw64_func_t, int,
+                                                                 int);
+__attribute__((visibility("default"), alias("ftw"))) int ftw64(const char*, __ftw64_func_t, int);
 __attribute__((visibility("default"), alias("glob"))) int glob64(const char*, int,
                                                                  int (*)(const char*, int),
                                                                  glob64_t*);

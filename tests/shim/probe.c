@@ -5,6 +5,7 @@
  *                        entry (type, mode, size, nlink, mtime, link target, content checksum);
  *                        run natively and under LD_PRELOAD, the outputs must be equal
  *   probe errors ROOT    errno of failing calls (ENOENT, ENOTDIR, ELOOP...), also compared
+ *   probe walks ROOT     nftw/ftw with several flag sets (sorted lines), also compared
  *   probe checks ROOT    virtual-only assertions (EROFS, statx NULL probe, dup2, fork, threads,
  *                        close_range, fchdir+getcwd, openat on a dir fd, syscall(SYS_statx)...);
  *                        prints "FAIL <what>" lines and exits 1 on any failure
@@ -15,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <glob.h>
 #include <limits.h>
 #include <pthread.h>
@@ -461,14 +463,91 @@ static int Checks(const char* root) {
   return failures ? 1 : 0;
 }
 
+/* nftw/ftw over ROOT with several flag sets: one line per callback (path relative to ROOT,
+ * typeflag, level, name, mode and size; with FTW_CHDIR whether the name is reachable from the
+ * working directory), sorted (listing order is the file system's), then the walk's result. */
+static size_t g_root_len;
+static int g_chdir;
+
+static int WalkLine(const char* p, const struct stat* st, int type, struct FTW* f) {
+  char line[PATH_MAX + 200];
+  struct stat here;
+  /* The real .locks/ that "checks" creates beside the repos is not part of the pushed tree. */
+  if (strncmp(p + g_root_len, "/.locks", 7) == 0) return 0;
+  int n = snprintf(line, sizeof(line), "%s type=%d level=%d name=%s", p + g_root_len, type,
+                   f->level, p + f->base);
+  if (type != FTW_NS)
+    n += snprintf(line + n, sizeof(line) - n, " mode=%o", (unsigned)st->st_mode);
+  if (type == FTW_F)
+    n += snprintf(line + n, sizeof(line) - n, " size=%lld", (long long)st->st_size);
+  if (g_chdir) snprintf(line + n, sizeof(line) - n, " here=%d", lstat(p + f->base, &here) == 0);
+  AddLine(line);
+  return 0;
+}
+
+static int FtwLine(const char* p, const struct stat* st, int type) {
+  struct FTW f = {(int)(strrchr(p, '/') - p + 1), -1};
+  return WalkLine(p, st, type, &f);
+}
+
+static void PrintLines(const char* title, int rc) {
+  qsort(lines, nlines, sizeof(char*), CompareStrings);
+  printf("== %s: rc=%d errno=%d\n", title, rc, rc == -1 ? errno : 0);
+  for (size_t i = 0; i < nlines; i++) {
+    printf("%s\n", lines[i]);
+    free(lines[i]);
+  }
+  nlines = 0;
+}
+
+static int Walks(const char* root) {
+  static const struct {
+    const char* name;
+    int flags;
+  } kWalks[] = {{"nftw PHYS", FTW_PHYS},
+                {"nftw PHYS|DEPTH", FTW_PHYS | FTW_DEPTH},
+                {"nftw PHYS|CHDIR", FTW_PHYS | FTW_CHDIR},
+                {"nftw PHYS|MOUNT", FTW_PHYS | FTW_MOUNT}};
+  char sub[PATH_MAX];
+  snprintf(sub, sizeof(sub), "%s/models--org--m", root);
+  g_root_len = strlen(root);
+  for (size_t i = 0; i < sizeof(kWalks) / sizeof(kWalks[0]); i++) {
+    g_chdir = (kWalks[i].flags & FTW_CHDIR) != 0;
+    errno = 0;
+    int rc = nftw(root, WalkLine, 8, kWalks[i].flags);
+    PrintLines(kWalks[i].name, rc);
+    errno = 0;
+    rc = nftw(sub, WalkLine, 8, kWalks[i].flags);  /* a repo: the walk starts virtual */
+    PrintLines(kWalks[i].name, rc);
+  }
+  /* Following symlinks: not over the symlink loop, where the walk stops with ELOOP at a point
+   * that depends on the listing order. */
+  static const char* kFollowed[] = {"datasets--org--d", "models--org--m/snapshots/rev1/sub"};
+  g_chdir = 0;
+  for (size_t i = 0; i < sizeof(kFollowed) / sizeof(kFollowed[0]); i++) {
+    snprintf(sub, sizeof(sub), "%s/%s", root, kFollowed[i]);
+    errno = 0;
+    int rc = nftw(sub, WalkLine, 8, 0);
+    PrintLines("nftw 0", rc);
+    errno = 0;
+    rc = nftw(sub, WalkLine, 8, FTW_DEPTH | FTW_CHDIR);
+    PrintLines("nftw DEPTH|CHDIR", rc);
+    errno = 0;
+    rc = ftw(sub, FtwLine, 8);
+    PrintLines("ftw", rc);
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc != 3) {
-    fprintf(stderr, "usage: probe tree|errors|checks ROOT\n");
+    fprintf(stderr, "usage: probe tree|errors|checks|walks ROOT\n");
     return 2;
   }
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (strcmp(argv[1], "tree") == 0) return Tree(argv[2]);
   if (strcmp(argv[1], "errors") == 0) return Errors(argv[2]);
   if (strcmp(argv[1], "checks") == 0) return Checks(argv[2]);
+  if (strcmp(argv[1], "walks") == 0) return Walks(argv[2]);
   return 2;
 }

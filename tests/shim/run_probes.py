@@ -135,7 +135,7 @@ def main():
         ok &= check_refresh(args.push, store, native, prefix, env, venv)
         for probe in args.probes:
             name = os.path.basename(probe)
-            for mode in ("tree", "errors"):
+            for mode in ("tree", "errors", "walks"):
                 rc_n, out_n, err_n = run([probe, mode, native])
                 rc_v, out_v, err_v = run([probe, mode, prefix], venv)
                 if rc_n != 0 or rc_v != 0 or out_n != out_v:
