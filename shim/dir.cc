@@ -92,7 +92,14 @@ DIR* OpenDirAt(int dirfd, const char* path) {
     }
     return d;
   };
-  if (!Enter(dirfd, path)) return real(nullptr);
+  if (!Enter(dirfd, path)) {
+    DIR* d = real(nullptr);
+    char again[hfshim::kVfsPathMax];
+    if (d == nullptr && RetryThroughLink(dirfd, path, true, again)) {
+      return OpenDirAt(AT_FDCWD, again);
+    }
+    return d;
+  }
   Scope scope;
   return scope.Run(
       static_cast<DIR*>(nullptr),

@@ -25,7 +25,14 @@ int RealOpenAt(int dirfd, const char* path, int flags, mode_t mode) {
 namespace hfshim::shim {
 
 int OpenAt(int dirfd, const char* path, int flags, mode_t mode) {
-  if (!Enter(dirfd, path)) return RealOpenAt(dirfd, path, flags, mode);
+  if (!Enter(dirfd, path)) {
+    const int fd = RealOpenAt(dirfd, path, flags, mode);
+    char again[hfshim::kVfsPathMax];
+    if (fd < 0 && RetryThroughLink(dirfd, path, (flags & O_NOFOLLOW) == 0, again)) {
+      return OpenAt(AT_FDCWD, again, flags, mode);
+    }
+    return fd;
+  }
   Scope scope;
   return scope.Run(
       -1,

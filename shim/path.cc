@@ -48,7 +48,14 @@ char* Realpath(const char* path, char* resolved) {
     errno = EINVAL;
     return nullptr;
   }
-  if (!Enter(AT_FDCWD, path)) return REAL(realpath)(path, resolved);
+  if (!Enter(AT_FDCWD, path)) {
+    char* r = REAL(realpath)(path, resolved);
+    char again[hfshim::kVfsPathMax];
+    if (r == nullptr && RetryThroughLink(AT_FDCWD, path, true, again)) {
+      return Realpath(again, resolved);
+    }
+    return r;
+  }
   Scope scope;
   return scope.Run(
       static_cast<char*>(nullptr),
@@ -177,6 +184,8 @@ EXPORT int chdir(const char* path) {
   }
   if (!Enter(AT_FDCWD, path)) {
     rc = REAL(chdir)(path);
+    char again[hfshim::kVfsPathMax];
+    if (rc != 0 && RetryThroughLink(AT_FDCWD, path, true, again)) return chdir(again);
   } else {
     Scope scope;
     rc = scope.Run(

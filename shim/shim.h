@@ -35,6 +35,7 @@
 #include <cerrno>
 #include <new>
 
+#include "core/vfs/link_resolver.h"
 #include "core/vfs/path_router.h"
 #include "core/vfs/vfs.h"
 
@@ -145,6 +146,18 @@ inline const char* AtPath(const char* rewritten, const char* path) {
 inline bool IsNull(const void* p) {
   __asm__("" : "+r"(p));
   return p == nullptr;
+}
+
+// After a passthrough call on (dirfd, path) failed: true when the kernel's walk went through a
+// symlink into the prefix (core/vfs/link_resolver.h), with `again` (kVfsPathMax bytes) the path
+// to make the call on; false with errno untouched otherwise (also for errors other than ENOENT
+// and ENOTDIR, in core's own calls, before start-up and in a vfork child).
+inline bool RetryThroughLink(int dirfd, const char* path, bool follow_last, char* again) {
+  if ((errno != ENOENT && errno != ENOTDIR) || t_depth != 0 || !Ready() || IsNull(path) ||
+      !OwnerProcess()) {
+    return false;
+  }
+  return ResolveIntoPrefix(dirfd, path, follow_last, again);
 }
 
 // Fortify failure (glibc's __chk_fail prints "buffer overflow detected" and aborts).

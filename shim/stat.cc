@@ -61,7 +61,14 @@ int StatAt(int dirfd, const char* path, struct stat* st, int flags) {
     if (dirfd == AT_FDCWD) return RealFstatAt(dirfd, path, st, flags);
     return FstatFd(dirfd, st);
   }
-  if (!Enter(dirfd, path)) return RealFstatAt(dirfd, path, st, flags);
+  if (!Enter(dirfd, path)) {
+    const int rc = RealFstatAt(dirfd, path, st, flags);
+    char again[hfshim::kVfsPathMax];
+    if (rc != 0 && RetryThroughLink(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0, again)) {
+      return StatAt(AT_FDCWD, again, st, flags);
+    }
+    return rc;
+  }
   Scope scope;
   return scope.Run(
       -1,
@@ -113,7 +120,14 @@ EXPORT int statx(int dirfd, const char* path, int flags, unsigned mask, struct s
     if (virtualized) hfshim::StatToStatx(st, stx);
     return rc;
   }
-  if (!Enter(dirfd, path)) return RealStatx(dirfd, path, flags, mask, stx);
+  if (!Enter(dirfd, path)) {
+    const int rc = RealStatx(dirfd, path, flags, mask, stx);
+    char again[hfshim::kVfsPathMax];
+    if (rc != 0 && RetryThroughLink(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0, again)) {
+      return statx(AT_FDCWD, again, flags, mask, stx);
+    }
+    return rc;
+  }
   Scope scope;
   return scope.Run(
       -1,
@@ -137,7 +151,14 @@ int AccessAt(int dirfd, const char* path, int mode, int flags) {
     }
     return real_faccessat(fd, p, mode, flags);
   };
-  if (!Enter(dirfd, path)) return real(dirfd, path);
+  if (!Enter(dirfd, path)) {
+    const int rc = real(dirfd, path);
+    char again[hfshim::kVfsPathMax];
+    if (rc != 0 && RetryThroughLink(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0, again)) {
+      return AccessAt(AT_FDCWD, again, mode, flags);
+    }
+    return rc;
+  }
   Scope scope;
   return scope.Run(
       -1,

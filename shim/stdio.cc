@@ -50,7 +50,14 @@ int CompleteIfLazy(Vfs& vfs, int fd) {
 }  // namespace
 
 EXPORT FILE* fopen(const char* path, const char* mode) {
-  if (IsNull(mode) || !Enter(AT_FDCWD, path)) return REAL(fopen)(path, mode);
+  if (IsNull(mode) || !Enter(AT_FDCWD, path)) {
+    FILE* f = REAL(fopen)(path, mode);
+    char again[hfshim::kVfsPathMax];
+    if (f == nullptr && !IsNull(mode) && RetryThroughLink(AT_FDCWD, path, true, again)) {
+      return fopen(again, mode);
+    }
+    return f;
+  }
   const int flags = FlagsForMode(mode);
   if (flags < 0) return REAL(fopen)(path, mode);  // glibc answers EINVAL
   Scope scope;

@@ -121,6 +121,21 @@ print("o_directory", code(lambda: os.open(f, os.O_RDONLY | os.O_DIRECTORY)))
 print("dotdot", os.path.realpath(os.path.join(snap, rev, "..", rev, "config.json")) ==
       os.path.realpath(f))
 print("makedirs-exist-ok", code(lambda: os.makedirs(snap, exist_ok=True)))
+# Symlinks from outside the prefix into it (ln -s .../snapshots/<rev> ./model) are followed.
+import tempfile
+out = tempfile.mkdtemp()
+os.symlink(os.path.join(snap, rev), os.path.join(out, "model"))
+os.symlink(f, os.path.join(out, "config.json"))
+os.symlink("model", os.path.join(out, "chain"))
+print("outside-link-dir", sorted(os.listdir(os.path.join(out, "model"))) ==
+      sorted(os.listdir(os.path.join(snap, rev))))
+print("outside-link-file", open(os.path.join(out, "config.json"), "rb").read() ==
+      open(f, "rb").read() and os.stat(os.path.join(out, "config.json")).st_ino == os.stat(f).st_ino)
+print("outside-link-chain", open(os.path.join(out, "chain", "config.json"), "rb").read() ==
+      open(f, "rb").read())
+print("outside-link-missing", code(lambda: os.stat(os.path.join(out, "model", "nope"))),
+      code(lambda: os.stat(os.path.join(out, "nope"))))
+print("outside-link-write", code(lambda: open(os.path.join(out, "model", "new.txt"), "w")))
 # ".." above the prefix root and back in names the same entries.
 again = os.path.join(root, "..", os.path.basename(root))
 print("dotdot-root", sorted(os.listdir(again)) == sorted(os.listdir(root)))
@@ -178,6 +193,9 @@ def group_errors(w, c):
               "missing": "ENOENT", "notdir": "ENOTDIR", "trailing-slash": "ENOTDIR",
               "nofollow": "ELOOP", "o_directory": "ENOTDIR", "dotdot": "True",
               "makedirs-exist-ok": "ok", "dotdot-root": "True", "dotdot-reenter": "True",
+              "outside-link-dir": "True", "outside-link-file": "True",
+              "outside-link-chain": "True", "outside-link-missing": "ENOENT ENOENT",
+              "outside-link-write": "EROFS",
               "fdlink-open-w": "EROFS", "fdlink-truncate": "EROFS",
               "fdlink-chmod": "EROFS", "fdlink-access-w": "False", "fdlink-unchanged": "True",
               "fdlink-stat": "True", "fdlink-reopen": "True", "open-rdonly-creat": "ok",

@@ -3,6 +3,7 @@
 #include "core/vfs/prefix.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <map>
@@ -10,6 +11,7 @@
 
 #include "core/config/config.h"
 #include "core/vfs/fd_table.h"
+#include "core/vfs/link_resolver.h"
 #include "core/vfs/path_router.h"
 #include "gtest/gtest.h"
 
@@ -118,6 +120,42 @@ TEST(RouterTest, FastFilter) {
   errno = 1234;
   MaybeVirtual(AT_FDCWD, "../../x");
   EXPECT_EQ(errno, 1234);
+}
+
+TEST(RouterTest, SymlinksFromOutsideIntoThePrefixAreFollowedIn) {
+  char tmpl[] = "/tmp/hfshim-links-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string tmp = tmpl;
+  ASSERT_EQ(mkdir((tmp + "/hub").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((tmp + "/out").c_str(), 0755), 0);
+  ASSERT_TRUE(InitRouterWith(tmp + "/hub", "/tmp/ph"));
+  // models--x does not exist on disk: it is virtual.
+  ASSERT_EQ(symlink((tmp + "/hub/models--x/snapshots/r").c_str(), (tmp + "/out/snap").c_str()), 0);
+  ASSERT_EQ(symlink("../hub/models--x", (tmp + "/out/rel").c_str()), 0);
+  ASSERT_EQ(symlink("snap", (tmp + "/out/chain").c_str()), 0);
+  ASSERT_EQ(symlink("loop", (tmp + "/out/loop").c_str()), 0);
+  char out[kVfsPathMax];
+  ASSERT_TRUE(ResolveIntoPrefix(AT_FDCWD, (tmp + "/out/snap/config.json").c_str(), true, out));
+  EXPECT_EQ(std::string(out), tmp + "/hub/models--x/snapshots/r/config.json");
+  ASSERT_TRUE(ResolveIntoPrefix(AT_FDCWD, (tmp + "/out/chain/a/../b").c_str(), true, out));
+  EXPECT_EQ(std::string(out), tmp + "/hub/models--x/snapshots/r/a/../b");
+  ASSERT_TRUE(ResolveIntoPrefix(AT_FDCWD, (tmp + "/out/rel/refs").c_str(), true, out));
+  EXPECT_EQ(std::string(out), tmp + "/hub/models--x/refs");
+  const int dir = open((tmp + "/out").c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(dir, 0);
+  ASSERT_TRUE(ResolveIntoPrefix(dir, "snap", true, out));
+  EXPECT_EQ(std::string(out), tmp + "/hub/models--x/snapshots/r");
+  EXPECT_FALSE(ResolveIntoPrefix(dir, "snap", false, out));  // lstat of the link itself
+  close(dir);
+  errno = 1234;
+  EXPECT_FALSE(ResolveIntoPrefix(AT_FDCWD, (tmp + "/out/missing/x").c_str(), true, out));
+  EXPECT_FALSE(ResolveIntoPrefix(AT_FDCWD, (tmp + "/out/loop/x").c_str(), true, out));
+  EXPECT_FALSE(ResolveIntoPrefix(AT_FDCWD, "/etc/passwd/x", true, out));
+  EXPECT_EQ(errno, 1234);
+  for (const char* l : {"snap", "rel", "chain", "loop"}) unlink((tmp + "/out/" + l).c_str());
+  rmdir((tmp + "/out").c_str());
+  rmdir((tmp + "/hub").c_str());
+  rmdir(tmp.c_str());
 }
 
 TEST(RouterTest, FdSpelledAsAPath) {

@@ -1,0 +1,116 @@
+#include "core/vfs/link_resolver.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "absl/strings/string_view.h"
+#include "core/vfs/path_router.h"
+#include "core/vfs/prefix.h"
+#include "core/vfs/raw_syscall.h"
+
+namespace hfshim {
+namespace {
+
+constexpr int kMaxLinks = 40;  // the kernel's limit on symlinks followed in one walk
+
+// Whether resolved absolute path `p` is the prefix (its real form) or under it.
+bool UnderPrefix(absl::string_view p) {
+  const absl::string_view real = RouterPrefix().real();
+  return p.substr(0, real.size()) == real && (p.size() == real.size() || p[real.size()] == '/');
+}
+
+// The walk's starting directory for a relative path, into `cur` (kVfsPathMax bytes); its length
+// (0 for "/"), or -1.
+long StartDir(int dirfd, char* cur) {
+  long n;
+  if (dirfd == AT_FDCWD) {
+    n = RawSyscall(SYS_getcwd, cur, kVfsPathMax);  // the length with the NUL
+    if (n <= 0) return -1;
+    n = static_cast<long>(std::strlen(cur));
+  } else {
+    char link[32];
+    std::snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+    n = RawSyscall(SYS_readlinkat, AT_FDCWD, link, cur, kVfsPathMax - 1);
+    if (n <= 0) return -1;
+    cur[n] = '\0';
+  }
+  if (cur[0] != '/') return -1;
+  return n == 1 ? 0 : n;
+}
+
+}  // namespace
+
+bool ResolveIntoPrefix(int dirfd, const char* path, bool follow_last, char* out) {
+  if (path == nullptr || path[0] == '\0' || !RouterEnabled()) return false;
+  const int saved = errno;
+  char cur[kVfsPathMax];   // the directory resolved so far, absolute ("" for "/")
+  char rest[kVfsPathMax];  // the path still to walk
+  long cur_len = 0;
+  if (path[0] != '/' && (cur_len = StartDir(dirfd, cur)) < 0) return false;
+  size_t rest_len = std::strlen(path);
+  if (rest_len >= kVfsPathMax) return false;
+  std::memcpy(rest, path, rest_len + 1);
+  bool entered = false;
+  int links = 0;
+  size_t pos = 0;
+  while (true) {
+    while (pos < rest_len && rest[pos] == '/') ++pos;
+    if (pos == rest_len) break;  // walked it all without entering the prefix
+    size_t end = pos;
+    while (end < rest_len && rest[end] != '/') ++end;
+    const absl::string_view comp(rest + pos, end - pos);
+    size_t after = end;
+    while (after < rest_len && rest[after] == '/') ++after;
+    const bool last = after == rest_len;
+    pos = end;
+    if (comp == ".") continue;
+    if (comp == "..") {
+      while (cur_len > 0 && cur[cur_len - 1] != '/') --cur_len;
+      if (cur_len > 0) --cur_len;  // the slash; "/.." stays "/"
+      continue;
+    }
+    const size_t next_len = static_cast<size_t>(cur_len) + 1 + comp.size();
+    if (next_len >= kVfsPathMax) break;
+    cur[cur_len] = '/';
+    std::memcpy(cur + cur_len + 1, comp.data(), comp.size());
+    cur[next_len] = '\0';
+    if (UnderPrefix(absl::string_view(cur, next_len))) {
+      if (next_len + (rest_len - pos) >= kVfsPathMax) break;
+      std::memcpy(out, cur, next_len);
+      std::memcpy(out + next_len, rest + pos, rest_len - pos);
+      out[next_len + rest_len - pos] = '\0';
+      entered = true;
+      break;
+    }
+    struct stat st;
+    if (RawSyscall(SYS_newfstatat, AT_FDCWD, cur, &st, AT_SYMLINK_NOFOLLOW) != 0) break;
+    if (S_ISLNK(st.st_mode) && (!last || follow_last)) {
+      char target[kVfsPathMax];
+      const long t = RawSyscall(SYS_readlinkat, AT_FDCWD, cur, target, sizeof(target));
+      if (++links > kMaxLinks || t <= 0 ||
+          static_cast<size_t>(t) + (rest_len - pos) >= kVfsPathMax) {
+        break;
+      }
+      // The target replaces the link: walked from the link's directory (cur as it was), or
+      // from "/" when absolute.
+      std::memmove(rest + t, rest + pos, rest_len - pos);
+      std::memcpy(rest, target, static_cast<size_t>(t));
+      rest_len = static_cast<size_t>(t) + (rest_len - pos);
+      rest[rest_len] = '\0';
+      pos = 0;
+      if (target[0] == '/') cur_len = 0;
+      continue;
+    }
+    if (!last && !S_ISDIR(st.st_mode)) break;  // ENOTDIR for the kernel too
+    cur_len = static_cast<long>(next_len);
+  }
+  errno = saved;
+  return entered;
+}
+
+}  // namespace hfshim
