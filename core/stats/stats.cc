@@ -85,6 +85,16 @@ std::string StatsDir() {
   return "/dev/shm/hfshim-" + std::to_string(getuid());
 }
 
+std::vector<std::string> StatsDirsToRead() {
+  const std::string own = StatsDir();
+  const std::string uid = std::to_string(getuid());
+  const std::string login = "/run/user/" + uid + "/hfshim/stats";
+  const std::string shm = "/dev/shm/hfshim-" + uid;
+  if (own == login) return {own, shm};
+  if (own == shm) return {own, login};
+  return {own};
+}
+
 bool StartStats() {
   if (g_segment != nullptr) return true;
   const std::string dir = StatsDir();

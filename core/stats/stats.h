@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace hfshim {
 
@@ -56,6 +57,13 @@ uint64_t CounterValue(Counter c);
 // The directory holding segments: $XDG_RUNTIME_DIR/hfshim/stats if set, else
 // /dev/shm/hfshim-<uid>. Created 0700 by StartStats().
 std::string StatsDir();
+
+// The directories a reader looks in for this user's segments: StatsDir(), and when that is one
+// of the two default places (XDG_RUNTIME_DIR unset, or the systemd default /run/user/<uid>),
+// the other one too, so a job started from a login session and a reader without one (cron,
+// sudo -u, a container exec) still see each other. A custom XDG_RUNTIME_DIR (tests) is kept
+// alone.
+std::vector<std::string> StatsDirsToRead();
 
 // Maps this process's segment (creating the file) and moves the counters there, keeping the
 // values counted so far. Idempotent. Returns false (counters stay local) if the directory is not

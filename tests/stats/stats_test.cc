@@ -129,6 +129,25 @@ TEST_F(StatsTest, MalformedSegmentIsSkipped) {
   EXPECT_NE(Find(*segments, getpid()), nullptr);
 }
 
+TEST(StatsDirTest, ReadersLookInBothDefaultPlacesButKeepACustomOneAlone) {
+  const char* saved = std::getenv("XDG_RUNTIME_DIR");
+  const std::string saved_value = saved ? saved : "";
+  const std::string uid = std::to_string(getuid());
+  const std::string login = "/run/user/" + uid + "/hfshim/stats";
+  const std::string shm = "/dev/shm/hfshim-" + uid;
+  unsetenv("XDG_RUNTIME_DIR");
+  EXPECT_EQ(StatsDirsToRead(), (std::vector<std::string>{shm, login}));
+  setenv("XDG_RUNTIME_DIR", ("/run/user/" + uid).c_str(), 1);
+  EXPECT_EQ(StatsDirsToRead(), (std::vector<std::string>{login, shm}));
+  setenv("XDG_RUNTIME_DIR", "/tmp/custom-run", 1);
+  EXPECT_EQ(StatsDirsToRead(), (std::vector<std::string>{"/tmp/custom-run/hfshim/stats"}));
+  if (saved) {
+    setenv("XDG_RUNTIME_DIR", saved_value.c_str(), 1);
+  } else {
+    unsetenv("XDG_RUNTIME_DIR");
+  }
+}
+
 TEST(CounterTableTest, EveryCounterHasNameUnitAndHelp) {
   for (size_t i = 0; i < kCounterCount; ++i) {
     const CounterInfo& info = InfoFor(static_cast<Counter>(i));

@@ -49,7 +49,8 @@ constexpr char kUsage[] =
     "  --version          print the version and exit\n"
     "\n"
     "Options outside these three forms cannot be combined (usage error).\n"
-    "Segments live in $XDG_RUNTIME_DIR/hfshim/stats or /dev/shm/hfshim-<uid>; those of exited\n"
+    "Segments live in $XDG_RUNTIME_DIR/hfshim/stats or /dev/shm/hfshim-<uid> (both are read\n"
+    "when XDG_RUNTIME_DIR is unset or /run/user/<uid>); those of exited\n"
     "processes are removed. Exit status: 0 ok, 1 failure (also: a --pid that is not a shimmed\n"
     "process), 2 usage error.\n";
 
@@ -121,12 +122,26 @@ absl::Status CheckPidsFound(const Options& o, const std::vector<SegmentSnapshot>
 }
 
 std::vector<SegmentSnapshot> Snapshot(const Options& o, bool* ok) {
-  auto all = ReadSegments(StatsDir(), /*remove_stale=*/true);
-  if (!all.ok()) {
-    std::cerr << "hfshim-stat: " << all.status().message() << "\n";
-    *ok = false;
-    return {};
+  absl::StatusOr<std::vector<SegmentSnapshot>> all;
+  for (const std::string& dir : StatsDirsToRead()) {
+    auto some = ReadSegments(dir, /*remove_stale=*/true);
+    if (!some.ok()) {
+      std::cerr << "hfshim-stat: " << some.status().message() << "\n";
+      *ok = false;
+      return {};
+    }
+    if (!all.ok() || all->empty()) {
+      all = std::move(some);
+    } else {
+      all->insert(all->end(), some->begin(), some->end());
+    }
   }
+  std::sort(all->begin(), all->end(),
+            [](const SegmentSnapshot& a, const SegmentSnapshot& b) { return a.pid < b.pid; });
+  all->erase(std::unique(
+                 all->begin(), all->end(),  // one directory reached by two names
+                 [](const SegmentSnapshot& a, const SegmentSnapshot& b) { return a.pid == b.pid; }),
+             all->end());
   *ok = true;
   if (o.pids.empty()) return *std::move(all);
   std::vector<SegmentSnapshot> out;
