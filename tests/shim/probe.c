@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -239,6 +240,21 @@ static int Checks(const char* root) {
   struct stat st, st2;
 #define P(rel) (snprintf(p, sizeof(p), "%s/%s", root, rel), p)
   const char* cfg_rel = "models--org--m/snapshots/rev1/config.json";
+
+  /* dlopen of a library in the virtual tree (the loader opens it behind every wrapper); a name
+   * without '/' is still searched as usual. */
+  void* lib = dlopen(P("models--org--m/snapshots/rev1/libz.so"), RTLD_NOW | RTLD_LOCAL);
+  CHECK(lib != NULL, "dlopen of a virtual library: %s", dlerror());
+  if (lib != NULL) {
+    const char* (*version)(void) = (const char* (*)(void))dlsym(lib, "zlibVersion");
+    CHECK(version != NULL && version()[0] != '\0', "dlsym in a virtual library");
+    dlclose(lib);
+  }
+  CHECK(dlopen(P("models--org--m/snapshots/rev1/nope.so"), RTLD_NOW) == NULL,
+        "dlopen of a missing virtual library fails");
+  void* libm = dlopen("libm.so.6", RTLD_NOW);
+  CHECK(libm != NULL, "dlopen by name: %s", dlerror());
+  if (libm != NULL) dlclose(libm);
 
   /* Write intents are refused with EROFS; the real part of the union stays writable. */
   errno = 0;

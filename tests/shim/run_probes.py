@@ -31,6 +31,9 @@ def make_tree(root):
     os.symlink("../../blobs/" + sha, os.path.join(m, "snapshots", "rev1", "config.json"))
     os.symlink("../../../blobs/big.bin", os.path.join(m, "snapshots", "rev1", "sub", "model.bin"))
     os.symlink("loop", os.path.join(m, "snapshots", "rev1", "loop"))
+    # A shared library shipped in a repo (dlopen'ed by the checks).
+    shutil.copyfile("/usr/lib/x86_64-linux-gnu/libz.so.1", os.path.join(m, "blobs", "libz"))
+    os.symlink("../../blobs/libz", os.path.join(m, "snapshots", "rev1", "libz.so"))
     os.chmod(os.path.join(m, "refs", "main"), 0o600)
     d = os.path.join(root, "datasets--org--d")
     os.makedirs(os.path.join(d, "data"))
