@@ -94,9 +94,9 @@ DIR* OpenDirAt(int dirfd, const char* path) {
   };
   if (!Enter(dirfd, path)) {
     DIR* d = real(nullptr);
-    char again[hfshim::kVfsPathMax];
-    if (d == nullptr && RetryThroughLink(dirfd, path, true, again)) {
-      return OpenDirAt(AT_FDCWD, again);
+    if (d == nullptr && MayRetryThroughLink()) {
+      return RetryThroughLink(d, dirfd, path, true,
+                              [&](const char* p) { return OpenDirAt(AT_FDCWD, p); });
     }
     return d;
   }

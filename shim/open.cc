@@ -27,9 +27,9 @@ namespace hfshim::shim {
 int OpenAt(int dirfd, const char* path, int flags, mode_t mode) {
   if (!Enter(dirfd, path)) {
     const int fd = RealOpenAt(dirfd, path, flags, mode);
-    char again[hfshim::kVfsPathMax];
-    if (fd < 0 && RetryThroughLink(dirfd, path, (flags & O_NOFOLLOW) == 0, again)) {
-      return OpenAt(AT_FDCWD, again, flags, mode);
+    if (fd < 0 && MayRetryThroughLink()) {
+      return RetryThroughLink(fd, dirfd, path, (flags & O_NOFOLLOW) == 0,
+                              [&](const char* p) { return OpenAt(AT_FDCWD, p, flags, mode); });
     }
     return fd;
   }

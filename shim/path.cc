@@ -50,9 +50,9 @@ char* Realpath(const char* path, char* resolved) {
   }
   if (!Enter(AT_FDCWD, path)) {
     char* r = REAL(realpath)(path, resolved);
-    char again[hfshim::kVfsPathMax];
-    if (r == nullptr && RetryThroughLink(AT_FDCWD, path, true, again)) {
-      return Realpath(again, resolved);
+    if (r == nullptr && MayRetryThroughLink()) {
+      return RetryThroughLink(r, AT_FDCWD, path, true,
+                              [&](const char* p) { return Realpath(p, resolved); });
     }
     return r;
   }
@@ -184,8 +184,9 @@ EXPORT int chdir(const char* path) {
   }
   if (!Enter(AT_FDCWD, path)) {
     rc = REAL(chdir)(path);
-    char again[hfshim::kVfsPathMax];
-    if (rc != 0 && RetryThroughLink(AT_FDCWD, path, true, again)) return chdir(again);
+    if (rc != 0 && MayRetryThroughLink()) {
+      return RetryThroughLink(rc, AT_FDCWD, path, true, [](const char* p) { return chdir(p); });
+    }
   } else {
     Scope scope;
     rc = scope.Run(

@@ -148,16 +148,24 @@ inline bool IsNull(const void* p) {
   return p == nullptr;
 }
 
-// After a passthrough call on (dirfd, path) failed: true when the kernel's walk went through a
-// symlink into the prefix (core/vfs/link_resolver.h), with `again` (kVfsPathMax bytes) the path
-// to make the call on; false with errno untouched otherwise (also for errors other than ENOENT
-// and ENOTDIR, in core's own calls, before start-up and in a vfork child).
-inline bool RetryThroughLink(int dirfd, const char* path, bool follow_last, char* again) {
-  if ((errno != ENOENT && errno != ENOTDIR) || t_depth != 0 || !Ready() || IsNull(path) ||
-      !OwnerProcess()) {
-    return false;
+// After a passthrough call failed: whether the kernel's walk may have gone through a symlink
+// into the prefix (errno ENOENT or ENOTDIR, in a program's own call after start-up), so that
+// RetryThroughLink is worth asking.
+inline bool MayRetryThroughLink() {
+  return (errno == ENOENT || errno == ENOTDIR) && t_depth == 0 && Ready();
+}
+
+// The failed call made again as `call(path)` on the path from the prefix on, if the walk of
+// (dirfd, path) enters the prefix through a symlink (core/vfs/link_resolver.h); else `failed`,
+// with errno untouched. Out of line: its path buffer stays off the wrappers' fast path.
+template <typename R, typename Call>
+[[gnu::noinline, gnu::cold]] R RetryThroughLink(R failed, int dirfd, const char* path,
+                                                bool follow_last, Call&& call) {
+  char again[kVfsPathMax];
+  if (IsNull(path) || !OwnerProcess() || !ResolveIntoPrefix(dirfd, path, follow_last, again)) {
+    return failed;
   }
-  return ResolveIntoPrefix(dirfd, path, follow_last, again);
+  return call(again);
 }
 
 // Fortify failure (glibc's __chk_fail prints "buffer overflow detected" and aborts).

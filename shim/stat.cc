@@ -63,9 +63,9 @@ int StatAt(int dirfd, const char* path, struct stat* st, int flags) {
   }
   if (!Enter(dirfd, path)) {
     const int rc = RealFstatAt(dirfd, path, st, flags);
-    char again[hfshim::kVfsPathMax];
-    if (rc != 0 && RetryThroughLink(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0, again)) {
-      return StatAt(AT_FDCWD, again, st, flags);
+    if (rc != 0 && MayRetryThroughLink()) {
+      return RetryThroughLink(rc, dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0,
+                              [&](const char* p) { return StatAt(AT_FDCWD, p, st, flags); });
     }
     return rc;
   }
@@ -122,9 +122,9 @@ EXPORT int statx(int dirfd, const char* path, int flags, unsigned mask, struct s
   }
   if (!Enter(dirfd, path)) {
     const int rc = RealStatx(dirfd, path, flags, mask, stx);
-    char again[hfshim::kVfsPathMax];
-    if (rc != 0 && RetryThroughLink(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0, again)) {
-      return statx(AT_FDCWD, again, flags, mask, stx);
+    if (rc != 0 && MayRetryThroughLink()) {
+      return RetryThroughLink(rc, dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0,
+                              [&](const char* p) { return statx(AT_FDCWD, p, flags, mask, stx); });
     }
     return rc;
   }
@@ -153,9 +153,9 @@ int AccessAt(int dirfd, const char* path, int mode, int flags) {
   };
   if (!Enter(dirfd, path)) {
     const int rc = real(dirfd, path);
-    char again[hfshim::kVfsPathMax];
-    if (rc != 0 && RetryThroughLink(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0, again)) {
-      return AccessAt(AT_FDCWD, again, mode, flags);
+    if (rc != 0 && MayRetryThroughLink()) {
+      return RetryThroughLink(rc, dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0,
+                              [&](const char* p) { return AccessAt(AT_FDCWD, p, mode, flags); });
     }
     return rc;
   }

@@ -52,9 +52,9 @@ int CompleteIfLazy(Vfs& vfs, int fd) {
 EXPORT FILE* fopen(const char* path, const char* mode) {
   if (IsNull(mode) || !Enter(AT_FDCWD, path)) {
     FILE* f = REAL(fopen)(path, mode);
-    char again[hfshim::kVfsPathMax];
-    if (f == nullptr && !IsNull(mode) && RetryThroughLink(AT_FDCWD, path, true, again)) {
-      return fopen(again, mode);
+    if (f == nullptr && !IsNull(mode) && MayRetryThroughLink()) {
+      return RetryThroughLink(f, AT_FDCWD, path, true,
+                              [&](const char* p) { return fopen(p, mode); });
     }
     return f;
   }

@@ -4,11 +4,14 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 
 #include "absl/strings/string_view.h"
+#include "core/base/hash.h"
 #include "core/vfs/path_router.h"
 #include "core/vfs/prefix.h"
 #include "core/vfs/raw_syscall.h"
@@ -17,6 +20,33 @@ namespace hfshim {
 namespace {
 
 constexpr int kMaxLinks = 40;  // the kernel's limit on symlinks followed in one walk
+
+// Absolute paths whose walk found no way into the prefix, remembered for a second: a program
+// that misses the same path again and again (a poll, a retry loop, a benchmark) pays the walk
+// once, not each time (a miss outside the prefix then costs the shim ~20 ns, not ~1 us). A link
+// made at such a path within that second is followed from the next second on. Direct-mapped:
+// each slot holds the top 44 bits of a path hash and the second (mod 2^20) it was walked.
+constexpr size_t kMissSlots = 4096;
+constexpr uint64_t kSecondBits = 20, kSecondMask = (uint64_t{1} << kSecondBits) - 1;
+std::atomic<uint64_t> g_misses[kMissSlots];
+
+uint64_t CoarseSeconds() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<uint64_t>(ts.tv_sec);
+}
+
+bool RecentMiss(uint64_t hash) {
+  const uint64_t v = g_misses[hash % kMissSlots].load(std::memory_order_relaxed);
+  return v != 0 && (v >> kSecondBits) == (hash >> kSecondBits) &&
+         ((CoarseSeconds() - v) & kSecondMask) == 0;
+}
+
+void RememberMiss(uint64_t hash) {
+  g_misses[hash % kMissSlots].store(
+      ((hash >> kSecondBits) << kSecondBits) | (CoarseSeconds() & kSecondMask),
+      std::memory_order_relaxed);
+}
 
 // Whether resolved absolute path `p` is the prefix (its real form) or under it.
 bool UnderPrefix(absl::string_view p) {
@@ -47,6 +77,9 @@ long StartDir(int dirfd, char* cur) {
 
 bool ResolveIntoPrefix(int dirfd, const char* path, bool follow_last, char* out) {
   if (path == nullptr || path[0] == '\0' || !RouterEnabled()) return false;
+  // Absolute paths only: a relative one's walk depends on the working directory or dirfd.
+  const uint64_t hash = path[0] == '/' ? PathHash(path) ^ follow_last : 0;
+  if (hash != 0 && RecentMiss(hash)) return false;
   const int saved = errno;
   char cur[kVfsPathMax];   // the directory resolved so far, absolute ("" for "/")
   char rest[kVfsPathMax];  // the path still to walk
@@ -109,6 +142,7 @@ bool ResolveIntoPrefix(int dirfd, const char* path, bool follow_last, char* out)
     if (!last && !S_ISDIR(st.st_mode)) break;  // ENOTDIR for the kernel too
     cur_len = static_cast<long>(next_len);
   }
+  if (!entered && hash != 0) RememberMiss(hash);
   errno = saved;
   return entered;
 }
