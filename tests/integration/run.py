@@ -136,6 +136,8 @@ print("outside-link-chain", open(os.path.join(out, "chain", "config.json"), "rb"
 print("outside-link-missing", code(lambda: os.stat(os.path.join(out, "model", "nope"))),
       code(lambda: os.stat(os.path.join(out, "nope"))))
 print("outside-link-write", code(lambda: open(os.path.join(out, "model", "new.txt"), "w")))
+import shutil
+shutil.rmtree(out)
 # ".." above the prefix root and back in names the same entries.
 again = os.path.join(root, "..", os.path.basename(root))
 print("dotdot-root", sorted(os.listdir(again)) == sorted(os.listdir(root)))
