@@ -15,6 +15,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "core/base/log.h"
 #include "core/base/posix_error.h"
@@ -40,6 +41,8 @@ constexpr absl::Duration kEvictionPeriod = absl::Seconds(5);
 // training that reopens every file would otherwise pay a utimensat per open once the previous
 // touch is older than the interval (it was 60 s: every open of every epoch longer than a minute).
 constexpr int64_t kTouchAfterSeconds = 3600;
+// Content written or used this recently is never evicted (EvictLeastRecentlyUsed).
+constexpr absl::Duration kKeepRecent = absl::Minutes(1);
 
 class DiskCache final : public ContentCache, public PackFiller::Cache {
  public:
@@ -359,10 +362,19 @@ class DiskCache final : public ContentCache, public PackFiller::Cache {
       last_eviction_ = absl::Now();
       fetched_at_eviction_ = fetched;
     }
-    int n =
-        EvictLeastRecentlyUsed(config_.cache_dirs, config_.cache_size_bytes, config_.free_ratio);
+    bool over = false;
+    int n = EvictLeastRecentlyUsed(config_.cache_dirs, config_.cache_size_bytes, config_.free_ratio,
+                                   kKeepRecent, &over);
     evictions_ += n;
     Count(Counter::kEvictions, n);
+    if (over) {
+      static std::atomic<bool> said{false};
+      LogOnce(&said, LogLevel::kWarn,
+              absl::StrCat("the node cache (", absl::StrJoin(config_.cache_dirs, ":"),
+                           ")'s file system has less than HFSHIM_FREE_RATIO=", config_.free_ratio,
+                           " free, and only content used in the last minute is left to evict, "
+                           "which it keeps: free disk space there or lower HFSHIM_FREE_RATIO"));
+    }
   }
 
   const Config config_;

@@ -27,9 +27,13 @@ absl::Status PrepareCacheDir(Env* env, const std::string& dir);
 // fills: temp files whose writer process is dead (or idle for an hour), hour-old lock and window
 // files, and
 // presence records whose data file is gone. A partial file counts its allocated bytes; it is
-// evicted like complete content (record first, then data).
+// evicted like complete content (record first, then data). To meet `free_ratio` alone, content
+// written or used within `keep_recent` (by mtime) is kept: a process opens what it just fetched
+// by name, and a disk filled by other data must not make the cache evict every fill before its
+// open (the opens failed). *still_over, if given, says whether the limits are still exceeded.
 int EvictLeastRecentlyUsed(const std::vector<std::string>& dirs, uint64_t max_bytes,
-                           double free_ratio);
+                           double free_ratio, absl::Duration keep_recent = absl::ZeroDuration(),
+                           bool* still_over = nullptr);
 
 }  // namespace hfshim
 

@@ -136,7 +136,9 @@ absl::Status PrepareCacheDir(Env* env, const std::string& dir) {
 }
 
 int EvictLeastRecentlyUsed(const std::vector<std::string>& dirs, uint64_t max_bytes,
-                           double free_ratio) {
+                           double free_ratio, absl::Duration keep_recent, bool* still_over) {
+  if (still_over != nullptr) *still_over = false;
+  const int64_t recent_ns = absl::ToUnixNanos(absl::Now() - keep_recent);
   std::vector<CachedFile> files;
   for (const std::string& d : dirs) Collect(d, &files);
   uint64_t total = 0;
@@ -147,14 +149,27 @@ int EvictLeastRecentlyUsed(const std::vector<std::string>& dirs, uint64_t max_by
   std::sort(files.begin(), files.end(),
             [](const CachedFile& a, const CachedFile& b) { return a.used < b.used; });
   int deleted = 0;
+  bool over = true;
   for (const auto& f : files) {
     bool still_low = false;
     for (const std::string& d : dirs) still_low |= LowOnSpace(d, free_ratio);
-    if (total <= max_bytes && !still_low) break;
+    if (total <= max_bytes && !still_low) {
+      over = false;
+      break;
+    }
+    // Recent content goes only for HFSHIM_CACHE_SIZE, which the cache alone fills; a file
+    // system short of free space because of other data does not take it (sorted by use: all
+    // the rest is recent too).
+    if (total <= max_bytes && f.used >= recent_ns) break;
     if (Delete(f)) {
       total -= std::min(total, f.bytes);
       ++deleted;
     }
+  }
+  if (over && still_over != nullptr) {
+    bool still_low = false;
+    for (const std::string& d : dirs) still_low |= LowOnSpace(d, free_ratio);
+    *still_over = total > max_bytes || still_low;
   }
   return deleted;
 }

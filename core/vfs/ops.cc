@@ -201,9 +201,17 @@ Outcome Vfs::Open(int dirfd, absl::string_view path, int flags, mode_t mode) {
     fd = cache_->OpenCached(r.entry.content_hash, flags & (kKeptOpenFlags | O_DIRECT));
   }
   if (!fd.ok()) {
-    Log(LogLevel::kError, absl::StrCat("cannot open cache file ", backing_path, " for ", r.path,
-                                       ": ", fd.status().message()));
-    return Fail(fd.status());
+    // The file exists (the index says so): a cache file evicted after every fetch is an I/O
+    // error of the node cache, not ENOENT.
+    const bool evicted = StatusToErrno(fd.status()) == ENOENT;
+    Log(LogLevel::kError,
+        absl::StrCat("cannot open cache file ", backing_path, " for ", r.path, ": ",
+                     fd.status().message(),
+                     evicted ? "; it was evicted after each of its fetches: the node cache is "
+                               "too small for what is read at once (HFSHIM_CACHE_SIZE)"
+                             : ""));
+    Count(Counter::kErrorsEio);
+    return evicted ? Fail(EIO) : Fail(fd.status());
   }
   return FinishContentOpen(*fd, ContentRecord(r.entry, 0, 0), r.entry.size);
 }

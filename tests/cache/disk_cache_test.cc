@@ -504,6 +504,29 @@ TEST_F(DiskCacheTest, EvictionKeepsTheCacheUnderItsLimit) {
   EXPECT_EQ(EvictLeastRecentlyUsed(config_.cache_dirs, 1 << 20, 0), 0) << "already under";
 }
 
+TEST_F(DiskCacheTest, AFileSystemShortOfSpaceDoesNotTakeWhatWasJustFetched) {
+  // A free ratio no file system meets: other data fills the disk. Evicting everything would
+  // remove each fill before its open (opens failed with ENOENT); recent content is kept.
+  auto cache = NewCache();
+  for (const auto& [path, data] : files_) {
+    ASSERT_TRUE(cache->Materialize(EntryOf(path), *index_, Later()).ok());
+  }
+  const std::string big = cache->PathFor(EntryOf("models--o--m/snapshots/r/big.bin").content_hash);
+  struct timespec old[2] = {{1000, 0}, {1000, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, big.c_str(), old, 0), 0);
+  bool over = false;
+  EXPECT_EQ(EvictLeastRecentlyUsed(config_.cache_dirs, 1ull << 40, 0.99, absl::Minutes(1), &over),
+            1);
+  EXPECT_TRUE(over) << "still short of space: said so";
+  EXPECT_FALSE(cache->Contains(EntryOf("models--o--m/snapshots/r/big.bin").content_hash));
+  for (const auto& [path, data] : files_) {
+    if (path == "models--o--m/snapshots/r/big.bin") continue;
+    EXPECT_TRUE(cache->Contains(EntryOf(path).content_hash)) << path << " was just fetched";
+  }
+  // HFSHIM_CACHE_SIZE, which the cache alone fills, still evicts recent content.
+  EXPECT_GT(EvictLeastRecentlyUsed(config_.cache_dirs, 1, 0, absl::Minutes(1), &over), 0);
+}
+
 TEST_F(DiskCacheTest, LeftoversOfKilledFillsAreRemovedAndLockFilesDoNotPileUp) {
   auto cache = NewCache();
   Entry big = EntryOf("models--o--m/snapshots/r/big.bin");
