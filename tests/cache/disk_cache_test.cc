@@ -505,8 +505,9 @@ TEST_F(DiskCacheTest, EvictionKeepsTheCacheUnderItsLimit) {
 }
 
 TEST_F(DiskCacheTest, AFileSystemShortOfSpaceDoesNotTakeWhatWasJustFetched) {
-  // A free ratio no file system meets: other data fills the disk. Evicting everything would
-  // remove each fill before its open (opens failed with ENOENT); recent content is kept.
+  // A free ratio no file system meets (all of it, while the test's files are there), as when
+  // other data fills the disk. Evicting everything would remove each fill before its open
+  // (opens failed with ENOENT); recent content is kept.
   auto cache = NewCache();
   for (const auto& [path, data] : files_) {
     ASSERT_TRUE(cache->Materialize(EntryOf(path), *index_, Later()).ok());
@@ -515,7 +516,7 @@ TEST_F(DiskCacheTest, AFileSystemShortOfSpaceDoesNotTakeWhatWasJustFetched) {
   struct timespec old[2] = {{1000, 0}, {1000, 0}};
   ASSERT_EQ(utimensat(AT_FDCWD, big.c_str(), old, 0), 0);
   bool over = false;
-  EXPECT_EQ(EvictLeastRecentlyUsed(config_.cache_dirs, 1ull << 40, 0.99, absl::Minutes(1), &over),
+  EXPECT_EQ(EvictLeastRecentlyUsed(config_.cache_dirs, 1ull << 40, 1.0, absl::Minutes(1), &over),
             1);
   EXPECT_TRUE(over) << "still short of space: said so";
   EXPECT_FALSE(cache->Contains(EntryOf("models--o--m/snapshots/r/big.bin").content_hash));
