@@ -33,7 +33,7 @@ __attribute__((visibility("hidden"))) void* hfshim_real_dlopen = nullptr;
 // The path to hand glibc's dlopen for `file`: the node-cache file of a virtual file, else `file`.
 // Also makes sure hfshim_real_dlopen is set (a library's constructor may dlopen before ours ran).
 extern "C" __attribute__((visibility("hidden"))) const char* hfshim_dlopen_path(const char* file) {
-  hfshim_real_dlopen = reinterpret_cast<void*>(REAL(dlopen));
+  if (hfshim_real_dlopen == nullptr) hfshim_real_dlopen = reinterpret_cast<void*>(REAL(dlopen));
   if (IsNull(file) || std::strchr(file, '/') == nullptr || !Enter(AT_FDCWD, file)) return file;
   Scope scope;
   return scope.Run(

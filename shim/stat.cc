@@ -185,9 +185,12 @@ EXPORT int euidaccess(const char* path, int mode) {
 namespace {
 
 // `real(p)` on the path whose file system a statfs of `path` reports: the node cache's for a
-// virtual path (Vfs::Statfs; *is_virtual set), `path` itself otherwise.
+// virtual path (Vfs::Statfs; *is_virtual, if given, set), `path` itself otherwise.
 template <typename Real>
-auto OnStatfsPath(const char* path, Real&& real, bool* is_virtual) -> decltype(real(path)) {
+auto OnStatfsPath(const char* path, Real&& real, bool* is_virtual = nullptr)
+    -> decltype(real(path)) {
+  bool unused;
+  if (is_virtual == nullptr) is_virtual = &unused;
   *is_virtual = false;
   if (!Enter(AT_FDCWD, path)) return real(path);
   Scope scope;
@@ -204,9 +207,7 @@ auto OnStatfsPath(const char* path, Real&& real, bool* is_virtual) -> decltype(r
 }  // namespace
 
 EXPORT int statfs(const char* path, struct statfs* buf) {
-  bool is_virtual;
-  return OnStatfsPath(
-      path, [&](const char* p) { return REAL(statfs)(p, buf); }, &is_virtual);
+  return OnStatfsPath(path, [&](const char* p) { return REAL(statfs)(p, buf); });
 }
 
 EXPORT int statvfs(const char* path, struct statvfs* buf) {
@@ -219,9 +220,7 @@ EXPORT int statvfs(const char* path, struct statvfs* buf) {
 
 // File-system limits (NAME_MAX, PATH_MAX...) of a virtual path: the node cache's file system.
 EXPORT long pathconf(const char* path, int name) {
-  bool is_virtual;
-  return OnStatfsPath(
-      path, [&](const char* p) { return REAL(pathconf)(p, name); }, &is_virtual);
+  return OnStatfsPath(path, [&](const char* p) { return REAL(pathconf)(p, name); });
 }
 
 // ---- getxattr family: virtual entries have no extended attributes.

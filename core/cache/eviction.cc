@@ -107,6 +107,14 @@ bool LowOnSpace(const std::string& dir, double free_ratio) {
   return static_cast<double>(v.f_bavail) / static_cast<double>(v.f_blocks) < free_ratio;
 }
 
+// Whether any of `dirs` is on a file system with less than `free_ratio` free.
+bool AnyLowOnSpace(const std::vector<std::string>& dirs, double free_ratio) {
+  for (const std::string& d : dirs) {
+    if (LowOnSpace(d, free_ratio)) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 absl::Status PrepareCacheDir(Env* env, const std::string& dir) {
@@ -143,17 +151,13 @@ int EvictLeastRecentlyUsed(const std::vector<std::string>& dirs, uint64_t max_by
   for (const std::string& d : dirs) Collect(d, &files);
   uint64_t total = 0;
   for (const auto& f : files) total += f.bytes;
-  bool low = false;
-  for (const std::string& d : dirs) low |= LowOnSpace(d, free_ratio);
-  if (total <= max_bytes && !low) return 0;
+  if (total <= max_bytes && !AnyLowOnSpace(dirs, free_ratio)) return 0;
   std::sort(files.begin(), files.end(),
             [](const CachedFile& a, const CachedFile& b) { return a.used < b.used; });
   int deleted = 0;
   bool over = true;
   for (const auto& f : files) {
-    bool still_low = false;
-    for (const std::string& d : dirs) still_low |= LowOnSpace(d, free_ratio);
-    if (total <= max_bytes && !still_low) {
+    if (total <= max_bytes && !AnyLowOnSpace(dirs, free_ratio)) {
       over = false;
       break;
     }
@@ -167,9 +171,7 @@ int EvictLeastRecentlyUsed(const std::vector<std::string>& dirs, uint64_t max_by
     }
   }
   if (over && still_over != nullptr) {
-    bool still_low = false;
-    for (const std::string& d : dirs) still_low |= LowOnSpace(d, free_ratio);
-    *still_over = total > max_bytes || still_low;
+    *still_over = total > max_bytes || AnyLowOnSpace(dirs, free_ratio);
   }
   return deleted;
 }

@@ -8,11 +8,6 @@
 
 namespace hfshim {
 
-bool Vfs::VirtualFdLink(absl::string_view path, int* fd, absl::string_view* rest) {
-  if (path.size() < 2 || (path[1] != 'p' && path[1] != 'd')) return false;  // most paths
-  return ParseFdLink(path, fd, rest) && FdHint(*fd) != FdKind::kNone;
-}
-
 Outcome Vfs::OpenFdLink(int fd, absl::string_view path, absl::string_view rest, int flags,
                         mode_t mode) {
   if (!rest.empty()) return Open(fd, rest, flags, mode);

@@ -48,28 +48,19 @@ void RememberMiss(uint64_t hash) {
       std::memory_order_relaxed);
 }
 
-// Whether resolved absolute path `p` is the prefix (its real form) or under it.
+// Whether resolved absolute path `p` is the prefix or under it.
 bool UnderPrefix(absl::string_view p) {
-  const absl::string_view real = RouterPrefix().real();
-  return p.substr(0, real.size()) == real && (p.size() == real.size() || p[real.size()] == '/');
+  char scratch[kVfsPathMax];
+  absl::string_view rel;
+  return RouterPrefix().Match(p, scratch, &rel);
 }
 
 // The walk's starting directory for a relative path, into `cur` (kVfsPathMax bytes); its length
 // (0 for "/"), or -1.
 long StartDir(int dirfd, char* cur) {
-  long n;
-  if (dirfd == AT_FDCWD) {
-    n = RawSyscall(SYS_getcwd, cur, kVfsPathMax);  // the length with the NUL
-    if (n <= 0) return -1;
-    n = static_cast<long>(std::strlen(cur));
-  } else {
-    char link[32];
-    std::snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
-    n = RawSyscall(SYS_readlinkat, AT_FDCWD, link, cur, kVfsPathMax - 1);
-    if (n <= 0) return -1;
-    cur[n] = '\0';
-  }
-  if (cur[0] != '/') return -1;
+  long n = dirfd == AT_FDCWD ? (RawGetcwd(cur, kVfsPathMax) > 0 ? std::strlen(cur) : -1)
+                             : RawFdPath(dirfd, cur);
+  if (n <= 0 || cur[0] != '/') return -1;
   return n == 1 ? 0 : n;
 }
 

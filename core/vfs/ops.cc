@@ -10,6 +10,7 @@
 #include "core/stats/profile.h"
 #include "core/stats/stats.h"
 #include "core/vfs/op_results.h"
+#include "core/vfs/path_router.h"
 #include "core/vfs/vfs.h"
 
 namespace hfshim {

@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
 #include "core/vfs/fd_table.h"
 #include "core/vfs/raw_syscall.h"
 
@@ -33,7 +35,6 @@ bool UnderPlaceholderRoot(absl::string_view path) {
 }
 
 // Raw syscalls: no libc wrapper (ours or glibc's) is re-entered and errno is restored.
-long RawGetcwd(char* buf, size_t n) { return RawSyscall(SYS_getcwd, buf, n); }
 
 void LearnPlaceholderDev() {
   if (g_placeholder_root_len == 0) return;
@@ -214,23 +215,26 @@ bool VforkPlaceholder(const char* path, char* out) {
 bool MaybeVirtualFd(int fd) { return FdHint(fd) != FdKind::kNone; }
 
 bool ParseFdLink(absl::string_view path, int* fd, absl::string_view* rest) {
-  if (path.size() < 8 || path[0] != '/') return false;
-  if (path[1] == 'd') {
-    static constexpr absl::string_view kStd[] = {"/dev/stdin", "/dev/stdout", "/dev/stderr"};
+  absl::string_view tail;
+  if (absl::StartsWith(path, "/dev/")) {
+    static constexpr absl::string_view kStd[] = {"stdin", "stdout", "stderr"};
+    const absl::string_view name = path.substr(5);
     for (int i = 0; i < 3; ++i) {
-      if (path == kStd[i]) {
+      if (name == kStd[i]) {
         *fd = i;
         *rest = {};
         return true;
       }
     }
-  }
-  absl::string_view tail;
-  for (absl::string_view dir : {"/proc/self/fd/", "/proc/thread-self/fd/", "/dev/fd/"}) {
-    if (path.substr(0, dir.size()) == dir) {
-      tail = path.substr(dir.size());
-      break;
+    tail = name;
+    if (!absl::ConsumePrefix(&tail, "fd/")) return false;
+  } else if (absl::StartsWith(path, "/proc/")) {
+    tail = path.substr(6);
+    if (!absl::ConsumePrefix(&tail, "self/fd/") && !absl::ConsumePrefix(&tail, "thread-self/fd/")) {
+      return false;
     }
+  } else {
+    return false;  // most paths: two compares
   }
   size_t digits = 0;
   int n = 0;
@@ -244,22 +248,27 @@ bool ParseFdLink(absl::string_view path, int* fd, absl::string_view* rest) {
   return true;
 }
 
-namespace {
-
-// A spelling of a virtual fd as a path (ParseFdLink): two byte compares for any other path.
-bool MaybeVirtualFdLink(const char* path) {
-  if (path[1] != 'p' && path[1] != 'd') return false;
-  int fd;
-  absl::string_view rest;
-  return ParseFdLink(path, &fd, &rest) && MaybeVirtualFd(fd);
+bool VirtualFdLink(absl::string_view path, int* fd, absl::string_view* rest) {
+  return ParseFdLink(path, fd, rest) && MaybeVirtualFd(*fd);
 }
 
-}  // namespace
+long RawFdPath(int fd, char* out) {
+  char link[32];
+  std::snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+  const long n = RawSyscall(SYS_readlinkat, AT_FDCWD, link, out, kVfsPathMax - 1);
+  if (n <= 0) return -1;
+  out[n] = '\0';
+  return n;
+}
 
 bool MaybeVirtual(int dirfd, const char* path) {
   if (path == nullptr || !g_enabled.load(std::memory_order_relaxed)) return false;
   if (path[0] == '/') {
-    if (!g_prefix.FirstComponentMayMatch(path)) return MaybeVirtualFdLink(path);
+    if (!g_prefix.FirstComponentMayMatch(path)) {
+      int fd;
+      absl::string_view rest;
+      return VirtualFdLink(path, &fd, &rest);
+    }
     char scratch[kVfsPathMax];
     absl::string_view rel;
     return g_prefix.Match(path, scratch, &rel);
@@ -281,12 +290,9 @@ bool MaybeVirtual(int dirfd, const char* path) {
   } else if (MaybeVirtualFd(dirfd)) {
     maybe = true;
   } else if (NeedsJoin(rel)) {
-    char link[32];
-    std::snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
     char buf[kVfsPathMax];
-    long n = RawSyscall(SYS_readlinkat, AT_FDCWD, link, buf, sizeof(buf) - 1);
+    long n = RawFdPath(dirfd, buf);
     if (n > 0 && buf[0] == '/') {
-      buf[n] = '\0';
       maybe = UnderPlaceholderRoot(absl::string_view(buf, n)) ||
               JoinMatches(absl::string_view(buf, n), rel);
     }

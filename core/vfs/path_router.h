@@ -20,10 +20,12 @@
 #ifndef HFSHIM_CORE_VFS_PATH_ROUTER_H_
 #define HFSHIM_CORE_VFS_PATH_ROUTER_H_
 
+#include <sys/syscall.h>
 #include <sys/types.h>
 
 #include "absl/strings/string_view.h"
 #include "core/vfs/prefix.h"
+#include "core/vfs/raw_syscall.h"
 
 namespace hfshim {
 
@@ -52,6 +54,15 @@ bool MaybeVirtualFd(int fd);
 // *fd and *rest (the components after N, without the leading slash; empty if none) for those
 // spellings.
 bool ParseFdLink(absl::string_view path, int* fd, absl::string_view* rest);
+// ParseFdLink of an fd that may be virtual (it has a hint): the shim's business.
+bool VirtualFdLink(absl::string_view path, int* fd, absl::string_view* rest);
+
+// With raw syscalls (PRELOAD-SAFE): the working directory's path into `out` (n bytes; returns
+// the getcwd syscall's result: the length with the NUL, or < 0), and fd `fd`'s path, the
+// readlink of /proc/self/fd/N, into `out` (kVfsPathMax bytes, NUL-terminated; the length, or
+// -1).
+inline long RawGetcwd(char* out, size_t n) { return RawSyscall(SYS_getcwd, out, n); }
+long RawFdPath(int fd, char* out);
 
 // True if a directory with this st_dev may be a placeholder (same file system as the
 // placeholder root); lets fstat re-learn placeholders inherited across exec.

@@ -22,12 +22,13 @@ Vfs::Vfs(const Parts& parts)
       placeholders_(parts.placeholder_root, parts.env),
       identity_(CurrentIdentity()),
       resolve_cache_(parts.resolve_cache_entries) {
-  identity_.dev = PrefixDev();
-}
-
-dev_t Vfs::PrefixDev() const {
+  // Virtual entries report the prefix directory's device (StatIdentity::dev); its inode is the
+  // union root's (PrefixRootIno, learnt later if the directory does not exist yet).
   struct stat st;
-  return env_->Stat(std::string(prefix_->real()), &st).ok() ? st.st_dev : 0;
+  if (env_->Stat(std::string(prefix_->literal()), &st).ok()) {
+    identity_.dev = st.st_dev;
+    prefix_root_ino_.store(st.st_ino, std::memory_order_relaxed);
+  }
 }
 
 Vfs::~Vfs() = default;

@@ -226,8 +226,7 @@ class Vfs {
   // placeholder behind fd N, so they are answered from the fd: a reopen gets the fd's virtual
   // identity (and, for a lazy fd, fetches before reads), a stat its virtual metadata, and
   // writes fail as on a read-only file system instead of reaching the cache file.
-  // True if `path` spells fd *fd (then *rest, the path below it) and the fd may be virtual.
-  static bool VirtualFdLink(absl::string_view path, int* fd, absl::string_view* rest);
+  // (The paths are recognised by VirtualFdLink, core/vfs/path_router.h.)
   Outcome OpenFdLink(int fd, absl::string_view path, absl::string_view rest, int flags,
                      mode_t mode);
   Outcome StatFdLink(int fd, absl::string_view rest, int flags, struct stat* st);
@@ -266,8 +265,6 @@ class Vfs {
   // it the content), so closing the fd meanwhile is safe; the cache lives as long as the Vfs.
   void StartReadahead(const std::shared_ptr<LazyFd>& lazy, uint64_t offset, uint64_t length);
   uint64_t PrefixRootIno();
-  // st_dev of the prefix directory (what virtual entries report), 0 if it cannot be stat'ed.
-  dev_t PrefixDev() const;
 
   const Prefix* prefix_;
   Env* env_;

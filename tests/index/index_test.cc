@@ -21,6 +21,7 @@
 #include "core/index/path_table.h"
 #include "core/index/path_walk.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
 
 namespace hfshim {
 namespace {
@@ -436,9 +437,8 @@ TEST_F(IndexTest, DamagedPathTableIsDataLoss) {
 // Golden bytes of a minimal path table (FORMAT.md, "pathtable"): this test fails when the layout
 // changes, which requires bumping the table version and updating core/index/FORMAT.md.
 TEST(PathTableTest, LayoutIsPinned) {
-  char tmpl[] = "/tmp/hfshim-index-table-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string path = std::string(tmpl) + "/g.mdb";
+  TempDir tmp;
+  const std::string path = tmp.Sub("g.mdb");
   {
     auto w = IndexWriter::Create(path);
     ASSERT_TRUE(w.ok());
@@ -511,7 +511,6 @@ TEST(PathTableTest, LayoutIsPinned) {
   }
   mdb_txn_abort(txn);
   mdb_env_close(env);
-  ASSERT_EQ(system(("rm -rf " + std::string(tmpl)).c_str()), 0);
 }
 
 // Every path shares one hash: each lookup walks a probe chain of records of other paths, so only
@@ -550,9 +549,8 @@ TEST_F(FingerprintOnlyIndexTest, LookupSkipsOtherFingerprints) {
 }
 
 TEST(IndexWriterTest, OrphanEntriesAreRejected) {
-  char tmpl[] = "/tmp/hfshim-index-orphan-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string path = std::string(tmpl) + "/g.mdb";
+  TempDir tmp;
+  const std::string path = tmp.Sub("g.mdb");
   auto w = IndexWriter::Create(path);
   ASSERT_TRUE(w.ok());
   ASSERT_TRUE((*w)->Add("a/b", File(1)).ok());
@@ -561,7 +559,6 @@ TEST(IndexWriterTest, OrphanEntriesAreRejected) {
   EXPECT_NE(s.message().find("'a'"), absl::string_view::npos);
   EXPECT_NE(access(path.c_str(), F_OK), 0) << "nothing may appear at the path on failure";
   EXPECT_FALSE((*w)->Add("/abs", File(1)).ok());
-  ASSERT_EQ(system(("rm -rf " + std::string(tmpl)).c_str()), 0);
 }
 
 // Format 3: a symlink whose walk ends at a file records that file; a reader takes it from there.
@@ -585,9 +582,8 @@ TEST_F(IndexTest, LinksToFilesRecordTheirFile) {
 // Resolving with the recorded files gives what walking every link gives, hop limit included:
 // chains of 38 to 41 links to a file, reached directly and through a directory link.
 TEST(IndexLinksTest, RecordedFilesResolveAsTheWalkDoes) {
-  char tmpl[] = "/tmp/hfshim-index-links-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string path = std::string(tmpl) + "/gen.mdb";
+  TempDir tmp;
+  const std::string path = tmp.Sub("gen.mdb");
   auto w = IndexWriter::Create(path);
   ASSERT_TRUE(w.ok());
   Tree tree = {{"r", Dir()},
@@ -631,7 +627,6 @@ TEST(IndexLinksTest, RecordedFilesResolveAsTheWalkDoes) {
     }
   }
   EXPECT_GT(recorded, 4);
-  ASSERT_EQ(system(("rm -rf " + std::string(tmpl)).c_str()), 0);
 }
 
 }  // namespace
