@@ -6,6 +6,7 @@
 #include <cstdarg>
 
 #include "core/vfs/raw_syscall.h"
+#include "shim/kernel_call.h"
 #include "shim/shim.h"
 
 using hfshim::FdHint;
@@ -54,10 +55,7 @@ EXPORT int close(int fd) {
     WithVfs([&](Vfs& vfs) { vfs.NoteClose(fd); });
     hfshim::ClearFdHint(fd);
   }
-  if (real_close == nullptr) {
-    return static_cast<int>(hfshim::RawSyscallErrno(SYS_close, fd));
-  }
-  return real_close(fd);
+  return KernelClose(fd);
 }
 
 EXPORT int close_range(unsigned first, unsigned last, int flags) {

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/single_threaded.h>
 #include <sys/syscall.h>
 
 #include <atomic>
@@ -93,6 +94,8 @@ F Cast(void* p) {
 #undef SHIM_EXPORT
 
 bool Ready() { return g_ready.load(std::memory_order_relaxed); }
+
+bool g_next_is_glibc = false;
 
 // Whether this code runs in the process that owns the shim's state, answered without a system
 // call in the common case. The owner is the process that ran the constructor, or a fork child
@@ -194,6 +197,15 @@ void CompleteLazyStdio() {
   }
 }
 
+// Whether `real` is defined by glibc itself (the object that defines __libc_single_threaded),
+// not by another preloaded library.
+bool FromGlibc(const void* real) {
+  Dl_info fn, libc;
+  return real != nullptr && dladdr(real, &fn) != 0 &&
+         dladdr(const_cast<char*>(&__libc_single_threaded), &libc) != 0 &&
+         fn.dli_fbase == libc.dli_fbase;
+}
+
 int MainAfterLazyStdio(int argc, char** argv, char** envp) {
   CompleteLazyStdio();
   return g_program_main(argc, argv, envp);
@@ -225,6 +237,10 @@ __attribute__((constructor(101))) void InitShim() {
   table.rmdir = REAL(rmdir);
   table.readlink = REAL(readlink);
   SetLibcTable(table);
+  g_next_is_glibc = FromGlibc(reinterpret_cast<void*>(real_openat)) &&
+                    FromGlibc(reinterpret_cast<void*>(real_close)) &&
+                    FromGlibc(reinterpret_cast<void*>(real_fstatat)) &&
+                    FromGlibc(reinterpret_cast<void*>(real_statx));
   g_owner_pid.store(static_cast<pid_t>(RawSyscall(SYS_getpid)), std::memory_order_relaxed);
   if (InitRouter(&PlainGetenv)) {
     MarkInheritedLazyFds();

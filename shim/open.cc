@@ -1,7 +1,7 @@
 // open family: open/open64, openat/openat64, the fortified __open_2/__openat_2 forms, creat.
 #include <cstdarg>
 
-#include "core/vfs/raw_syscall.h"
+#include "shim/kernel_call.h"
 #include "shim/shim.h"
 
 using hfshim::Outcome;
@@ -12,37 +12,45 @@ namespace {
 
 bool NeedsMode(int flags) { return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE; }
 
-// Passthrough of an open the shim does not handle.
-int RealOpenAt(int dirfd, const char* path, int flags, mode_t mode) {
-  if (real_openat == nullptr) {  // before the constructor: straight to the kernel
-    return static_cast<int>(hfshim::RawSyscallErrno(SYS_openat, dirfd, path, flags, mode));
-  }
-  return real_openat(dirfd, path, flags, mode);
-}
-
 }  // namespace
 
 namespace hfshim::shim {
+namespace {
 
-int OpenAt(int dirfd, const char* path, int flags, mode_t mode) {
-  if (!Enter(dirfd, path)) {
-    const int fd = RealOpenAt(dirfd, path, flags, mode);
-    if (fd < 0 && MayRetryThroughLink()) {
-      return RetryThroughLink(fd, dirfd, path, (flags & O_NOFOLLOW) == 0,
-                              [&](const char* p) { return OpenAt(AT_FDCWD, p, flags, mode); });
-    }
-    return fd;
-  }
+// An open of a path that may be virtual (Enter said so). Out of line: it keeps the wrappers'
+// passthrough path short.
+[[gnu::noinline]] int OpenMaybeVirtual(int dirfd, const char* path, int flags, mode_t mode) {
   Scope scope;
   return scope.Run(
       -1,
       [&](Vfs& vfs) {
         Outcome o = vfs.Open(dirfd, path, flags, mode);
         return scope.Finish(o, [&](const char* p) {
-          return RealOpenAt(AtFd(p, dirfd), AtPath(p, path), flags, mode);
+          return KernelOpenAt(AtFd(p, dirfd), AtPath(p, path), flags, mode);
         });
       },
-      [&] { return RealOpenAt(dirfd, path, flags, mode); });
+      [&] { return KernelOpenAt(dirfd, path, flags, mode); });
+}
+
+// The body of every open wrapper, inlined into each so that a passthrough open makes its system
+// call from the wrapper's own frame, one frame above the program as glibc's does
+// (shim/kernel_call.h).
+[[gnu::always_inline]] inline int OpenBody(int dirfd, const char* path, int flags, mode_t mode) {
+  if (!Enter(dirfd, path)) {
+    const int fd = KernelOpenAt(dirfd, path, flags, mode);
+    if (fd < 0 && MayRetryThroughLink()) {
+      return RetryThroughLink(fd, dirfd, path, (flags & O_NOFOLLOW) == 0,
+                              [=](const char* p) { return OpenAt(AT_FDCWD, p, flags, mode); });
+    }
+    return fd;
+  }
+  return OpenMaybeVirtual(dirfd, path, flags, mode);
+}
+
+}  // namespace
+
+int OpenAt(int dirfd, const char* path, int flags, mode_t mode) {
+  return OpenBody(dirfd, path, flags, mode);
 }
 
 }  // namespace hfshim::shim
@@ -57,7 +65,7 @@ __attribute__((visibility("default"))) int open(const char* path, int flags, ...
     mode = va_arg(ap, mode_t);
     va_end(ap);
   }
-  return OpenAt(AT_FDCWD, path, flags, mode);
+  return OpenBody(AT_FDCWD, path, flags, mode);
 }
 
 __attribute__((visibility("default"))) int openat(int dirfd, const char* path, int flags, ...) {
@@ -68,22 +76,22 @@ __attribute__((visibility("default"))) int openat(int dirfd, const char* path, i
     mode = va_arg(ap, mode_t);
     va_end(ap);
   }
-  return OpenAt(dirfd, path, flags, mode);
+  return OpenBody(dirfd, path, flags, mode);
 }
 
 // Fortified forms: glibc aborts when O_CREAT/O_TMPFILE come without a mode argument.
 __attribute__((visibility("default"))) int __open_2(const char* path, int flags) {
   if (NeedsMode(flags)) ChkFail();
-  return OpenAt(AT_FDCWD, path, flags, 0);
+  return OpenBody(AT_FDCWD, path, flags, 0);
 }
 
 __attribute__((visibility("default"))) int __openat_2(int dirfd, const char* path, int flags) {
   if (NeedsMode(flags)) ChkFail();
-  return OpenAt(dirfd, path, flags, 0);
+  return OpenBody(dirfd, path, flags, 0);
 }
 
 __attribute__((visibility("default"))) int creat(const char* path, mode_t mode) {
-  return OpenAt(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+  return OpenBody(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
 }
 
 __attribute__((visibility("default"), alias("open"))) int open64(const char*, int, ...);

@@ -4,6 +4,7 @@
 #include <sys/xattr.h>
 
 #include "core/vfs/raw_syscall.h"
+#include "shim/kernel_call.h"
 #include "shim/shim.h"
 
 using hfshim::Outcome;
@@ -12,23 +13,9 @@ using namespace hfshim::shim;
 
 namespace {
 
-int RealFstatAt(int dirfd, const char* path, struct stat* st, int flags) {
-  if (real_fstatat == nullptr) {
-    return static_cast<int>(hfshim::RawSyscallErrno(SYS_newfstatat, dirfd, path, st, flags));
-  }
-  return real_fstatat(dirfd, path, st, flags);
-}
-
 int RealFstat(int fd, struct stat* st) {
   if (real_fstat == nullptr) return static_cast<int>(hfshim::RawSyscallErrno(SYS_fstat, fd, st));
   return real_fstat(fd, st);
-}
-
-int RealStatx(int dirfd, const char* path, int flags, unsigned mask, struct statx* stx) {
-  if (real_statx == nullptr) {
-    return static_cast<int>(hfshim::RawSyscallErrno(SYS_statx, dirfd, path, flags, mask, stx));
-  }
-  return real_statx(dirfd, path, flags, mask, stx);
 }
 
 }  // namespace
@@ -58,11 +45,11 @@ int FstatFd(int fd, struct stat* st, bool* virtualized) {
 
 int StatAt(int dirfd, const char* path, struct stat* st, int flags) {
   if (!IsNull(path) && path[0] == '\0' && (flags & AT_EMPTY_PATH)) {
-    if (dirfd == AT_FDCWD) return RealFstatAt(dirfd, path, st, flags);
+    if (dirfd == AT_FDCWD) return KernelFstatAt(dirfd, path, st, flags);
     return FstatFd(dirfd, st);
   }
   if (!Enter(dirfd, path)) {
-    const int rc = RealFstatAt(dirfd, path, st, flags);
+    const int rc = KernelFstatAt(dirfd, path, st, flags);
     if (rc != 0 && MayRetryThroughLink()) {
       return RetryThroughLink(rc, dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0,
                               [&](const char* p) { return StatAt(AT_FDCWD, p, st, flags); });
@@ -75,10 +62,10 @@ int StatAt(int dirfd, const char* path, struct stat* st, int flags) {
       [&](Vfs& vfs) {
         Outcome o = vfs.Stat(dirfd, path, flags, st);
         return scope.Finish(o, [&](const char* p) {
-          return RealFstatAt(AtFd(p, dirfd), AtPath(p, path), st, flags);
+          return KernelFstatAt(AtFd(p, dirfd), AtPath(p, path), st, flags);
         });
       },
-      [&] { return RealFstatAt(dirfd, path, st, flags); });
+      [&] { return KernelFstatAt(dirfd, path, st, flags); });
 }
 
 }  // namespace hfshim::shim
@@ -105,9 +92,9 @@ EXPORT int __fxstatat(int, int dirfd, const char* path, struct stat* st, int fla
 
 EXPORT int statx(int dirfd, const char* path, int flags, unsigned mask, struct statx* stx) {
   // Never dereference a null path: Rust's probe statx(0, NULL, 0, ...) expects EFAULT.
-  if (IsNull(path)) return RealStatx(dirfd, path, flags, mask, stx);
+  if (IsNull(path)) return KernelStatx(dirfd, path, flags, mask, stx);
   if (path[0] == '\0' && (flags & AT_EMPTY_PATH)) {
-    int rc = RealStatx(dirfd, path, flags, mask, stx);
+    int rc = KernelStatx(dirfd, path, flags, mask, stx);
     if (rc != 0 || dirfd == AT_FDCWD || t_depth != 0 || !Ready()) return rc;
     struct stat st;
     st.st_mode = static_cast<mode_t>(stx->stx_mode);
@@ -121,7 +108,7 @@ EXPORT int statx(int dirfd, const char* path, int flags, unsigned mask, struct s
     return rc;
   }
   if (!Enter(dirfd, path)) {
-    const int rc = RealStatx(dirfd, path, flags, mask, stx);
+    const int rc = KernelStatx(dirfd, path, flags, mask, stx);
     if (rc != 0 && MayRetryThroughLink()) {
       return RetryThroughLink(rc, dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0,
                               [&](const char* p) { return statx(AT_FDCWD, p, flags, mask, stx); });
@@ -134,10 +121,10 @@ EXPORT int statx(int dirfd, const char* path, int flags, unsigned mask, struct s
       [&](Vfs& vfs) {
         Outcome o = vfs.Statx(dirfd, path, flags, stx);
         return scope.Finish(o, [&](const char* p) {
-          return RealStatx(AtFd(p, dirfd), AtPath(p, path), flags, mask, stx);
+          return KernelStatx(AtFd(p, dirfd), AtPath(p, path), flags, mask, stx);
         });
       },
-      [&] { return RealStatx(dirfd, path, flags, mask, stx); });
+      [&] { return KernelStatx(dirfd, path, flags, mask, stx); });
 }
 
 // ---- access family

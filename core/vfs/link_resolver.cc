@@ -11,21 +11,23 @@
 #include <cstring>
 
 #include "absl/strings/string_view.h"
-#include "core/base/hash.h"
+#define XXH_INLINE_ALL  // the miss table's hash, inlined: it is on every failed call's path
 #include "core/vfs/path_router.h"
 #include "core/vfs/prefix.h"
 #include "core/vfs/raw_syscall.h"
+#include "xxhash.h"
 
 namespace hfshim {
 namespace {
 
 constexpr int kMaxLinks = 40;  // the kernel's limit on symlinks followed in one walk
 
-// Absolute paths whose walk found no way into the prefix, remembered for a second: a program
-// that misses the same path again and again (a poll, a retry loop, a benchmark) pays the walk
-// once, not each time (a miss outside the prefix then costs the shim ~20 ns, not ~1 us). A link
-// made at such a path within that second is followed from the next second on. Direct-mapped:
-// each slot holds the top 44 bits of a path hash and the second (mod 2^20) it was walked.
+// Paths whose walk found no way into the prefix, remembered for a second: a program that misses
+// the same path again and again (a poll, a retry loop, a benchmark) pays the walk once, not each
+// time (a miss outside the prefix then costs the shim a hash and a table slot, not ~1 us). A
+// link made at such a path within that second is followed from the next second on.
+// Direct-mapped: each slot holds the top 44 bits of the path's key and the second (mod 2^20) it
+// was walked.
 constexpr size_t kMissSlots = 4096;
 constexpr uint64_t kSecondBits = 20, kSecondMask = (uint64_t{1} << kSecondBits) - 1;
 std::atomic<uint64_t> g_misses[kMissSlots];
@@ -36,15 +38,27 @@ uint64_t CoarseSeconds() {
   return static_cast<uint64_t>(ts.tv_sec);
 }
 
-bool RecentMiss(uint64_t hash) {
-  const uint64_t v = g_misses[hash % kMissSlots].load(std::memory_order_relaxed);
-  return v != 0 && (v >> kSecondBits) == (hash >> kSecondBits) &&
+// The miss table's key of a walk (never 0), or 0 for walks it does not remember: an absolute
+// path is its bytes; a path relative to the working directory is also its generation
+// (CwdGeneration); one relative to another fd depends on what that fd is open on.
+uint64_t MissKey(int dirfd, const char* path, bool follow_last) {
+  uint64_t seed = follow_last ? 1 : 2;
+  if (path[0] != '/') {
+    if (dirfd != AT_FDCWD) return 0;
+    seed += CwdGeneration() << 2;
+  }
+  return XXH3_64bits_withSeed(path, std::strlen(path), seed) | 1;
+}
+
+bool RecentMiss(uint64_t key) {
+  const uint64_t v = g_misses[key % kMissSlots].load(std::memory_order_relaxed);
+  return v != 0 && (v >> kSecondBits) == (key >> kSecondBits) &&
          ((CoarseSeconds() - v) & kSecondMask) == 0;
 }
 
-void RememberMiss(uint64_t hash) {
-  g_misses[hash % kMissSlots].store(
-      ((hash >> kSecondBits) << kSecondBits) | (CoarseSeconds() & kSecondMask),
+void RememberMiss(uint64_t key) {
+  g_misses[key % kMissSlots].store(
+      ((key >> kSecondBits) << kSecondBits) | (CoarseSeconds() & kSecondMask),
       std::memory_order_relaxed);
 }
 
@@ -64,13 +78,9 @@ long StartDir(int dirfd, char* cur) {
   return n == 1 ? 0 : n;
 }
 
-}  // namespace
-
-bool ResolveIntoPrefix(int dirfd, const char* path, bool follow_last, char* out) {
-  if (path == nullptr || path[0] == '\0' || !RouterEnabled()) return false;
-  // Absolute paths only: a relative one's walk depends on the working directory or dirfd.
-  const uint64_t hash = path[0] == '/' ? PathHash(path) ^ follow_last : 0;
-  if (hash != 0 && RecentMiss(hash)) return false;
+// The walk itself (ResolveIntoPrefix without the miss table). Out of line: its 8 KiB of path
+// buffers stay off the frame of a remembered miss.
+[[gnu::noinline]] bool WalkIntoPrefix(int dirfd, const char* path, bool follow_last, char* out) {
   const int saved = errno;
   char cur[kVfsPathMax];   // the directory resolved so far, absolute ("" for "/")
   char rest[kVfsPathMax];  // the path still to walk
@@ -133,8 +143,18 @@ bool ResolveIntoPrefix(int dirfd, const char* path, bool follow_last, char* out)
     if (!last && !S_ISDIR(st.st_mode)) break;  // ENOTDIR for the kernel too
     cur_len = static_cast<long>(next_len);
   }
-  if (!entered && hash != 0) RememberMiss(hash);
   errno = saved;
+  return entered;
+}
+
+}  // namespace
+
+bool ResolveIntoPrefix(int dirfd, const char* path, bool follow_last, char* out) {
+  if (path == nullptr || path[0] == '\0' || !RouterEnabled()) return false;
+  const uint64_t key = MissKey(dirfd, path, follow_last);
+  if (key != 0 && RecentMiss(key)) return false;
+  const bool entered = WalkIntoPrefix(dirfd, path, follow_last, out);
+  if (!entered && key != 0) RememberMiss(key);
   return entered;
 }
 

@@ -27,6 +27,7 @@ size_t g_placeholder_root_len = 0;
 std::atomic<dev_t> g_placeholder_dev{0};
 std::atomic<bool> g_enabled{false};
 std::atomic<int> g_cwd{kCwdUnknown};
+std::atomic<uint64_t> g_cwd_generation{1};
 
 bool UnderPlaceholderRoot(absl::string_view path) {
   return g_placeholder_root_len > 0 && path.size() > g_placeholder_root_len &&
@@ -119,7 +120,12 @@ bool CwdMaybePlaceholder() {
   return rel == kCwdUnknown || rel == kCwdPlaceholder;
 }
 
-void NoteCwdChanged() { g_cwd.store(kCwdUnknown, std::memory_order_relaxed); }
+void NoteCwdChanged() {
+  g_cwd.store(kCwdUnknown, std::memory_order_relaxed);
+  g_cwd_generation.fetch_add(1, std::memory_order_relaxed);
+}
+
+uint64_t CwdGeneration() { return g_cwd_generation.load(std::memory_order_relaxed); }
 
 bool MaybePlaceholderDev(dev_t dev) {
   dev_t known = g_placeholder_dev.load(std::memory_order_relaxed);

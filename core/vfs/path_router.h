@@ -74,6 +74,9 @@ bool CwdMaybePlaceholder();
 
 // After a successful chdir/fchdir: the working directory's relation is recomputed lazily.
 void NoteCwdChanged();
+// Changes with every NoteCwdChanged: a relative path means the same thing while it is unchanged
+// (unless the working directory moved without libc's chdir/fchdir, e.g. a raw system call).
+uint64_t CwdGeneration();
 
 // In a vfork child (which must not allocate or lock), chdir to a virtual directory: writes into
 // `out` (kVfsPathMax bytes) the placeholder of absolute `path`, creating it and its sidecar with
