@@ -136,6 +136,16 @@ print("outside-link-chain", open(os.path.join(out, "chain", "config.json"), "rb"
 print("outside-link-missing", code(lambda: os.stat(os.path.join(out, "model", "nope"))),
       code(lambda: os.stat(os.path.join(out, "nope"))))
 print("outside-link-write", code(lambda: open(os.path.join(out, "model", "new.txt"), "w")))
+# A relative path that missed is remembered per working directory: the same name in another
+# directory, where it is a link into the prefix, is followed at once.
+elsewhere = tempfile.mkdtemp()
+here = os.getcwd()
+os.chdir(elsewhere)
+missed = code(lambda: os.stat(os.path.join("model", os.path.basename(f))))
+os.chdir(out)
+print("outside-link-relative", missed, code(lambda: os.stat(os.path.join("model", os.path.basename(f)))))
+os.chdir(here)
+os.rmdir(elsewhere)
 import shutil
 shutil.rmtree(out)
 # ".." above the prefix root and back in names the same entries.
@@ -197,7 +207,7 @@ def group_errors(w, c):
               "makedirs-exist-ok": "ok", "dotdot-root": "True", "dotdot-reenter": "True",
               "outside-link-dir": "True", "outside-link-file": "True",
               "outside-link-chain": "True", "outside-link-missing": "ENOENT ENOENT",
-              "outside-link-write": "EROFS",
+              "outside-link-write": "EROFS", "outside-link-relative": "ENOENT ok",
               "fdlink-open-w": "EROFS", "fdlink-truncate": "EROFS",
               "fdlink-chmod": "EROFS", "fdlink-access-w": "False", "fdlink-unchanged": "True",
               "fdlink-stat": "True", "fdlink-reopen": "True", "open-rdonly-creat": "ok",

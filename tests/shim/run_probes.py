@@ -104,6 +104,28 @@ def check_refresh(push, store, native, prefix, env, venv):
     return good
 
 
+def check_chained_preload(counting, prefix, venv):
+    """A library preloaded after the shim that wraps open/close/stat sees the calls the shim
+    passes through (the shim makes system calls itself only when glibc is next in line), and
+    without it the same program runs the same."""
+    target = os.path.realpath(__file__)
+    code = ("import os; fd = os.open(%r, os.O_RDONLY); os.close(fd); os.stat(%r); "
+            "print(os.path.exists(%r))" % (target, target, os.path.join(prefix, "nope")))
+    env = dict(venv, LD_PRELOAD=venv["LD_PRELOAD"] + " " + os.path.abspath(counting))
+    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                       timeout=120)
+    counts = {}
+    for line in p.stderr.splitlines():
+        if line.startswith("counting_preload:"):
+            counts = dict(kv.split("=") for kv in line.split()[1:])
+    good = (p.returncode == 0 and p.stdout.strip() == "False" and
+            all(int(counts.get(k, 0)) >= 1 for k in ("openat", "close")) and
+            int(counts.get("fstatat", 0)) + int(counts.get("statx", 0)) >= 1)
+    print("%s chained preload sees passthrough calls: %s %s" %
+          ("ok" if good else "FAIL", counts, p.stderr.strip() if not good else ""))
+    return good
+
+
 def run(cmd, env=None):
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     return p.returncode, p.stdout, p.stderr
@@ -113,6 +135,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lib", required=True)
     ap.add_argument("--push", required=True)
+    ap.add_argument("--counting-preload", required=True)
     ap.add_argument("probes", nargs="+")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="hfshim-probes-")
@@ -136,6 +159,7 @@ def main():
             print("hfshim-push failed:", out, err)
             return 1
         ok &= check_refresh(args.push, store, native, prefix, env, venv)
+        ok &= check_chained_preload(args.counting_preload, prefix, venv)
         for probe in args.probes:
             name = os.path.basename(probe)
             for mode in ("tree", "errors", "walks"):
