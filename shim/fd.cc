@@ -5,6 +5,7 @@
 // process) nothing shared is written, since the child runs in its parent's memory.
 #include <cstdarg>
 
+#include "core/base/hot_path.h"
 #include "core/vfs/raw_syscall.h"
 #include "shim/kernel_call.h"
 #include "shim/shim.h"
@@ -50,7 +51,7 @@ bool IsVirtualFd(int fd) {
 
 }  // namespace
 
-EXPORT int close(int fd) {
+EXPORT HFSHIM_HOT_PATH int close(int fd) {
   if (Tracked(fd) && t_depth == 0 && Ready() && OwnerProcess()) {
     WithVfs([&](Vfs& vfs) { vfs.NoteClose(fd); });
     hfshim::ClearFdHint(fd);

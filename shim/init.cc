@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/base/hot_path.h"
 #include "core/env/env.h"
 #include "core/vfs/fd_table.h"
 #include "core/vfs/path_router.h"
@@ -93,7 +94,7 @@ F Cast(void* p) {
 #undef SHIM_ALIAS
 #undef SHIM_EXPORT
 
-bool Ready() { return g_ready.load(std::memory_order_relaxed); }
+HFSHIM_HOT_PATH bool Ready() { return g_ready.load(std::memory_order_relaxed); }
 
 bool g_next_is_glibc = false;
 
@@ -114,7 +115,7 @@ bool g_next_is_glibc = false;
 //  * posix_spawn/system/popen children run only glibc internals (no wrapper) before exec.
 // Not caught: clone/fork made by inline assembly (Go, rustix) whose child then calls a libc
 // wrapper before exec; such code avoids libc in its children anyway.
-bool OwnerProcess() {
+HFSHIM_HOT_PATH bool OwnerProcess() {
   if (__atomic_load_n(&hfshim_vfork_inflight, __ATOMIC_RELAXED) == 0 &&
       !g_check_pid.load(std::memory_order_relaxed)) {
     return true;
@@ -239,6 +240,7 @@ __attribute__((constructor(101))) void InitShim() {
   SetLibcTable(table);
   g_next_is_glibc = FromGlibc(reinterpret_cast<void*>(real_openat)) &&
                     FromGlibc(reinterpret_cast<void*>(real_close)) &&
+                    FromGlibc(reinterpret_cast<void*>(real_read)) &&
                     FromGlibc(reinterpret_cast<void*>(real_fstatat)) &&
                     FromGlibc(reinterpret_cast<void*>(real_statx));
   g_owner_pid.store(static_cast<pid_t>(RawSyscall(SYS_getpid)), std::memory_order_relaxed);

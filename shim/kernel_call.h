@@ -1,6 +1,6 @@
 // Passthrough straight to the kernel, for the calls a program makes most outside the prefix.
 //
-// glibc's open/openat, close, fstatat and statx are each one system call on x86_64 Linux. A
+// glibc's open/openat, close, read, fstatat and statx are each one system call on x86_64 Linux. A
 // wrapper that calls them puts its own frame between the program and that system call, and on
 // this machine's CPUs the kernel leaves the return predictor empty on its way out (RSB filling,
 // SRSO "safe RET"), so every `ret` after a system call mispredicts: ~8 ns per frame
@@ -8,7 +8,7 @@
 // one frame above the program as glibc does, whenever that is exactly what glibc would do:
 //  * the next definition of the function is glibc's own (the constructor checks; another
 //    preloaded library that wraps it after us is called, not bypassed), and
-//  * for the cancellation points (open, openat, close), the process has one thread
+//  * for the cancellation points (open, openat, close, read), the process has one thread
 //    (`__libc_single_threaded`): with more, glibc's wrapper also honours pthread_cancel, so the
 //    call goes through glibc.
 // Before the constructor ran (real_* still null) they call the kernel too: libc's symbols may
@@ -58,6 +58,18 @@ inline int KernelClose(int fd) {
     return KernelResult(RawSyscall(SYS_close, fd));
   }
   return real_close(fd);
+}
+
+inline ssize_t KernelRead(int fd, void* buf, size_t n) {
+  if (DirectToKernel(reinterpret_cast<const void*>(real_read), true)) {
+    const long r = RawSyscall(SYS_read, fd, buf, n);
+    if (r < 0 && r > -4096) {
+      errno = static_cast<int>(-r);
+      return -1;
+    }
+    return r;
+  }
+  return real_read(fd, buf, n);
 }
 
 inline int KernelFstatAt(int dirfd, const char* path, struct stat* st, int flags) {

@@ -1,6 +1,7 @@
 // open family: open/open64, openat/openat64, the fortified __open_2/__openat_2 forms, creat.
 #include <cstdarg>
 
+#include "core/base/hot_path.h"
 #include "shim/kernel_call.h"
 #include "shim/shim.h"
 
@@ -49,7 +50,7 @@ namespace {
 
 }  // namespace
 
-int OpenAt(int dirfd, const char* path, int flags, mode_t mode) {
+HFSHIM_HOT_PATH int OpenAt(int dirfd, const char* path, int flags, mode_t mode) {
   return OpenBody(dirfd, path, flags, mode);
 }
 
@@ -57,7 +58,7 @@ int OpenAt(int dirfd, const char* path, int flags, mode_t mode) {
 
 extern "C" {
 
-__attribute__((visibility("default"))) int open(const char* path, int flags, ...) {
+__attribute__((visibility("default"))) HFSHIM_HOT_PATH int open(const char* path, int flags, ...) {
   mode_t mode = 0;
   if (NeedsMode(flags)) {
     va_list ap;
@@ -68,7 +69,8 @@ __attribute__((visibility("default"))) int open(const char* path, int flags, ...
   return OpenBody(AT_FDCWD, path, flags, mode);
 }
 
-__attribute__((visibility("default"))) int openat(int dirfd, const char* path, int flags, ...) {
+__attribute__((visibility("default"))) HFSHIM_HOT_PATH int openat(int dirfd, const char* path,
+                                                                  int flags, ...) {
   mode_t mode = 0;
   if (NeedsMode(flags)) {
     va_list ap;
@@ -80,12 +82,13 @@ __attribute__((visibility("default"))) int openat(int dirfd, const char* path, i
 }
 
 // Fortified forms: glibc aborts when O_CREAT/O_TMPFILE come without a mode argument.
-__attribute__((visibility("default"))) int __open_2(const char* path, int flags) {
+__attribute__((visibility("default"))) HFSHIM_HOT_PATH int __open_2(const char* path, int flags) {
   if (NeedsMode(flags)) ChkFail();
   return OpenBody(AT_FDCWD, path, flags, 0);
 }
 
-__attribute__((visibility("default"))) int __openat_2(int dirfd, const char* path, int flags) {
+__attribute__((visibility("default"))) HFSHIM_HOT_PATH int __openat_2(int dirfd, const char* path,
+                                                                      int flags) {
   if (NeedsMode(flags)) ChkFail();
   return OpenBody(dirfd, path, flags, 0);
 }
@@ -94,10 +97,15 @@ __attribute__((visibility("default"))) int creat(const char* path, mode_t mode) 
   return OpenBody(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
 }
 
-__attribute__((visibility("default"), alias("open"))) int open64(const char*, int, ...);
-__attribute__((visibility("default"), alias("openat"))) int openat64(int, const char*, int, ...);
-__attribute__((visibility("default"), alias("__open_2"))) int __open64_2(const char*, int);
-__attribute__((visibility("default"), alias("__openat_2"))) int __openat64_2(int, const char*, int);
+__attribute__((visibility("default"), alias("open"))) HFSHIM_HOT_PATH int open64(const char*, int,
+                                                                                 ...);
+__attribute__((visibility("default"), alias("openat"))) HFSHIM_HOT_PATH int openat64(int,
+                                                                                     const char*,
+                                                                                     int, ...);
+__attribute__((visibility("default"), alias("__open_2"))) HFSHIM_HOT_PATH int __open64_2(
+    const char*, int);
+__attribute__((visibility("default"), alias("__openat_2"))) HFSHIM_HOT_PATH int __openat64_2(
+    int, const char*, int);
 __attribute__((visibility("default"), alias("creat"))) int creat64(const char*, mode_t);
 
 }  // extern "C"

@@ -12,6 +12,7 @@
 #include <cstdarg>
 #include <cstdint>
 
+#include "shim/kernel_call.h"
 #include "shim/shim.h"
 
 using hfshim::FdHint;
@@ -76,8 +77,8 @@ uint64_t Total(const struct iovec* iov, int n) {
 
 }  // namespace
 
-EXPORT ssize_t read(int fd, void* buf, size_t n) {
-  if (!Lazy(fd)) return REAL(read)(fd, buf, n);
+EXPORT HFSHIM_HOT_PATH ssize_t read(int fd, void* buf, size_t n) {
+  if (!Lazy(fd)) return KernelRead(fd, buf, n);
   return ReadLazy(
       fd, n, [&] { return REAL(read)(fd, buf, n); },
       [&](off_t at, size_t len) { return REAL(pread)(fd, buf, len, at); });
@@ -88,7 +89,7 @@ EXPORT ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen) {
   return read(fd, buf, n);
 }
 
-EXPORT ssize_t pread(int fd, void* buf, size_t n, off_t off) {
+EXPORT HFSHIM_HOT_PATH ssize_t pread(int fd, void* buf, size_t n, off_t off) {
   if (Lazy(fd) && off >= 0 && !BeforeRead(fd, off, n)) return -1;
   return REAL(pread)(fd, buf, n, off);
 }
@@ -184,7 +185,9 @@ EXPORT FILE* fdopen(int fd, const char* mode) {
 }
 
 extern "C" {
-__attribute__((visibility("default"), alias("pread"))) ssize_t pread64(int, void*, size_t, off_t);
+__attribute__((visibility("default"), alias("pread"))) HFSHIM_HOT_PATH ssize_t pread64(int, void*,
+                                                                                       size_t,
+                                                                                       off_t);
 __attribute__((visibility("default"), alias("__pread_chk"))) ssize_t __pread64_chk(int, void*,
                                                                                    size_t, off_t,
                                                                                    size_t);

@@ -35,6 +35,7 @@
 #include <cerrno>
 #include <new>
 
+#include "core/base/hot_path.h"
 #include "core/vfs/link_resolver.h"
 #include "core/vfs/path_router.h"
 #include "core/vfs/vfs.h"
@@ -159,8 +160,8 @@ inline bool MayRetryThroughLink() {
 // (dirfd, path) enters the prefix through a symlink (core/vfs/link_resolver.h); else `failed`,
 // with errno untouched. Out of line: its path buffer stays off the wrappers' fast path.
 template <typename R, typename Call>
-[[gnu::noinline, gnu::cold]] R RetryThroughLink(R failed, int dirfd, const char* path,
-                                                bool follow_last, Call&& call) {
+[[gnu::noinline]] HFSHIM_HOT_PATH R RetryThroughLink(R failed, int dirfd, const char* path,
+                                                     bool follow_last, Call&& call) {
   char again[kVfsPathMax];
   if (IsNull(path) || !OwnerProcess() || !ResolveIntoPrefix(dirfd, path, follow_last, again)) {
     return failed;

@@ -3,6 +3,7 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
+#include "core/base/hot_path.h"
 #include "core/vfs/raw_syscall.h"
 #include "shim/kernel_call.h"
 #include "shim/shim.h"
@@ -43,7 +44,7 @@ int FstatFd(int fd, struct stat* st, bool* virtualized) {
       [&] { return 0; });
 }
 
-int StatAt(int dirfd, const char* path, struct stat* st, int flags) {
+HFSHIM_HOT_PATH int StatAt(int dirfd, const char* path, struct stat* st, int flags) {
   if (!IsNull(path) && path[0] == '\0' && (flags & AT_EMPTY_PATH)) {
     if (dirfd == AT_FDCWD) return KernelFstatAt(dirfd, path, st, flags);
     return FstatFd(dirfd, st);
@@ -70,12 +71,14 @@ int StatAt(int dirfd, const char* path, struct stat* st, int flags) {
 
 }  // namespace hfshim::shim
 
-EXPORT int stat(const char* path, struct stat* st) { return StatAt(AT_FDCWD, path, st, 0); }
-EXPORT int lstat(const char* path, struct stat* st) {
+EXPORT HFSHIM_HOT_PATH int stat(const char* path, struct stat* st) {
+  return StatAt(AT_FDCWD, path, st, 0);
+}
+EXPORT HFSHIM_HOT_PATH int lstat(const char* path, struct stat* st) {
   return StatAt(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
 }
 EXPORT int fstat(int fd, struct stat* st) { return FstatFd(fd, st); }
-EXPORT int fstatat(int dirfd, const char* path, struct stat* st, int flags) {
+EXPORT HFSHIM_HOT_PATH int fstatat(int dirfd, const char* path, struct stat* st, int flags) {
   return StatAt(dirfd, path, st, flags);
 }
 
@@ -90,7 +93,8 @@ EXPORT int __fxstatat(int, int dirfd, const char* path, struct stat* st, int fla
   return StatAt(dirfd, path, st, flags);
 }
 
-EXPORT int statx(int dirfd, const char* path, int flags, unsigned mask, struct statx* stx) {
+EXPORT HFSHIM_HOT_PATH int statx(int dirfd, const char* path, int flags, unsigned mask,
+                                 struct statx* stx) {
   // Never dereference a null path: Rust's probe statx(0, NULL, 0, ...) expects EFAULT.
   if (IsNull(path)) return KernelStatx(dirfd, path, flags, mask, stx);
   if (path[0] == '\0' && (flags & AT_EMPTY_PATH)) {
@@ -254,11 +258,13 @@ EXPORT ssize_t llistxattr(const char* path, char* list, size_t size) {
 }
 
 extern "C" {
-__attribute__((visibility("default"), alias("stat"))) int stat64(const char*, struct stat64*);
-__attribute__((visibility("default"), alias("lstat"))) int lstat64(const char*, struct stat64*);
+__attribute__((visibility("default"), alias("stat"))) HFSHIM_HOT_PATH int stat64(const char*,
+                                                                                 struct stat64*);
+__attribute__((visibility("default"), alias("lstat"))) HFSHIM_HOT_PATH int lstat64(const char*,
+                                                                                   struct stat64*);
 __attribute__((visibility("default"), alias("fstat"))) int fstat64(int, struct stat64*);
-__attribute__((visibility("default"), alias("fstatat"))) int fstatat64(int, const char*,
-                                                                       struct stat64*, int);
+__attribute__((visibility("default"), alias("fstatat"))) HFSHIM_HOT_PATH int fstatat64(
+    int, const char*, struct stat64*, int);
 __attribute__((visibility("default"), alias("__xstat"))) int __xstat64(int, const char*,
                                                                        struct stat64*);
 __attribute__((visibility("default"), alias("__lxstat"))) int __lxstat64(int, const char*,

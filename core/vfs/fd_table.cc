@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/base/hash.h"
+#include "core/base/hot_path.h"
 #include "core/base/posix_error.h"
 #include "core/base/status_macros.h"
 #include "core/env/file_util.h"
@@ -25,7 +26,7 @@ bool InRange(int fd) { return fd >= 0 && fd < kMaxHintedFd; }
 
 }  // namespace
 
-FdKind FdHint(int fd) {
+HFSHIM_HOT_PATH FdKind FdHint(int fd) {
   if (!InRange(fd)) return FdKind::kNone;
   return static_cast<FdKind>(g_hints[fd].load(std::memory_order_relaxed));
 }

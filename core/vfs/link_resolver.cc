@@ -12,6 +12,7 @@
 
 #include "absl/strings/string_view.h"
 #define XXH_INLINE_ALL  // the miss table's hash, inlined: it is on every failed call's path
+#include "core/base/hot_path.h"
 #include "core/vfs/path_router.h"
 #include "core/vfs/prefix.h"
 #include "core/vfs/raw_syscall.h"
@@ -80,7 +81,8 @@ long StartDir(int dirfd, char* cur) {
 
 // The walk itself (ResolveIntoPrefix without the miss table). Out of line: its 8 KiB of path
 // buffers stay off the frame of a remembered miss.
-[[gnu::noinline]] bool WalkIntoPrefix(int dirfd, const char* path, bool follow_last, char* out) {
+[[gnu::noinline, gnu::cold]] bool WalkIntoPrefix(int dirfd, const char* path, bool follow_last,
+                                                 char* out) {
   const int saved = errno;
   char cur[kVfsPathMax];   // the directory resolved so far, absolute ("" for "/")
   char rest[kVfsPathMax];  // the path still to walk
@@ -149,7 +151,7 @@ long StartDir(int dirfd, char* cur) {
 
 }  // namespace
 
-bool ResolveIntoPrefix(int dirfd, const char* path, bool follow_last, char* out) {
+HFSHIM_HOT_PATH bool ResolveIntoPrefix(int dirfd, const char* path, bool follow_last, char* out) {
   if (path == nullptr || path[0] == '\0' || !RouterEnabled()) return false;
   const uint64_t key = MissKey(dirfd, path, follow_last);
   if (key != 0 && RecentMiss(key)) return false;

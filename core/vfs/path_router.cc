@@ -12,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/strip.h"
+#include "core/base/hot_path.h"
 #include "core/vfs/fd_table.h"
 #include "core/vfs/raw_syscall.h"
 
@@ -109,7 +110,7 @@ bool InitRouter(GetenvFn getenv_fn) {
   return true;
 }
 
-bool RouterEnabled() { return g_enabled.load(std::memory_order_relaxed); }
+HFSHIM_HOT_PATH bool RouterEnabled() { return g_enabled.load(std::memory_order_relaxed); }
 const Prefix& RouterPrefix() { return g_prefix; }
 Prefix* MutableRouterPrefix() { return &g_prefix; }
 absl::string_view PlaceholderRoot() { return {g_placeholder_root, g_placeholder_root_len}; }
@@ -125,7 +126,9 @@ void NoteCwdChanged() {
   g_cwd_generation.fetch_add(1, std::memory_order_relaxed);
 }
 
-uint64_t CwdGeneration() { return g_cwd_generation.load(std::memory_order_relaxed); }
+HFSHIM_HOT_PATH uint64_t CwdGeneration() {
+  return g_cwd_generation.load(std::memory_order_relaxed);
+}
 
 bool MaybePlaceholderDev(dev_t dev) {
   dev_t known = g_placeholder_dev.load(std::memory_order_relaxed);
@@ -218,9 +221,9 @@ bool VforkPlaceholder(const char* path, char* out) {
   return true;
 }
 
-bool MaybeVirtualFd(int fd) { return FdHint(fd) != FdKind::kNone; }
+HFSHIM_HOT_PATH bool MaybeVirtualFd(int fd) { return FdHint(fd) != FdKind::kNone; }
 
-bool ParseFdLink(absl::string_view path, int* fd, absl::string_view* rest) {
+HFSHIM_HOT_PATH bool ParseFdLink(absl::string_view path, int* fd, absl::string_view* rest) {
   absl::string_view tail;
   if (absl::StartsWith(path, "/dev/")) {
     static constexpr absl::string_view kStd[] = {"stdin", "stdout", "stderr"};
@@ -254,7 +257,7 @@ bool ParseFdLink(absl::string_view path, int* fd, absl::string_view* rest) {
   return true;
 }
 
-bool VirtualFdLink(absl::string_view path, int* fd, absl::string_view* rest) {
+HFSHIM_HOT_PATH bool VirtualFdLink(absl::string_view path, int* fd, absl::string_view* rest) {
   return ParseFdLink(path, fd, rest) && MaybeVirtualFd(*fd);
 }
 
@@ -267,7 +270,7 @@ long RawFdPath(int fd, char* out) {
   return n;
 }
 
-bool MaybeVirtual(int dirfd, const char* path) {
+HFSHIM_HOT_PATH bool MaybeVirtual(int dirfd, const char* path) {
   if (path == nullptr || !g_enabled.load(std::memory_order_relaxed)) return false;
   if (path[0] == '/') {
     if (!g_prefix.FirstComponentMayMatch(path)) {

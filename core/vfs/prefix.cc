@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/base/hot_path.h"
 #include "core/vfs/raw_syscall.h"
 
 namespace hfshim {
@@ -243,7 +244,7 @@ bool Prefix::MatchKnown(absl::string_view path, bool messy, char* scratch,
 namespace {
 
 // True if `path`'s first component equals `form`'s ("/a/b" vs "/a/c": yes).
-bool SameFirstComponent(const char* path, const char* form) {
+HFSHIM_HOT_PATH bool SameFirstComponent(const char* path, const char* form) {
   size_t i = 1;
   while (form[i] != '\0' && form[i] != '/') {
     if (path[i] != form[i]) return false;
@@ -254,7 +255,7 @@ bool SameFirstComponent(const char* path, const char* form) {
 
 }  // namespace
 
-bool Prefix::FirstComponentMayMatch(const char* path) const {
+HFSHIM_HOT_PATH bool Prefix::FirstComponentMayMatch(const char* path) const {
   if (literal_len_ <= 1) return literal_len_ == 1;  // the prefix is "/": everything
   while (path[0] == '/' && path[1] == '/') ++path;
   return SameFirstComponent(path, literal_) || (real_differs_ && SameFirstComponent(path, real_));

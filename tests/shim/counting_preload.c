@@ -11,7 +11,7 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-static unsigned long n_openat, n_close, n_fstatat, n_statx;
+static unsigned long n_openat, n_close, n_read, n_fstatat, n_statx;
 
 EXPORT int openat(int dirfd, const char* path, int flags, ...) {
   static int (*next)(int, const char*, int, ...);
@@ -34,6 +34,13 @@ EXPORT int close(int fd) {
   return next(fd);
 }
 
+EXPORT ssize_t read(int fd, void* buf, size_t n) {
+  static ssize_t (*next)(int, void*, size_t);
+  if (!next) next = dlsym(RTLD_NEXT, "read");
+  __atomic_add_fetch(&n_read, 1, __ATOMIC_RELAXED);
+  return next(fd, buf, n);
+}
+
 EXPORT int fstatat(int dirfd, const char* path, struct stat* st, int flags) {
   static int (*next)(int, const char*, struct stat*, int);
   if (!next) next = dlsym(RTLD_NEXT, "fstatat");
@@ -49,6 +56,6 @@ EXPORT int statx(int dirfd, const char* path, int flags, unsigned mask, struct s
 }
 
 __attribute__((destructor)) static void report(void) {
-  fprintf(stderr, "counting_preload: openat=%lu close=%lu fstatat=%lu statx=%lu\n", n_openat,
-          n_close, n_fstatat, n_statx);
+  fprintf(stderr, "counting_preload: openat=%lu close=%lu read=%lu fstatat=%lu statx=%lu\n",
+          n_openat, n_close, n_read, n_fstatat, n_statx);
 }

@@ -109,7 +109,7 @@ def check_chained_preload(counting, prefix, venv):
     passes through (the shim makes system calls itself only when glibc is next in line), and
     without it the same program runs the same."""
     target = os.path.realpath(__file__)
-    code = ("import os; fd = os.open(%r, os.O_RDONLY); os.close(fd); os.stat(%r); "
+    code = ("import os; fd = os.open(%r, os.O_RDONLY); os.read(fd, 1); os.close(fd); os.stat(%r); "
             "print(os.path.exists(%r))" % (target, target, os.path.join(prefix, "nope")))
     env = dict(venv, LD_PRELOAD=venv["LD_PRELOAD"] + " " + os.path.abspath(counting))
     p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
@@ -119,7 +119,7 @@ def check_chained_preload(counting, prefix, venv):
         if line.startswith("counting_preload:"):
             counts = dict(kv.split("=") for kv in line.split()[1:])
     good = (p.returncode == 0 and p.stdout.strip() == "False" and
-            all(int(counts.get(k, 0)) >= 1 for k in ("openat", "close")) and
+            all(int(counts.get(k, 0)) >= 1 for k in ("openat", "close", "read")) and
             int(counts.get("fstatat", 0)) + int(counts.get("statx", 0)) >= 1)
     print("%s chained preload sees passthrough calls: %s %s" %
           ("ok" if good else "FAIL", counts, p.stderr.strip() if not good else ""))
