@@ -9,6 +9,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -126,5 +127,30 @@ void BM_Pread(benchmark::State& state) {
   Label(state);
 }
 BENCHMARK(BM_Pread)->Arg(0)->Arg(1);
+
+// Why a wrapper makes its system call itself (shim/kernel_call.h): the same system call (getppid,
+// raw) made N function frames below the loop. On CPUs whose kernel refills the return stack
+// buffer on the way out, each frame between the loop and the system call adds a mispredicted
+// return; compare /0 with /N.
+template <int N>
+[[gnu::noinline]] long SyscallBelow() {
+  if constexpr (N == 0) {
+    long r;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(SYS_getppid) : "rcx", "r11", "memory");
+    return r;
+  } else {
+    const long r = SyscallBelow<N - 1>();
+    __asm__ volatile("" ::: "memory");  // no tail call: the frame stays
+    return r + 1;
+  }
+}
+
+void BM_SyscallFramesBelow(benchmark::State& state) {
+  long (*const call)() = state.range(0) == 0   ? &SyscallBelow<0>
+                         : state.range(0) == 2 ? &SyscallBelow<2>
+                                               : &SyscallBelow<6>;
+  for (auto _ : state) benchmark::DoNotOptimize(call());
+}
+BENCHMARK(BM_SyscallFramesBelow)->Arg(0)->Arg(2)->Arg(6);
 
 }  // namespace
