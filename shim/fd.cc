@@ -6,7 +6,6 @@
 #include <cstdarg>
 
 #include "core/base/hot_path.h"
-#include "core/vfs/raw_syscall.h"
 #include "shim/kernel_call.h"
 #include "shim/shim.h"
 

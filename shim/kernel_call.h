@@ -38,12 +38,14 @@ inline bool DirectToKernel(const void* real, bool cancellation_point) {
   return g_next_is_glibc && (!cancellation_point || __libc_single_threaded);
 }
 
-inline int KernelResult(long r) {
+// A raw system call's result as glibc returns it: -1 with errno for -4095..-1.
+template <typename T = int>
+inline T KernelResult(long r) {
   if (r < 0 && r > -4096) {
     errno = static_cast<int>(-r);
     return -1;
   }
-  return static_cast<int>(r);
+  return static_cast<T>(r);
 }
 
 inline int KernelOpenAt(int dirfd, const char* path, int flags, mode_t mode) {
@@ -62,12 +64,7 @@ inline int KernelClose(int fd) {
 
 inline ssize_t KernelRead(int fd, void* buf, size_t n) {
   if (DirectToKernel(reinterpret_cast<const void*>(real_read), true)) {
-    const long r = RawSyscall(SYS_read, fd, buf, n);
-    if (r < 0 && r > -4096) {
-      errno = static_cast<int>(-r);
-      return -1;
-    }
-    return r;
+    return KernelResult<ssize_t>(RawSyscall(SYS_read, fd, buf, n));
   }
   return real_read(fd, buf, n);
 }
