@@ -152,7 +152,10 @@ class DiskCache final : public ContentCache, public PackFiller::Cache {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = lazies_.find(entry.content_hash);
       if (it != lazies_.end()) {
-        if (std::shared_ptr<LazyContent> live = it->second.lock()) return live;
+        std::shared_ptr<LazyContent> live = it->second.lock();
+        // Its file evicted since (by the size limit or another process; fds open on it still
+        // read it): a new fill, as on a first miss.
+        if (live != nullptr && env_->Stat(live->OpenPath(), &st).ok()) return live;
         lazies_.erase(it);
       }
     }

@@ -77,6 +77,14 @@ absl::Status PackFiller::Fill(const Entry& entry, const IndexReader& index, cons
   for (int round = 0; round < 2; ++round) {
     if (std::shared_ptr<PackWindow> live = LiveWindow(key)) {
       const int i = live->Find(entry.location.offset, entry.content_hash);
+      if (i >= 0 && live->Written(i)) {
+        // Written from this window, perhaps just after the caller looked. If it is gone, it
+        // was evicted since (by the size limit or another process): the window no longer
+        // stands for what is cached, so the member is fetched as on a first miss.
+        if (in_place()) return absl::OkStatus();
+        ForgetWindow(key, live);
+        continue;
+      }
       if (i >= 0 && live->Ensure(i, deadline).ok()) return absl::OkStatus();
       break;  // not among its members, or its copy failed: fetch our own
     }
@@ -149,8 +157,10 @@ std::function<void()> PackFiller::WindowDone(const WindowKey& key, const std::st
                                              std::shared_ptr<uint64_t> budget) {
   return [this, key, window_path, budget] {
     {
+      // Only a finished window: after ForgetWindow, a newer one may stand for the key.
       std::lock_guard<std::mutex> lock(windows_mu_);
-      windows_.erase(key);
+      auto it = windows_.find(key);
+      if (it != windows_.end() && !it->second->pending()) windows_.erase(it);
     }
     if (*budget > 0) {
       unlink(window_path.c_str());
@@ -266,6 +276,12 @@ std::shared_ptr<PackWindow> PackFiller::LiveWindow(const WindowKey& key) {
   std::lock_guard<std::mutex> lock(windows_mu_);
   auto it = windows_.find(key);
   return it == windows_.end() ? nullptr : it->second;
+}
+
+void PackFiller::ForgetWindow(const WindowKey& key, const std::shared_ptr<PackWindow>& window) {
+  std::lock_guard<std::mutex> lock(windows_mu_);
+  auto it = windows_.find(key);
+  if (it != windows_.end() && it->second == window) windows_.erase(it);
 }
 
 absl::StatusOr<std::shared_ptr<PackWindow>> PackFiller::FetchWindow(const Entry& entry,

@@ -138,6 +138,8 @@ class PackFiller {
 
   // The window of `key` whose members are being written in the background, or null.
   std::shared_ptr<PackWindow> LiveWindow(const WindowKey& key);
+  // Stops `window` from being the live window of `key` (if it still is).
+  void ForgetWindow(const WindowKey& key, const std::shared_ptr<PackWindow>& window);
 
   // Fetches the window of the pack that holds `entry` (WindowMembers), with `entry`'s bytes
   // verified (refetched on a mismatch, up to kChecksumAttempts times).

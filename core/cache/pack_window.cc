@@ -45,6 +45,11 @@ absl::Status PackWindow::Ensure(int i, absl::Time deadline) {
   return states_[i] == State::kDone ? absl::OkStatus() : failures_[i];
 }
 
+bool PackWindow::Written(int i) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return states_[i] == State::kDone;
+}
+
 bool PackWindow::WriteNext() {
   std::unique_lock<std::mutex> lock(mu_);
   while (cursor_ < states_.size() && states_[cursor_] != State::kPending) ++cursor_;

@@ -49,6 +49,9 @@ class PackWindow {
   // (DataLoss if the bytes do not match the checksum, DeadlineExceeded, Cancelled if abandoned).
   absl::Status Ensure(int i, absl::Time deadline);
 
+  // Whether member `i` was written into the cache (it may have been evicted since). Any thread.
+  bool Written(int i) const;
+
   // Writes the first member nobody has claimed. False if none was left. Any thread.
   bool WriteNext();
 

@@ -585,6 +585,21 @@ print("small-files-bad", bad)
 print("held-fd-exact", hashlib.sha256(held.read()).hexdigest() == want_big)
 """
 
+MEMO_EVICTED_READER = r"""
+import glob, os, sys
+root, native, small, big, cache = sys.argv[1:6]
+want = {rel: open(os.path.join(native, rel), "rb").read() for rel in (small, big)}
+for _ in range(3):  # remembered from the second open on (the memo)
+    open(os.path.join(root, small), "rb").read()
+held = open(os.path.join(root, big), "rb")  # a large file's fill state stays live meanwhile
+held.read()
+cached = glob.glob(os.path.join(cache, "content", "*", "*"))
+for path in cached:
+    os.unlink(path)
+print("evicted", len(cached) > 0)
+print("reread-exact", all(open(os.path.join(root, rel), "rb").read() == want[rel] for rel in want))
+"""
+
 REFRESH_READER = r"""
 import hashlib, os, sys, time
 root, rel = sys.argv[1], sys.argv[2]
@@ -667,6 +682,18 @@ def group_node(w, c):
     used = cache_bytes(w)
     c.ok("eviction: the cache stays near its limit (%d KiB of %d KiB + one 4 MiB window)" %
          (used >> 10, limit >> 10), used <= limit + (6 << 20), "used %d" % used)
+
+    # A file the process remembers, whose cache file another process evicted, is fetched again.
+    shutil.rmtree(w.cache, ignore_errors=True)
+    snap = os.path.join(w.native, "datasets--hfshim--small", "snapshots")
+    small = next(os.path.relpath(os.path.join(d, f), w.native)
+                 for d, _, fs in sorted(os.walk(snap)) for f in sorted(fs))
+    r = w.run([PY, "-c", MEMO_EVICTED_READER, "{root}", w.native, small, big, w.cache], w.prefix,
+              True)
+    got = dict(l.split(" ", 1) for l in r.stdout.decode().splitlines() if " " in l)
+    c.ok("small and large files evicted under the process are fetched again",
+         got.get("evicted") == "True" and got.get("reread-exact") == "True",
+         r.stdout.decode() + r.stderr.decode()[-2000:])
 
     # Refresh: a running process sees a new push within HFSHIM_REFRESH; its open file does not
     # change.
