@@ -83,10 +83,16 @@ class DiskCache final : public ContentCache, public PackFiller::Cache {
     if (dir_fd >= 0) {
       const int fd = openat(dir_fd, rel, O_RDONLY | flags);
       if (fd >= 0) return fd;
-      if (errno == ENOENT) return absl::NotFoundError("not cached");
+      if (errno == ENOENT) {
+        if (!DirectoryRemoved(dir_fd)) return absl::NotFoundError("not cached");
+        // The cache was cleared under us (rm -rf of the cache directory): the fd names a
+        // removed directory, where nothing will ever be found again. Ours to close once.
+        int expected = dir_fd;
+        if (content_fds_[dir].compare_exchange_strong(expected, -1)) close(dir_fd);
+      }
     }
-    // The directory fd is gone (closed by the program, e.g. closerange): the full path, and a
-    // fresh directory fd for next time.
+    // The directory fd is gone (closed by the program, e.g. closerange, or its directory
+    // removed): the full path, and a fresh directory fd for next time.
     content_fds_[dir].store(-1, std::memory_order_relaxed);
     const std::string path = PathFor(hash);
     const int fd = open(path.c_str(), O_RDONLY | flags);
@@ -250,6 +256,12 @@ class DiskCache final : public ContentCache, public PackFiller::Cache {
                                  " is complete but could not be promoted; see the log");
     }
     return lazy->final_path();
+  }
+
+  // Whether directory fd `fd` refers to a directory that was removed (no links left).
+  static bool DirectoryRemoved(int fd) {
+    struct stat st;
+    return fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) && st.st_nlink == 0;
   }
 
   // Opens the content directory of cache dir `i` (O_PATH) and publishes its fd; -1 on failure.

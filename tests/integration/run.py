@@ -600,6 +600,27 @@ print("evicted", len(cached) > 0)
 print("reread-exact", all(open(os.path.join(root, rel), "rb").read() == want[rel] for rel in want))
 """
 
+CLEARED_READER = r"""
+import os, shutil, sys, time
+root, native, cache = sys.argv[1:4]
+snap = os.path.join("datasets--hfshim--small", "snapshots")
+rels = sorted(os.path.relpath(os.path.join(d, f), native)
+              for d, _, fs in os.walk(os.path.join(native, snap)) for f in fs)
+half = len(rels) // 2
+bad = sum(open(os.path.join(root, r), "rb").read() != open(os.path.join(native, r), "rb").read()
+          for r in rels[:half])
+for attempt in range(50):  # the cache's background writers may still be adding files
+    try:
+        shutil.rmtree(cache)
+        break
+    except OSError:
+        time.sleep(0.1)
+print("cleared", not os.path.exists(cache))
+bad += sum(open(os.path.join(root, r), "rb").read() != open(os.path.join(native, r), "rb").read()
+           for r in rels[half:])
+print("bad-after-clear", bad)
+"""
+
 REFRESH_READER = r"""
 import hashlib, os, sys, time
 root, rel = sys.argv[1], sys.argv[2]
@@ -693,6 +714,14 @@ def group_node(w, c):
     got = dict(l.split(" ", 1) for l in r.stdout.decode().splitlines() if " " in l)
     c.ok("small and large files evicted under the process are fetched again",
          got.get("evicted") == "True" and got.get("reread-exact") == "True",
+         r.stdout.decode() + r.stderr.decode()[-2000:])
+
+    # The whole node cache removed under a running job (rm -rf to free space): it goes on.
+    shutil.rmtree(w.cache, ignore_errors=True)
+    r = w.run([PY, "-c", CLEARED_READER, "{root}", w.native, w.cache], w.prefix, True)
+    got = dict(l.split(" ", 1) for l in r.stdout.decode().splitlines() if " " in l)
+    c.ok("the node cache removed under a running process: it reads on exactly",
+         got.get("cleared") == "True" and got.get("bad-after-clear") == "0",
          r.stdout.decode() + r.stderr.decode()[-2000:])
 
     # Refresh: a running process sees a new push within HFSHIM_REFRESH; its open file does not
