@@ -93,12 +93,9 @@ DIR* OpenDirAt(int dirfd, const char* path) {
     return d;
   };
   if (!Enter(dirfd, path)) {
-    DIR* d = real(nullptr);
-    if (d == nullptr && MayRetryThroughLink()) {
-      return RetryThroughLink(d, dirfd, path, true,
-                              [&](const char* p) { return OpenDirAt(AT_FDCWD, p); });
-    }
-    return d;
+    return PassThrough(
+        dirfd, path, true, [&] { return real(nullptr); },
+        [&](const char* p) { return OpenDirAt(AT_FDCWD, p); });
   }
   Scope scope;
   return scope.Run(

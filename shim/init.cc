@@ -200,9 +200,10 @@ void CompleteLazyStdio() {
 
 // Whether `real` is defined by glibc itself (the object that defines __libc_single_threaded),
 // not by another preloaded library.
-bool FromGlibc(const void* real) {
+template <typename Fn>
+bool FromGlibc(Fn real) {
   Dl_info fn, libc;
-  return real != nullptr && dladdr(real, &fn) != 0 &&
+  return real != nullptr && dladdr(reinterpret_cast<const void*>(real), &fn) != 0 &&
          dladdr(const_cast<char*>(&__libc_single_threaded), &libc) != 0 &&
          fn.dli_fbase == libc.dli_fbase;
 }
@@ -238,11 +239,8 @@ __attribute__((constructor(101))) void InitShim() {
   table.rmdir = REAL(rmdir);
   table.readlink = REAL(readlink);
   SetLibcTable(table);
-  g_next_is_glibc = FromGlibc(reinterpret_cast<void*>(real_openat)) &&
-                    FromGlibc(reinterpret_cast<void*>(real_close)) &&
-                    FromGlibc(reinterpret_cast<void*>(real_read)) &&
-                    FromGlibc(reinterpret_cast<void*>(real_fstatat)) &&
-                    FromGlibc(reinterpret_cast<void*>(real_statx));
+  g_next_is_glibc = FromGlibc(real_openat) && FromGlibc(real_close) && FromGlibc(real_read) &&
+                    FromGlibc(real_fstatat) && FromGlibc(real_statx);
   g_owner_pid.store(static_cast<pid_t>(RawSyscall(SYS_getpid)), std::memory_order_relaxed);
   if (InitRouter(&PlainGetenv)) {
     MarkInheritedLazyFds();

@@ -32,8 +32,9 @@ namespace hfshim::shim {
 // Set once by the constructor: the real_* of the calls below are glibc's own definitions.
 extern bool g_next_is_glibc;
 
-// Whether a call whose next definition is `real` goes to the kernel directly.
-inline bool DirectToKernel(const void* real, bool cancellation_point) {
+// Whether a call whose next definition is `real` (a real_* pointer) goes to the kernel directly.
+template <typename Fn>
+inline bool DirectToKernel(Fn real, bool cancellation_point) {
   if (real == nullptr) return true;
   return g_next_is_glibc && (!cancellation_point || __libc_single_threaded);
 }
@@ -49,28 +50,28 @@ inline T KernelResult(long r) {
 }
 
 inline int KernelOpenAt(int dirfd, const char* path, int flags, mode_t mode) {
-  if (DirectToKernel(reinterpret_cast<const void*>(real_openat), true)) {
+  if (DirectToKernel(real_openat, true)) {
     return KernelResult(RawSyscall(SYS_openat, dirfd, path, flags, mode));
   }
   return real_openat(dirfd, path, flags, mode);
 }
 
 inline int KernelClose(int fd) {
-  if (DirectToKernel(reinterpret_cast<const void*>(real_close), true)) {
+  if (DirectToKernel(real_close, true)) {
     return KernelResult(RawSyscall(SYS_close, fd));
   }
   return real_close(fd);
 }
 
 inline ssize_t KernelRead(int fd, void* buf, size_t n) {
-  if (DirectToKernel(reinterpret_cast<const void*>(real_read), true)) {
+  if (DirectToKernel(real_read, true)) {
     return KernelResult<ssize_t>(RawSyscall(SYS_read, fd, buf, n));
   }
   return real_read(fd, buf, n);
 }
 
 inline int KernelFstatAt(int dirfd, const char* path, struct stat* st, int flags) {
-  if (DirectToKernel(reinterpret_cast<const void*>(real_fstatat), false)) {
+  if (DirectToKernel(real_fstatat, false)) {
     return KernelResult(RawSyscall(SYS_newfstatat, dirfd, path, st, flags));
   }
   return real_fstatat(dirfd, path, st, flags);
@@ -79,7 +80,7 @@ inline int KernelFstatAt(int dirfd, const char* path, struct stat* st, int flags
 // glibc answers a kernel without statx (ENOSYS, e.g. under an old seccomp profile) from fstatat:
 // that case is left to it.
 inline int KernelStatx(int dirfd, const char* path, int flags, unsigned mask, struct statx* stx) {
-  if (DirectToKernel(reinterpret_cast<const void*>(real_statx), false)) {
+  if (DirectToKernel(real_statx, false)) {
     const long r = RawSyscall(SYS_statx, dirfd, path, flags, mask, stx);
     if (r != -ENOSYS || real_statx == nullptr) return KernelResult(r);
   }

@@ -254,9 +254,6 @@ EXPORT int linkat(int olddirfd, const char* oldpath, int newdirfd, const char* n
 
 extern "C" {
 __attribute__((visibility("default"), alias("truncate"))) int truncate64(const char*, off64_t);
-}
-
-extern "C" {
 __attribute__((visibility("default"), alias("mkstemp"))) int mkstemp64(char*);
 __attribute__((visibility("default"), alias("mkostemp"))) int mkostemp64(char*, int);
 __attribute__((visibility("default"), alias("mkstemps"))) int mkstemps64(char*, int);

@@ -38,12 +38,10 @@ namespace {
 // (shim/kernel_call.h).
 [[gnu::always_inline]] inline int OpenBody(int dirfd, const char* path, int flags, mode_t mode) {
   if (!Enter(dirfd, path)) {
-    const int fd = KernelOpenAt(dirfd, path, flags, mode);
-    if (fd < 0 && MayRetryThroughLink()) {
-      return RetryThroughLink(fd, dirfd, path, (flags & O_NOFOLLOW) == 0,
-                              [=](const char* p) { return OpenAt(AT_FDCWD, p, flags, mode); });
-    }
-    return fd;
+    return PassThrough(
+        dirfd, path, (flags & O_NOFOLLOW) == 0,
+        [&] { return KernelOpenAt(dirfd, path, flags, mode); },
+        [=](const char* p) { return OpenAt(AT_FDCWD, p, flags, mode); });
   }
   return OpenMaybeVirtual(dirfd, path, flags, mode);
 }

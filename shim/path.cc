@@ -49,12 +49,9 @@ char* Realpath(const char* path, char* resolved) {
     return nullptr;
   }
   if (!Enter(AT_FDCWD, path)) {
-    char* r = REAL(realpath)(path, resolved);
-    if (r == nullptr && MayRetryThroughLink()) {
-      return RetryThroughLink(r, AT_FDCWD, path, true,
-                              [&](const char* p) { return Realpath(p, resolved); });
-    }
-    return r;
+    return PassThrough(
+        AT_FDCWD, path, true, [&] { return REAL(realpath)(path, resolved); },
+        [&](const char* p) { return Realpath(p, resolved); });
   }
   Scope scope;
   return scope.Run(
@@ -183,10 +180,9 @@ EXPORT int chdir(const char* path) {
     return REAL(chdir)(path);
   }
   if (!Enter(AT_FDCWD, path)) {
-    rc = REAL(chdir)(path);
-    if (rc != 0 && MayRetryThroughLink()) {
-      return RetryThroughLink(rc, AT_FDCWD, path, true, [](const char* p) { return chdir(p); });
-    }
+    rc = PassThrough(
+        AT_FDCWD, path, true, [&] { return REAL(chdir)(path); },
+        [](const char* p) { return chdir(p); });
   } else {
     Scope scope;
     rc = scope.Run(

@@ -169,6 +169,23 @@ template <typename R, typename Call>
   return call(again);
 }
 
+// Whether a libc result means failure: -1 for int calls, null for pointer ones.
+inline bool Failed(int rc) { return rc < 0; }
+inline bool Failed(const void* p) { return p == nullptr; }
+
+// The passthrough of a path call that Enter() declined: `real()`, made again as `again(p)` from
+// the prefix on when it failed in a way a symlink into the prefix explains (RetryThroughLink).
+// Inlined: a wrapper's passthrough stays one frame above the program.
+template <typename Real, typename Again>
+[[gnu::always_inline]] inline auto PassThrough(int dirfd, const char* path, bool follow_last,
+                                               Real&& real, Again&& again) {
+  const auto r = real();
+  if (Failed(r) && MayRetryThroughLink()) {
+    return RetryThroughLink(r, dirfd, path, follow_last, again);
+  }
+  return r;
+}
+
 // Fortify failure (glibc's __chk_fail prints "buffer overflow detected" and aborts).
 [[noreturn]] void ChkFail();
 

@@ -50,12 +50,10 @@ HFSHIM_HOT_PATH int StatAt(int dirfd, const char* path, struct stat* st, int fla
     return FstatFd(dirfd, st);
   }
   if (!Enter(dirfd, path)) {
-    const int rc = KernelFstatAt(dirfd, path, st, flags);
-    if (rc != 0 && MayRetryThroughLink()) {
-      return RetryThroughLink(rc, dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0,
-                              [&](const char* p) { return StatAt(AT_FDCWD, p, st, flags); });
-    }
-    return rc;
+    return PassThrough(
+        dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0,
+        [&] { return KernelFstatAt(dirfd, path, st, flags); },
+        [&](const char* p) { return StatAt(AT_FDCWD, p, st, flags); });
   }
   Scope scope;
   return scope.Run(
@@ -112,12 +110,10 @@ EXPORT HFSHIM_HOT_PATH int statx(int dirfd, const char* path, int flags, unsigne
     return rc;
   }
   if (!Enter(dirfd, path)) {
-    const int rc = KernelStatx(dirfd, path, flags, mask, stx);
-    if (rc != 0 && MayRetryThroughLink()) {
-      return RetryThroughLink(rc, dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0,
-                              [&](const char* p) { return statx(AT_FDCWD, p, flags, mask, stx); });
-    }
-    return rc;
+    return PassThrough(
+        dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0,
+        [&] { return KernelStatx(dirfd, path, flags, mask, stx); },
+        [&](const char* p) { return statx(AT_FDCWD, p, flags, mask, stx); });
   }
   Scope scope;
   return scope.Run(
@@ -143,12 +139,9 @@ int AccessAt(int dirfd, const char* path, int mode, int flags) {
     return real_faccessat(fd, p, mode, flags);
   };
   if (!Enter(dirfd, path)) {
-    const int rc = real(dirfd, path);
-    if (rc != 0 && MayRetryThroughLink()) {
-      return RetryThroughLink(rc, dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0,
-                              [&](const char* p) { return AccessAt(AT_FDCWD, p, mode, flags); });
-    }
-    return rc;
+    return PassThrough(
+        dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0, [&] { return real(dirfd, path); },
+        [&](const char* p) { return AccessAt(AT_FDCWD, p, mode, flags); });
   }
   Scope scope;
   return scope.Run(

@@ -50,13 +50,11 @@ int CompleteIfLazy(Vfs& vfs, int fd) {
 }  // namespace
 
 EXPORT FILE* fopen(const char* path, const char* mode) {
-  if (IsNull(mode) || !Enter(AT_FDCWD, path)) {
-    FILE* f = REAL(fopen)(path, mode);
-    if (f == nullptr && !IsNull(mode) && MayRetryThroughLink()) {
-      return RetryThroughLink(f, AT_FDCWD, path, true,
-                              [&](const char* p) { return fopen(p, mode); });
-    }
-    return f;
+  if (IsNull(mode)) return REAL(fopen)(path, mode);
+  if (!Enter(AT_FDCWD, path)) {
+    return PassThrough(
+        AT_FDCWD, path, true, [&] { return REAL(fopen)(path, mode); },
+        [&](const char* p) { return fopen(p, mode); });
   }
   const int flags = FlagsForMode(mode);
   if (flags < 0) return REAL(fopen)(path, mode);  // glibc answers EINVAL

@@ -83,17 +83,16 @@ class DiskCache final : public ContentCache, public PackFiller::Cache {
     if (dir_fd >= 0) {
       const int fd = openat(dir_fd, rel, O_RDONLY | flags);
       if (fd >= 0) return fd;
-      if (errno == ENOENT) {
-        if (!DirectoryRemoved(dir_fd)) return absl::NotFoundError("not cached");
-        // The cache was cleared under us (rm -rf of the cache directory): the fd names a
-        // removed directory, where nothing will ever be found again. Ours to close once.
-        int expected = dir_fd;
-        if (content_fds_[dir].compare_exchange_strong(expected, -1)) close(dir_fd);
-      }
+      // ENOENT in a removed directory (rm -rf of the cache under us) finds nothing ever again.
+      const bool missing = errno == ENOENT;
+      const bool removed = missing && DirectoryRemoved(dir_fd);
+      if (missing && !removed) return absl::NotFoundError("not cached");
+      // The fd is no use any more: closed by the program (e.g. closerange; the number may be
+      // someone else's now, so it stays open) or on a removed directory (ours to close, once).
+      int expected = dir_fd;
+      if (content_fds_[dir].compare_exchange_strong(expected, -1) && removed) close(dir_fd);
     }
-    // The directory fd is gone (closed by the program, e.g. closerange, or its directory
-    // removed): the full path, and a fresh directory fd for next time.
-    content_fds_[dir].store(-1, std::memory_order_relaxed);
+    // The full path, and a fresh directory fd for next time.
     const std::string path = PathFor(hash);
     const int fd = open(path.c_str(), O_RDONLY | flags);
     if (fd >= 0) return fd;

@@ -30,13 +30,20 @@ std::atomic<bool> g_enabled{false};
 std::atomic<int> g_cwd{kCwdUnknown};
 std::atomic<uint64_t> g_cwd_generation{1};
 
+// Whether NUL-terminated `path` starts with `prefix`, compared a byte at a time (no strlen;
+// stops at the first difference, or at path's end).
+bool HasPrefix(const char* path, const char* prefix) {
+  for (; *prefix != '\0'; ++path, ++prefix) {
+    if (*path != *prefix) return false;
+  }
+  return true;
+}
+
 bool UnderPlaceholderRoot(absl::string_view path) {
   return g_placeholder_root_len > 0 && path.size() > g_placeholder_root_len &&
          std::memcmp(path.data(), g_placeholder_root, g_placeholder_root_len) == 0 &&
          path[g_placeholder_root_len] == '/';
 }
-
-// Raw syscalls: no libc wrapper (ours or glibc's) is re-entered and errno is restored.
 
 void LearnPlaceholderDev() {
   if (g_placeholder_root_len == 0) return;
@@ -274,9 +281,11 @@ HFSHIM_HOT_PATH bool MaybeVirtual(int dirfd, const char* path) {
   if (path == nullptr || !g_enabled.load(std::memory_order_relaxed)) return false;
   if (path[0] == '/') {
     if (!g_prefix.FirstComponentMayMatch(path)) {
+      // Only "/dev/..." and "/proc/..." can spell an fd: other paths are not measured at all.
+      const bool dev_or_proc = HasPrefix(path, "/dev/") || HasPrefix(path, "/proc/");
       int fd;
       absl::string_view rest;
-      return VirtualFdLink(path, &fd, &rest);
+      return dev_or_proc && VirtualFdLink(path, &fd, &rest);
     }
     char scratch[kVfsPathMax];
     absl::string_view rel;
