@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/env/env.h"
+#include "core/index/generation.h"
 #include "core/push/pusher.h"
 #include "core/push/repo_id.h"
 #include "core/store/object_store.h"
@@ -102,6 +103,8 @@ int Main(int argc, char** argv) {
   if (!summary.ok()) {
     return ReportFailure(kTool, PushFailure(summary.status()));
   }
+  // Jobs started next on this node see the new generation at once, not after HFSHIM_REFRESH.
+  if (!summary->up_to_date) ForgetGenerationCheck(NodeIndexDir(config), Env::Default());
   if (json) {
     std::cout << SummaryJson(*summary, (*store)->Describe());
   } else if (summary->up_to_date) {

@@ -183,7 +183,7 @@ int Main(int argc, char** argv) {
     return ReportFailure(kTool, absl::NotFoundError(absl::StrCat(
                                     (*store)->Describe(), " is empty; push with hfshim-push")));
   }
-  auto path = FetchGeneration(store->get(), **head, config.cache_dirs[0] + "/index", Env::Default(),
+  auto path = FetchGeneration(store->get(), **head, NodeIndexDir(config), Env::Default(),
                               RequestDeadline(config));
   if (!path.ok()) return ReportFailure(kTool, path.status());
   auto index = IndexReader::Open(*path);

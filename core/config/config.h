@@ -42,6 +42,9 @@ struct Config {
   bool stats = true;                     // HFSHIM_STATS: shared-memory counters for hfshim-stat
 };
 
+// Where the node keeps index generations fetched from the store: <first cache dir>/index.
+inline std::string NodeIndexDir(const Config& config) { return config.cache_dirs[0] + "/index"; }
+
 // Looks up an environment variable; nullptr when unset. The default reads the process environment.
 using EnvLookup = std::function<const char*(const char*)>;
 EnvLookup ProcessEnvironment();

@@ -146,7 +146,8 @@ const Setting kSettings[] = {
        return true;
      }},
     {"HFSHIM_REFRESH", FIXED_DEFAULT("30"), "seconds", "a number of seconds >= 0",
-     "How often a process checks the store for a newer index generation (0: on every open).",
+     "How often the store is checked for a newer index generation (0: on every open); a "
+     "process started within this time of another's check on the node uses its answer.",
      [](absl::string_view v, const EnvLookup&, Config* c) {
        return ParseSeconds(v, &c->refresh_seconds);
      }},

@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace hfshim {
 
@@ -42,6 +43,7 @@ struct LibcTable {
   int (*fsync)(int fd);
   ssize_t (*readlink)(const char* path, char* buf, size_t n);
   int (*linkat)(int from_dir, const char* from, int to_dir, const char* to, int flags);
+  int (*utimensat)(int dirfd, const char* path, const struct timespec times[2], int flags);
 };
 // PRELOAD-SAFE: called by the shim's constructor before any other thread exists.
 void SetLibcTable(const LibcTable& table);
@@ -75,6 +77,8 @@ class Env {
   // (no /proc).
   virtual absl::Status LinkOpenFile(int fd, const std::string& to) = 0;
   virtual absl::Status Unlink(const std::string& path) = 0;
+  // Sets the access and modification times of `path` to `t` (following symlinks).
+  virtual absl::Status SetTimes(const std::string& path, absl::Time t) = 0;
   // Creates one directory; OK if it already exists as a directory.
   virtual absl::Status Mkdir(const std::string& path, mode_t mode = 0755) = 0;
   virtual absl::Status Rmdir(const std::string& path) = 0;
@@ -116,6 +120,9 @@ class EnvWrapper : public Env {
     return target_->LinkOpenFile(fd, t);
   }
   absl::Status Unlink(const std::string& p) override { return target_->Unlink(p); }
+  absl::Status SetTimes(const std::string& p, absl::Time t) override {
+    return target_->SetTimes(p, t);
+  }
   absl::Status Mkdir(const std::string& p, mode_t m) override { return target_->Mkdir(p, m); }
   absl::Status Rmdir(const std::string& p) override { return target_->Rmdir(p); }
   absl::StatusOr<std::vector<std::string>> ListDir(const std::string& p) override {

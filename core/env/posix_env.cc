@@ -1,6 +1,7 @@
 // PosixEnv: Env on the libc entry points in Libc() (plain libc, or the shim's real_* pointers).
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -19,7 +20,7 @@ namespace {
 LibcTable g_libc = {
     &::open,  &::close,     &::pread,  &::pwrite,   &::write,  &::fstat,
     &::stat,  &::lstat,     &::rename, &::link,     &::unlink, &::mkdir,
-    &::rmdir, &::ftruncate, &::fsync,  &::readlink, &::linkat,
+    &::rmdir, &::ftruncate, &::fsync,  &::readlink, &::linkat, &::utimensat,
 };
 
 class PosixEnv final : public Env {
@@ -108,6 +109,14 @@ class PosixEnv final : public Env {
   }
   absl::Status Unlink(const std::string& path) override {
     if (g_libc.unlink(path.c_str()) != 0) return ErrnoStatus(errno, "unlink " + path);
+    return absl::OkStatus();
+  }
+  absl::Status SetTimes(const std::string& path, absl::Time t) override {
+    const timespec ts = absl::ToTimespec(t);
+    const timespec times[2] = {ts, ts};
+    if (g_libc.utimensat(AT_FDCWD, path.c_str(), times, 0) != 0) {
+      return ErrnoStatus(errno, "set the times of " + path);
+    }
     return absl::OkStatus();
   }
   absl::Status Mkdir(const std::string& path, mode_t mode) override {

@@ -100,12 +100,13 @@ namespace {
 
 std::string LastPath(const std::string& local_dir) { return local_dir + "/last"; }
 
-// Best effort: a node that cannot record it only loses the offline fallback.
+// Records `path` as current in the store now. Best effort: a node that cannot record it only
+// loses the offline fallback, and its processes ask the store themselves.
 void RememberGeneration(const std::string& local_dir, const std::string& path, uint64_t sequence,
                         Env* env) {
   const std::string line = absl::StrCat(sequence, " ", path.substr(path.rfind('/') + 1), "\n");
   absl::StatusOr<std::string> old = ReadFile(env, LastPath(local_dir));
-  if (old.ok() && *old == line) return;
+  if (old.ok() && *old == line && env->SetTimes(LastPath(local_dir), absl::Now()).ok()) return;
   WriteFileAtomic(env, LastPath(local_dir), line, /*durable=*/false).IgnoreError();
 }
 
@@ -155,6 +156,10 @@ absl::StatusOr<std::string> FetchGeneration(ObjectStore* store, const HeadRecord
   return path;
 }
 
+void ForgetGenerationCheck(const std::string& local_dir, Env* env) {
+  env->SetTimes(LastPath(local_dir), absl::UnixEpoch()).IgnoreError();
+}
+
 absl::StatusOr<LocalGeneration> LastFetchedGeneration(const std::string& local_dir, Env* env) {
   absl::StatusOr<std::string> line = ReadFile(env, LastPath(local_dir));
   if (!line.ok()) return absl::NotFoundError("no generation was fetched into " + local_dir);
@@ -167,6 +172,9 @@ absl::StatusOr<LocalGeneration> LastFetchedGeneration(const std::string& local_d
   g.path = local_dir + "/" + parts[1];
   struct stat st;
   if (!env->Stat(g.path, &st).ok()) return absl::NotFoundError(g.path + " is gone");
+  if (env->Stat(LastPath(local_dir), &st).ok()) {
+    g.checked_ago = absl::Now() - absl::TimeFromTimespec(st.st_mtim);
+  }
   return g;
 }
 

@@ -49,6 +49,10 @@ void Generations::RefreshLocked(bool force) {
     }
     return;
   }
+  if (latest->checked_ago > absl::ZeroDuration()) {
+    next_check_ns_.store(now + absl::ToInt64Nanoseconds(refresh_ - latest->checked_ago),
+                         std::memory_order_relaxed);
+  }
   if (cur != nullptr && cur->file.sequence == latest->sequence && cur->file.path == latest->path) {
     return;
   }

@@ -32,6 +32,9 @@ namespace hfshim {
 struct GenerationFile {
   std::string path;
   uint64_t sequence = 0;
+  // How long ago the store named it current (zero: just now). The next check is due that much
+  // sooner.
+  absl::Duration checked_ago = absl::ZeroDuration();
 };
 
 // Where generations come from (the store's heads, or a fixed file in tests).

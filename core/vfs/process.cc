@@ -52,7 +52,7 @@ absl::StatusOr<Vfs*> Build() {
   const Config& c = parts->config;
   ASSIGN_OR_RETURN(parts->store, OpenStore(c.store_url, c));
   ASSIGN_OR_RETURN(parts->cache, ContentCache::Create(c, parts->store.get(), Env::Default()));
-  parts->source = MakeStoreGenerationSource(parts->store.get(), c, c.cache_dirs[0] + "/index");
+  parts->source = MakeStoreGenerationSource(parts->store.get(), c, NodeIndexDir(c));
   // The prefix exists on disk so the real part of the union (.locks, new downloads) works.
   absl::Status made = MakeDirs(Env::Default(), std::string(prefix.literal()));
   if (!made.ok()) {

@@ -1,6 +1,7 @@
 #include "core/vfs/store_generations.h"
 
 #include <atomic>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "core/base/log.h"
@@ -15,6 +16,7 @@ class StoreGenerations final : public GenerationSource {
       : store_(store), config_(config), index_dir_(std::move(index_dir)) {}
 
   absl::StatusOr<GenerationFile> Latest() override {
+    if (std::optional<GenerationFile> recent = CheckedRecently()) return *std::move(recent);
     absl::StatusOr<std::optional<HeadRecord>> head =
         FindLatestHead(store_, RequestDeadline(config_));
     if (!head.ok()) {
@@ -45,6 +47,21 @@ class StoreGenerations final : public GenerationSource {
   }
 
  private:
+  // The generation some process of the node found current in the store less than
+  // HFSHIM_REFRESH seconds ago (the node's record, LastFetchedGeneration): a process started
+  // then answers from it without asking the store, and asks once the record is that old. A
+  // generation pushed at time T is still seen by every new open on the node by T + refresh.
+  // Never with refresh 0 (check on every open).
+  std::optional<GenerationFile> CheckedRecently() const {
+    const absl::Duration refresh = absl::Seconds(config_.refresh_seconds);
+    if (refresh <= absl::ZeroDuration()) return std::nullopt;
+    absl::StatusOr<LocalGeneration> last = LastFetchedGeneration(index_dir_, Env::Default());
+    if (!last.ok() || last->checked_ago < absl::ZeroDuration() || last->checked_ago >= refresh) {
+      return std::nullopt;
+    }
+    return GenerationFile{last->path, last->sequence, last->checked_ago};
+  }
+
   // When the store cannot give its current generation (unreachable, vanished, refusing us): the
   // last generation this node fetched, if it is still in the index dir; else `error`. Content
   // served from it is verified like any other.

@@ -745,6 +745,27 @@ def group_node(w, c):
          first + out.decode() + err.decode()[-2000:])
     c.ok("refresh: a file open before keeps its content", lines.get("open-file") == want)
 
+    # A process started within HFSHIM_REFRESH of another's check of the store answers from the
+    # generation found then, without asking the store (it used to ask before its first answer);
+    # after hfshim-push on the node, the next process asks and sees the push at once.
+    def listing(**extra):
+        r = w.run(["ls", "{root}"], w.prefix, True, HFSHIM_REFRESH="30", **extra)
+        return r.stdout.decode(), r.stderr.decode()
+    first_ls, _ = listing()
+    os.rename(w.store, w.store + ".gone")
+    again_ls, again_err = listing()
+    os.rename(w.store + ".gone", w.store)
+    c.ok("a process right after another answers without asking the store",
+         again_ls == first_ls and "models--later" in again_ls and again_err == "",
+         first_ls + "\n" + again_ls + again_err)
+    shutil.copytree(os.path.join(w.native, "models--solo"),
+                    os.path.join(w.native, "models--pushed-here"), symlinks=True)
+    subprocess.check_call([os.environ["HFSHIM_PUSH_BIN"], "--store", "file://" + w.store,
+                           w.native], env=w.env(False), stdout=subprocess.DEVNULL)
+    after_ls, after_err = listing()
+    c.ok("... and the next process after hfshim-push on the node sees the push",
+         "models--pushed-here" in after_ls, after_ls + after_err)
+
     # Processes cold-reading one dataset together fetch it (about) once.
     bad1, one = read_dataset_cold(w, 1)
     bad4, four = read_dataset_cold(w, 4)

@@ -1,5 +1,6 @@
 #include "core/index/generation.h"
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -14,6 +15,8 @@
 #include "core/index/index_writer.h"
 #include "core/store/layout.h"
 #include "core/store/local_store.h"
+#include "core/vfs/generations.h"
+#include "core/vfs/store_generations.h"
 #include "gtest/gtest.h"
 #include "tests/testing/temp_dir.h"
 
@@ -34,15 +37,17 @@ TEST(HeadRecordTest, EncodingIsPinnedAndRoundTrips) {
   EXPECT_TRUE(absl::IsDataLoss(DecodeHead("hfshim-head 1\nsequence 1\nindex bad\n").status()));
 }
 
-// Builds a one-directory generation in `tmp`, stores it and returns its store key and bytes.
-void PutGeneration(TempDir& tmp, ObjectStore* store, std::string* key, std::string* bytes) {
-  const std::string built = tmp.Sub("built.mdb");
+// Builds a one-directory generation (a repo dir named `repo`) in `tmp`, stores it and returns
+// its store key and bytes.
+void PutGeneration(TempDir& tmp, ObjectStore* store, std::string* key, std::string* bytes,
+                   const std::string& repo = "models--a--b") {
+  const std::string built = tmp.Sub("built-" + repo + ".mdb");
   auto w = IndexWriter::Create(built);
   ASSERT_TRUE(w.ok());
   Entry d;
   d.type = EntryType::kDirectory;
   d.mode = S_IFDIR | 0755;
-  ASSERT_TRUE((*w)->Add("models--a--b", d).ok());
+  ASSERT_TRUE((*w)->Add(repo, d).ok());
   ASSERT_TRUE((*w)->Finish(IndexMeta{}).ok());
   *bytes = *ReadFile(Env::Default(), built);
   *key = IndexKey(ContentHash(*bytes));
@@ -131,6 +136,93 @@ TEST(GenerationTest, ProcessThatCannotMapTheIndexKeepsTheCopyAndNamesTheLimit) {
   EXPECT_NE(report.find("ulimit -v"), std::string::npos) << report;
   struct stat st;
   EXPECT_EQ(stat(path->c_str(), &st), 0) << "the verified copy was deleted";
+}
+
+// Publishes generation `repo` as head `n` of `store`.
+void Publish(TempDir& tmp, ObjectStore* store, uint64_t n, const std::string& repo) {
+  std::string key, bytes;
+  PutGeneration(tmp, store, &key, &bytes, repo);
+  ASSERT_TRUE(store->PutIfAbsent(HeadKey(n), EncodeHead({n, key, 0, 1}), Later()).ok());
+}
+
+// Sets the time the node last found its generation current in the store to `ago` ago.
+void CheckedAgo(const std::string& index_dir, absl::Duration ago) {
+  const timespec t = absl::ToTimespec(absl::Now() - ago);
+  const timespec times[2] = {t, t};
+  ASSERT_EQ(utimensat(AT_FDCWD, (index_dir + "/last").c_str(), times, 0), 0);
+}
+
+// Every new process used to ask the store for its head before its first answer (a LIST, a HEAD
+// and a GET: ~6 ms against s3rver on loopback, three round trips to a remote bucket). A process
+// started less than HFSHIM_REFRESH seconds after another process of the node asked now answers
+// from the generation found then; a generation pushed at T is still seen by T + refresh.
+TEST(StoreGenerationsTest, ANewProcessTrustsTheNodesRecentCheckForTheRefreshInterval) {
+  TempDir tmp;
+  auto store = NewLocalStore(tmp.Sub("store"));
+  Publish(tmp, store.get(), 1, "models--first--gen");
+  const std::string index_dir = tmp.Sub("cache/index");
+  Config config;
+  config.refresh_seconds = 30;
+  auto first = MakeStoreGenerationSource(store.get(), config, index_dir);
+  auto g1 = first->Latest();
+  ASSERT_TRUE(g1.ok()) << g1.status();
+  EXPECT_EQ(g1->sequence, 1u);
+  EXPECT_EQ(g1->checked_ago, absl::ZeroDuration());
+
+  Publish(tmp, store.get(), 2, "models--second--gen");
+  // Within the interval: the node's check stands, and says how old it is.
+  auto second = MakeStoreGenerationSource(store.get(), config, index_dir);
+  auto trusted = second->Latest();
+  ASSERT_TRUE(trusted.ok()) << trusted.status();
+  EXPECT_EQ(trusted->sequence, 1u);
+  EXPECT_GT(trusted->checked_ago, absl::ZeroDuration());
+  EXPECT_LT(trusted->checked_ago, absl::Seconds(30));
+  // Older than the interval, or from the future (a clock set back): the store is asked, and
+  // the node's record says so afterwards.
+  uint64_t newest = 2;
+  for (absl::Duration ago : {absl::Seconds(31), absl::Seconds(-120)}) {
+    CheckedAgo(index_dir, ago);
+    auto fresh = MakeStoreGenerationSource(store.get(), config, index_dir)->Latest();
+    ASSERT_TRUE(fresh.ok()) << fresh.status();
+    EXPECT_EQ(fresh->sequence, newest);
+    EXPECT_EQ(fresh->checked_ago, absl::ZeroDuration());
+    ++newest;
+    Publish(tmp, store.get(), newest, "models--gen--" + std::to_string(newest));
+    // The check just made stands for the next process.
+    EXPECT_EQ(MakeStoreGenerationSource(store.get(), config, index_dir)->Latest()->sequence,
+              newest - 1);
+  }
+  // hfshim-push forgets the node's check after publishing: the next process asks the store.
+  ++newest;
+  Publish(tmp, store.get(), newest, "models--gen--" + std::to_string(newest));
+  ForgetGenerationCheck(index_dir, Env::Default());
+  EXPECT_EQ(MakeStoreGenerationSource(store.get(), config, index_dir)->Latest()->sequence, newest);
+  // HFSHIM_REFRESH=0 asks on every check.
+  ++newest;
+  Publish(tmp, store.get(), newest, "models--gen--" + std::to_string(newest));
+  config.refresh_seconds = 0;
+  EXPECT_EQ(MakeStoreGenerationSource(store.get(), config, index_dir)->Latest()->sequence, newest);
+}
+
+// A process that trusted a check made `a` seconds earlier checks again `refresh - a` seconds
+// later, not `refresh`: the node-wide bound holds for its own opens too.
+TEST(StoreGenerationsTest, TrustingAnOlderCheckBringsTheNextCheckForward) {
+  TempDir tmp;
+  auto store = NewLocalStore(tmp.Sub("store"));
+  Publish(tmp, store.get(), 1, "models--first--gen");
+  const std::string index_dir = tmp.Sub("cache/index");
+  Config config;
+  config.refresh_seconds = 2;
+  ASSERT_TRUE(MakeStoreGenerationSource(store.get(), config, index_dir)->Latest().ok());
+  Publish(tmp, store.get(), 2, "models--second--gen");
+  CheckedAgo(index_dir, absl::Milliseconds(1500));
+  auto source = MakeStoreGenerationSource(store.get(), config, index_dir);
+  Generations generations(source.get(), absl::Seconds(config.refresh_seconds));
+  ASSERT_NE(generations.Current(), nullptr);
+  EXPECT_EQ(generations.Current()->file.sequence, 1u);
+  absl::SleepFor(absl::Milliseconds(700));
+  ASSERT_NE(generations.Current(), nullptr);
+  EXPECT_EQ(generations.Current()->file.sequence, 2u);
 }
 
 }  // namespace
