@@ -57,6 +57,16 @@ void Generations::RefreshLocked(bool force) {
     return;
   }
   absl::StatusOr<std::unique_ptr<IndexReader>> reader = IndexReader::Open(latest->path);
+  if (!reader.ok() && latest->checked_ago > absl::ZeroDuration()) {
+    // An earlier answer whose copy does not open (damaged since): the answer asked now fetches
+    // a damaged copy again.
+    absl::StatusOr<GenerationFile> now_latest = source_->LatestNow();
+    if (now_latest.ok()) {
+      next_check_ns_.store(now + absl::ToInt64Nanoseconds(refresh_), std::memory_order_relaxed);
+      latest = *std::move(now_latest);
+      reader = IndexReader::Open(latest->path);
+    }
+  }
   if (!reader.ok()) {
     Log(LogLevel::kError, absl::StrCat("cannot open index generation ", latest->path, ": ",
                                        reader.status().message()));

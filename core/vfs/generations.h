@@ -42,7 +42,10 @@ class GenerationSource {
  public:
   virtual ~GenerationSource() = default;
   // The newest generation, downloaded to local disk if needed. NotFound if there is none at all.
+  // May be an answer the source had `checked_ago` (GenerationFile).
   virtual absl::StatusOr<GenerationFile> Latest() = 0;
+  // The same, asked now (checked_ago zero): when the file of an earlier answer does not open.
+  virtual absl::StatusOr<GenerationFile> LatestNow() { return Latest(); }
 };
 
 struct Generation {

@@ -17,6 +17,10 @@ class StoreGenerations final : public GenerationSource {
 
   absl::StatusOr<GenerationFile> Latest() override {
     if (std::optional<GenerationFile> recent = CheckedRecently()) return *std::move(recent);
+    return LatestNow();
+  }
+
+  absl::StatusOr<GenerationFile> LatestNow() override {
     absl::StatusOr<std::optional<HeadRecord>> head =
         FindLatestHead(store_, RequestDeadline(config_));
     if (!head.ok()) {

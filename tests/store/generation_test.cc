@@ -225,5 +225,28 @@ TEST(StoreGenerationsTest, TrustingAnOlderCheckBringsTheNextCheckForward) {
   EXPECT_EQ(generations.Current()->file.sequence, 2u);
 }
 
+// The node's recent answer names a copy damaged since (truncated by a full disk, say): the
+// process asks the store at once, which fetches the copy again, instead of serving nothing until
+// the record is HFSHIM_REFRESH old.
+TEST(StoreGenerationsTest, ADamagedCopyOfTheRecentGenerationIsFetchedAgain) {
+  TempDir tmp;
+  auto store = NewLocalStore(tmp.Sub("store"));
+  Publish(tmp, store.get(), 1, "models--first--gen");
+  const std::string index_dir = tmp.Sub("cache/index");
+  Config config;
+  config.refresh_seconds = 30;
+  auto checked = MakeStoreGenerationSource(store.get(), config, index_dir)->Latest();
+  ASSERT_TRUE(checked.ok()) << checked.status();
+  const std::string good = *ReadFile(Env::Default(), checked->path);
+  ASSERT_EQ(truncate(checked->path.c_str(), 100), 0);
+  auto source = MakeStoreGenerationSource(store.get(), config, index_dir);
+  Generations generations(source.get(), absl::Seconds(config.refresh_seconds));
+  const Generation* g = generations.Current();
+  ASSERT_NE(g, nullptr);
+  EXPECT_EQ(g->file.sequence, 1u);
+  EXPECT_TRUE(g->reader->Lookup("models--first--gen").ok());
+  EXPECT_EQ(*ReadFile(Env::Default(), checked->path), good);
+}
+
 }  // namespace
 }  // namespace hfshim
