@@ -138,86 +138,84 @@ TEST(GenerationTest, ProcessThatCannotMapTheIndexKeepsTheCopyAndNamesTheLimit) {
   EXPECT_EQ(stat(path->c_str(), &st), 0) << "the verified copy was deleted";
 }
 
-// Publishes generation `repo` as head `n` of `store`.
-void Publish(TempDir& tmp, ObjectStore* store, uint64_t n, const std::string& repo) {
-  std::string key, bytes;
-  PutGeneration(tmp, store, &key, &bytes, repo);
-  ASSERT_TRUE(store->PutIfAbsent(HeadKey(n), EncodeHead({n, key, 0, 1}), Later()).ok());
-}
+// The generations of a store as the processes of one node see them: a file:// store holding
+// generation 1, the node's index dir, and sources made as each new process makes its own.
+class StoreGenerationsTest : public ::testing::Test {
+ protected:
+  StoreGenerationsTest() : store_(NewLocalStore(tmp_.Sub("store"))) { Publish(1); }
 
-// Sets the time the node last found its generation current in the store to `ago` ago.
-void CheckedAgo(const std::string& index_dir, absl::Duration ago) {
-  const timespec t = absl::ToTimespec(absl::Now() - ago);
-  const timespec times[2] = {t, t};
-  ASSERT_EQ(utimensat(AT_FDCWD, (index_dir + "/last").c_str(), times, 0), 0);
-}
+  // Publishes a new one-repo generation as head `n`.
+  void Publish(uint64_t n) {
+    std::string key, bytes;
+    PutGeneration(tmp_, store_.get(), &key, &bytes, "models--gen--" + std::to_string(n));
+    ASSERT_TRUE(store_->PutIfAbsent(HeadKey(n), EncodeHead({n, key, 0, 1}), Later()).ok());
+  }
+  // The source of a process started now with HFSHIM_REFRESH = `refresh_seconds`.
+  std::unique_ptr<GenerationSource> NewProcess(double refresh_seconds) {
+    Config config;
+    config.refresh_seconds = refresh_seconds;
+    return MakeStoreGenerationSource(store_.get(), config, index_dir_);
+  }
+  // What a new process answers from first.
+  GenerationFile FirstAnswer(double refresh_seconds) {
+    absl::StatusOr<GenerationFile> g = NewProcess(refresh_seconds)->Latest();
+    EXPECT_TRUE(g.ok()) << g.status();
+    return g.ok() ? *g : GenerationFile{};
+  }
+  // Sets the time the node last found its generation current in the store to `ago` ago.
+  void CheckedAgo(absl::Duration ago) {
+    const timespec t = absl::ToTimespec(absl::Now() - ago);
+    const timespec times[2] = {t, t};
+    ASSERT_EQ(utimensat(AT_FDCWD, (index_dir_ + "/last").c_str(), times, 0), 0);
+  }
+
+  TempDir tmp_;
+  std::unique_ptr<ObjectStore> store_;
+  const std::string index_dir_ = tmp_.Sub("cache/index");
+};
 
 // Every new process used to ask the store for its head before its first answer (a LIST, a HEAD
 // and a GET: ~6 ms against s3rver on loopback, three round trips to a remote bucket). A process
 // started less than HFSHIM_REFRESH seconds after another process of the node asked now answers
 // from the generation found then; a generation pushed at T is still seen by T + refresh.
-TEST(StoreGenerationsTest, ANewProcessTrustsTheNodesRecentCheckForTheRefreshInterval) {
-  TempDir tmp;
-  auto store = NewLocalStore(tmp.Sub("store"));
-  Publish(tmp, store.get(), 1, "models--first--gen");
-  const std::string index_dir = tmp.Sub("cache/index");
-  Config config;
-  config.refresh_seconds = 30;
-  auto first = MakeStoreGenerationSource(store.get(), config, index_dir);
-  auto g1 = first->Latest();
-  ASSERT_TRUE(g1.ok()) << g1.status();
-  EXPECT_EQ(g1->sequence, 1u);
-  EXPECT_EQ(g1->checked_ago, absl::ZeroDuration());
-
-  Publish(tmp, store.get(), 2, "models--second--gen");
+TEST_F(StoreGenerationsTest, ANewProcessTrustsTheNodesRecentCheckForTheRefreshInterval) {
+  GenerationFile g = FirstAnswer(30);
+  EXPECT_EQ(g.sequence, 1u);
+  EXPECT_EQ(g.checked_ago, absl::ZeroDuration());
+  Publish(2);
   // Within the interval: the node's check stands, and says how old it is.
-  auto second = MakeStoreGenerationSource(store.get(), config, index_dir);
-  auto trusted = second->Latest();
-  ASSERT_TRUE(trusted.ok()) << trusted.status();
-  EXPECT_EQ(trusted->sequence, 1u);
-  EXPECT_GT(trusted->checked_ago, absl::ZeroDuration());
-  EXPECT_LT(trusted->checked_ago, absl::Seconds(30));
+  g = FirstAnswer(30);
+  EXPECT_EQ(g.sequence, 1u);
+  EXPECT_GT(g.checked_ago, absl::ZeroDuration());
+  EXPECT_LT(g.checked_ago, absl::Seconds(30));
   // Older than the interval, or from the future (a clock set back): the store is asked, and
-  // the node's record says so afterwards.
+  // that check stands for the next process.
   uint64_t newest = 2;
   for (absl::Duration ago : {absl::Seconds(31), absl::Seconds(-120)}) {
-    CheckedAgo(index_dir, ago);
-    auto fresh = MakeStoreGenerationSource(store.get(), config, index_dir)->Latest();
-    ASSERT_TRUE(fresh.ok()) << fresh.status();
-    EXPECT_EQ(fresh->sequence, newest);
-    EXPECT_EQ(fresh->checked_ago, absl::ZeroDuration());
-    ++newest;
-    Publish(tmp, store.get(), newest, "models--gen--" + std::to_string(newest));
-    // The check just made stands for the next process.
-    EXPECT_EQ(MakeStoreGenerationSource(store.get(), config, index_dir)->Latest()->sequence,
-              newest - 1);
+    CheckedAgo(ago);
+    g = FirstAnswer(30);
+    EXPECT_EQ(g.sequence, newest);
+    EXPECT_EQ(g.checked_ago, absl::ZeroDuration());
+    Publish(++newest);
+    EXPECT_EQ(FirstAnswer(30).sequence, newest - 1);
   }
   // hfshim-push forgets the node's check after publishing: the next process asks the store.
-  ++newest;
-  Publish(tmp, store.get(), newest, "models--gen--" + std::to_string(newest));
-  ForgetGenerationCheck(index_dir, Env::Default());
-  EXPECT_EQ(MakeStoreGenerationSource(store.get(), config, index_dir)->Latest()->sequence, newest);
+  Publish(++newest);
+  ForgetGenerationCheck(index_dir_, Env::Default());
+  EXPECT_EQ(FirstAnswer(30).sequence, newest);
   // HFSHIM_REFRESH=0 asks on every check.
-  ++newest;
-  Publish(tmp, store.get(), newest, "models--gen--" + std::to_string(newest));
-  config.refresh_seconds = 0;
-  EXPECT_EQ(MakeStoreGenerationSource(store.get(), config, index_dir)->Latest()->sequence, newest);
+  Publish(++newest);
+  EXPECT_EQ(FirstAnswer(0).sequence, newest);
 }
 
 // A process that trusted a check made `a` seconds earlier checks again `refresh - a` seconds
 // later, not `refresh`: the node-wide bound holds for its own opens too.
-TEST(StoreGenerationsTest, TrustingAnOlderCheckBringsTheNextCheckForward) {
-  TempDir tmp;
-  auto store = NewLocalStore(tmp.Sub("store"));
-  Publish(tmp, store.get(), 1, "models--first--gen");
-  const std::string index_dir = tmp.Sub("cache/index");
-  Config config;
-  config.refresh_seconds = 2;
-  ASSERT_TRUE(MakeStoreGenerationSource(store.get(), config, index_dir)->Latest().ok());
-  Publish(tmp, store.get(), 2, "models--second--gen");
-  CheckedAgo(index_dir, absl::Milliseconds(1500));
-  auto source = MakeStoreGenerationSource(store.get(), config, index_dir);
-  Generations generations(source.get(), absl::Seconds(config.refresh_seconds));
+TEST_F(StoreGenerationsTest, TrustingAnOlderCheckBringsTheNextCheckForward) {
+  EXPECT_EQ(FirstAnswer(2).sequence, 1u);
+  Publish(2);
+  CheckedAgo(absl::Milliseconds(1500));
+  auto source = NewProcess(2);
+  Generations generations(source.get(), absl::Seconds(2));
   ASSERT_NE(generations.Current(), nullptr);
   EXPECT_EQ(generations.Current()->file.sequence, 1u);
   absl::SleepFor(absl::Milliseconds(700));
@@ -228,24 +226,17 @@ TEST(StoreGenerationsTest, TrustingAnOlderCheckBringsTheNextCheckForward) {
 // The node's recent answer names a copy damaged since (truncated by a full disk, say): the
 // process asks the store at once, which fetches the copy again, instead of serving nothing until
 // the record is HFSHIM_REFRESH old.
-TEST(StoreGenerationsTest, ADamagedCopyOfTheRecentGenerationIsFetchedAgain) {
-  TempDir tmp;
-  auto store = NewLocalStore(tmp.Sub("store"));
-  Publish(tmp, store.get(), 1, "models--first--gen");
-  const std::string index_dir = tmp.Sub("cache/index");
-  Config config;
-  config.refresh_seconds = 30;
-  auto checked = MakeStoreGenerationSource(store.get(), config, index_dir)->Latest();
-  ASSERT_TRUE(checked.ok()) << checked.status();
-  const std::string good = *ReadFile(Env::Default(), checked->path);
-  ASSERT_EQ(truncate(checked->path.c_str(), 100), 0);
-  auto source = MakeStoreGenerationSource(store.get(), config, index_dir);
-  Generations generations(source.get(), absl::Seconds(config.refresh_seconds));
+TEST_F(StoreGenerationsTest, ADamagedCopyOfTheRecentGenerationIsFetchedAgain) {
+  const GenerationFile checked = FirstAnswer(30);
+  const std::string good = *ReadFile(Env::Default(), checked.path);
+  ASSERT_EQ(truncate(checked.path.c_str(), 100), 0);
+  auto source = NewProcess(30);
+  Generations generations(source.get(), absl::Seconds(30));
   const Generation* g = generations.Current();
   ASSERT_NE(g, nullptr);
   EXPECT_EQ(g->file.sequence, 1u);
-  EXPECT_TRUE(g->reader->Lookup("models--first--gen").ok());
-  EXPECT_EQ(*ReadFile(Env::Default(), checked->path), good);
+  EXPECT_TRUE(g->reader->Lookup("models--gen--1").ok());
+  EXPECT_EQ(*ReadFile(Env::Default(), checked.path), good);
 }
 
 }  // namespace
