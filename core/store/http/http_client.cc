@@ -1,6 +1,5 @@
 #include "core/store/http/http_client.h"
 
-#include <curl/curl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/store/http/curl_api.h"
 
 namespace hfshim {
 namespace {
@@ -33,9 +33,7 @@ constexpr int kPoolSlots = 64;
 std::atomic<CURL*> g_pool[kPoolSlots];
 std::atomic<pid_t> g_pool_pid{0};
 
-CURL* AcquireHandle() {
-  static std::once_flag init;
-  std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+CURL* AcquireHandle(const CurlApi& curl) {
   const pid_t pid = getpid();
   if (g_pool_pid.load(std::memory_order_acquire) != pid) {
     for (auto& slot : g_pool) slot.store(nullptr);  // the parent's: abandoned in the child
@@ -44,19 +42,19 @@ CURL* AcquireHandle() {
   for (auto& slot : g_pool) {
     if (slot.load(std::memory_order_relaxed) == nullptr) continue;
     if (CURL* h = slot.exchange(nullptr, std::memory_order_acq_rel)) {
-      curl_easy_reset(h);  // keeps the connection cache
+      curl.easy_reset(h);  // keeps the connection cache
       return h;
     }
   }
-  return curl_easy_init();
+  return curl.easy_init();
 }
 
-void ReleaseHandle(CURL* h) {
+void ReleaseHandle(const CurlApi& curl, CURL* h) {
   for (auto& slot : g_pool) {
     CURL* expected = nullptr;
     if (slot.compare_exchange_strong(expected, h, std::memory_order_acq_rel)) return;
   }
-  curl_easy_cleanup(h);  // the pool is full
+  curl.easy_cleanup(h);  // the pool is full
 }
 
 struct Transfer {
@@ -145,10 +143,10 @@ std::string HostOf(absl::string_view url) {
   return std::string(at == absl::string_view::npos ? host : host.substr(at + 1));
 }
 
-absl::Status TransportError(CURLcode code, const char* detail, const HttpRequest& r,
-                            const HttpLimits& limits, const Transfer& t) {
+absl::Status TransportError(const CurlApi& curl, CURLcode code, const char* detail,
+                            const HttpRequest& r, const HttpLimits& limits, const Transfer& t) {
   const std::string what = absl::StrCat(r.method, " ", UrlForMessages(r.url));
-  const std::string why = detail[0] ? detail : curl_easy_strerror(code);
+  const std::string why = detail[0] ? detail : curl.easy_strerror(code);
   if (code == CURLE_WRITE_ERROR && !t.body_status.ok()) return t.body_status;
   switch (code) {
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -208,7 +206,10 @@ absl::StatusOr<HttpResponse> HttpPerform(const HttpRequest& r, const HttpLimits&
   const long connect_ms = std::min<long>(
       total_ms, std::max<long>(1, static_cast<long>(limits.connect_timeout_seconds * 1000)));
 
-  CURL* h = AcquireHandle();
+  absl::StatusOr<const CurlApi*> api = LoadCurl();
+  if (!api.ok()) return api.status();
+  const CurlApi& curl = **api;
+  CURL* h = AcquireHandle(curl);
   if (h == nullptr) return absl::ResourceExhaustedError("curl_easy_init failed");
   HttpResponse response;
   Transfer t;
@@ -216,66 +217,66 @@ absl::StatusOr<HttpResponse> HttpPerform(const HttpRequest& r, const HttpLimits&
   t.response = &response;
   char errbuf[CURL_ERROR_SIZE] = {0};
 
-  curl_easy_setopt(h, CURLOPT_URL, r.url.c_str());
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, total_ms);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+  curl.easy_setopt(h, CURLOPT_URL, r.url.c_str());
+  curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  curl.easy_setopt(h, CURLOPT_TIMEOUT_MS, total_ms);
+  curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
   if (!r.slow_answer_ok) {
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, kLowSpeedBytesPerSecond);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
+    curl.easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, kLowSpeedBytesPerSecond);
+    curl.easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
                      std::max<long>(1, static_cast<long>(limits.low_speed_seconds)));
   }
-  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  if (!limits.ca_bundle.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, limits.ca_bundle.c_str());
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+  curl.easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  curl.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (!limits.ca_bundle.empty()) curl.easy_setopt(h, CURLOPT_CAINFO, limits.ca_bundle.c_str());
+  curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
+  curl.easy_setopt(h, CURLOPT_WRITEDATA, &t);
+  curl.easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl.easy_setopt(h, CURLOPT_HEADERDATA, &t);
 
   const bool has_body = r.method == "PUT" || r.method == "POST";
   if (r.method == "HEAD") {
-    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    curl.easy_setopt(h, CURLOPT_NOBODY, 1L);
   } else if (r.method == "PUT") {
-    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    curl.easy_setopt(h, CURLOPT_UPLOAD, 1L);
   } else if (r.method == "POST") {
-    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl.easy_setopt(h, CURLOPT_POST, 1L);
   } else if (r.method == "GET") {
-    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, kReceiveBufferBytes);
+    curl.easy_setopt(h, CURLOPT_BUFFERSIZE, kReceiveBufferBytes);
   } else {
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+    curl.easy_setopt(h, CURLOPT_CUSTOMREQUEST, r.method.c_str());
   }
   if (has_body) {
     const curl_off_t size = r.body_reader ? r.body_length : r.body.size();
-    curl_easy_setopt(h, CURLOPT_READFUNCTION, OnRead);
-    curl_easy_setopt(h, CURLOPT_READDATA, &t);
+    curl.easy_setopt(h, CURLOPT_READFUNCTION, OnRead);
+    curl.easy_setopt(h, CURLOPT_READDATA, &t);
     if (r.method == "PUT") {
-      curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, size);
+      curl.easy_setopt(h, CURLOPT_INFILESIZE_LARGE, size);
     } else {
-      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, size);
+      curl.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, size);
     }
   }
 
   curl_slist* list = nullptr;
   for (const auto& [name, value] : r.headers) {
-    list = curl_slist_append(list, absl::StrCat(name, ": ", value).c_str());
+    list = curl.slist_append(list, absl::StrCat(name, ": ", value).c_str());
   }
   // No "Expect: 100-continue" round trip; no default Content-Type on POST.
-  list = curl_slist_append(list, "Expect:");
+  list = curl.slist_append(list, "Expect:");
   bool has_content_type = false;
   for (const auto& h : r.headers)
     has_content_type |= absl::EqualsIgnoreCase(h.first, "content-type");
-  if (r.method == "POST" && !has_content_type) list = curl_slist_append(list, "Content-Type:");
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+  if (r.method == "POST" && !has_content_type) list = curl.slist_append(list, "Content-Type:");
+  curl.easy_setopt(h, CURLOPT_HTTPHEADER, list);
 
-  const CURLcode code = curl_easy_perform(h);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
-  curl_slist_free_all(list);
-  ReleaseHandle(h);
-  if (code != CURLE_OK) return TransportError(code, errbuf, r, limits, t);
+  const CURLcode code = curl.easy_perform(h);
+  curl.easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
+  curl.easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
+  curl.slist_free_all(list);
+  ReleaseHandle(curl, h);
+  if (code != CURLE_OK) return TransportError(curl, code, errbuf, r, limits, t);
 
   // A body shorter than Content-Length is never returned (curl catches most; this is the net).
   if (r.method != "HEAD") {
