@@ -278,17 +278,18 @@ def group_processes(w, c):
                  "chdir-relative": "True True", "openat-dirfd": "True"}.items():
         c.ok("process " + k, got.get(k) == v, "got %r\n%s" % (got.get(k),
                                                              r.stderr.decode()[-3000:]))
-    # The preload costs every exec the libraries it loads: libcurl and its ~30 dependencies
-    # are loaded only by a process that talks to an HTTP or S3 store, not by one outside the
-    # prefix, nor by one reading a file:// store.
+    # The preload costs every exec the libraries it loads: libcurl with its ~30 dependencies,
+    # and libcrypto, are loaded only by a process that talks to an HTTP or S3 store, not by one
+    # outside the prefix, nor by one reading a file:// store.
     for label, cmd in (("outside the prefix", ["cat", "/proc/self/maps"]),
                        ("reading a file:// store",
                         [PY, "-c", "import os, sys; assert os.listdir(sys.argv[1]); "
                          "print(open('/proc/self/maps').read())", "{root}"])):
         r = w.run(cmd, w.prefix, True)
         maps = r.stdout.decode()
-        c.ok("a process %s does not load libcurl" % label,
-             r.returncode == 0 and "libhfshim" in maps and "libcurl" not in maps,
+        c.ok("a process %s loads neither libcurl nor libcrypto" % label,
+             r.returncode == 0 and "libhfshim" in maps and "libcurl" not in maps and
+             "libcrypto" not in maps,
              maps[-3000:] + r.stderr.decode()[-1000:])
 
 

