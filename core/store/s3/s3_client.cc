@@ -52,6 +52,9 @@ absl::StatusOr<HttpResponse> S3Client::Send(const S3Call& call, absl::Time deadl
   r.headers = call.headers;
   r.headers.emplace_back("Host", host);
   if (!settings_.anonymous) {
+    // Loaded with the first signed request, not with the store: a process that answers from
+    // the node (no request) never loads it.
+    if (absl::Status s = LoadCrypto(); !s.ok()) return s;
     SigV4Request sig;
     sig.method = call.method;
     sig.canonical_uri = path.empty() ? "/" : path;

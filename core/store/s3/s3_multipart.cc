@@ -22,6 +22,7 @@ constexpr uint64_t kMaxParts = 10000;
 
 // SHA-256 of [offset, offset + length) of fd.
 absl::StatusOr<std::string> HashRegion(Env* env, int fd, uint64_t offset, uint64_t length) {
+  RETURN_IF_ERROR(LoadCrypto());
   Sha256 h;
   std::string buf(std::min<uint64_t>(kReadChunk, std::max<uint64_t>(length, 1)), '\0');
   uint64_t done = 0;

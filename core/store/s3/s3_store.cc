@@ -15,7 +15,6 @@
 #include "core/store/local_store.h"
 #include "core/store/s3/s3_client.h"
 #include "core/store/s3/s3_xml.h"
-#include "core/store/s3/sigv4.h"
 
 namespace hfshim {
 namespace {
@@ -232,7 +231,6 @@ S3StoreOptions S3StoreOptionsFrom(const Config& config) {
 
 absl::StatusOr<std::unique_ptr<ObjectStore>> NewS3Store(absl::string_view url, const Config& config,
                                                         const EnvLookup& env, Env* fs) {
-  RETURN_IF_ERROR(LoadCrypto());  // signs every request
   ASSIGN_OR_RETURN(S3Settings settings, ResolveS3Settings(url, config, env, fs));
   return NewS3StoreWith(std::move(settings), S3StoreOptionsFrom(config), fs);
 }

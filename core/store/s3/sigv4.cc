@@ -68,7 +68,7 @@ const absl::StatusOr<CryptoApi>& LoadedCrypto() {
   return *loaded;
 }
 
-// The loaded API; callers are past LoadCrypto() (S3 stores check at creation), so a failure
+// The loaded API; callers are past LoadCrypto() (the S3 client checks before signing), so a failure
 // here is a broken installation: said once, then abort.
 const CryptoApi& Crypto() {
   const absl::StatusOr<CryptoApi>& api = LoadedCrypto();

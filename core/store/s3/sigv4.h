@@ -43,8 +43,9 @@ struct SigV4Request {
 
 // Loads libcrypto (OpenSSL's libcrypto.so.3, for SHA-256 and HMAC) on first use instead of
 // linking it, which cost every exec of a preloaded process ~0.5 ms (core/base/shared_library.h).
-// S3 stores call it when created, so a missing library is a clear error there. Sha256,
-// Sha256Hex and HmacSha256 load it too, and abort with that error if it cannot be loaded.
+// The S3 client calls it before signing a request, so a missing library is a clear error
+// there. Sha256, Sha256Hex and HmacSha256 load it too, and abort with that error if it cannot
+// be loaded.
 absl::Status LoadCrypto();
 
 // Lower-case hex SHA-256 of `data`.
