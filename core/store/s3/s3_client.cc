@@ -1,6 +1,7 @@
 #include "core/store/s3/s3_client.h"
 
 #include "absl/strings/str_cat.h"
+#include "core/base/status_macros.h"
 #include "core/store/s3/s3_xml.h"
 
 namespace hfshim {
@@ -54,7 +55,7 @@ absl::StatusOr<HttpResponse> S3Client::Send(const S3Call& call, absl::Time deadl
   if (!settings_.anonymous) {
     // Loaded with the first signed request, not with the store: a process that answers from
     // the node (no request) never loads it.
-    if (absl::Status s = LoadCrypto(); !s.ok()) return s;
+    RETURN_IF_ERROR(LoadCrypto());
     SigV4Request sig;
     sig.method = call.method;
     sig.canonical_uri = path.empty() ? "/" : path;

@@ -68,8 +68,8 @@ const absl::StatusOr<CryptoApi>& LoadedCrypto() {
   return *loaded;
 }
 
-// The loaded API; callers are past LoadCrypto() (the S3 client checks before signing), so a failure
-// here is a broken installation: said once, then abort.
+// The loaded API. Callers are past LoadCrypto() (the S3 client checks before signing), so a
+// failure here is a broken installation: say why, then abort.
 const CryptoApi& Crypto() {
   const absl::StatusOr<CryptoApi>& api = LoadedCrypto();
   if (!api.ok()) {
@@ -89,8 +89,10 @@ std::string Sha256Hex(absl::string_view data) {
   return h.HexDigest();
 }
 
-Sha256::Sha256() : ctx_(Crypto().md_ctx_new()) {
-  Crypto().digest_init(static_cast<EVP_MD_CTX*>(ctx_), Crypto().sha256(), nullptr);
+Sha256::Sha256() {
+  const CryptoApi& crypto = Crypto();
+  ctx_ = crypto.md_ctx_new();
+  crypto.digest_init(static_cast<EVP_MD_CTX*>(ctx_), crypto.sha256(), nullptr);
 }
 
 Sha256::~Sha256() { Crypto().md_ctx_free(static_cast<EVP_MD_CTX*>(ctx_)); }
