@@ -239,6 +239,7 @@ __attribute__((constructor(101))) void InitShim() {
   table.rmdir = REAL(rmdir);
   table.readlink = REAL(readlink);
   table.utimensat = REAL(utimensat);
+  table.symlink = REAL(symlink);
   SetLibcTable(table);
   g_next_is_glibc = FromGlibc(real_openat) && FromGlibc(real_close) && FromGlibc(real_read) &&
                     FromGlibc(real_fstatat) && FromGlibc(real_statx);

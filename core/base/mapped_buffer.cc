@@ -1,6 +1,7 @@
 #include "core/base/mapped_buffer.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -13,25 +14,38 @@ namespace hfshim {
 namespace {
 
 constexpr size_t kRecycledGranule = size_t{1} << 20;
+// Kept shared mappings stay resident (shared memory has no MADV_FREE): keep only window-sized
+// ones.
+constexpr size_t kMaxKeptSharedBytes = size_t{8} << 20;
+
+size_t RoundUpToGranule(size_t n) {
+  return (n + kRecycledGranule - 1) / kRecycledGranule * kRecycledGranule;
+}
 
 // The mappings of destroyed recycled buffers. PRELOAD-SAFE: constant-initialised, no
 // allocation; a try-lock, so that no caller ever waits (see the header on fork).
 class KeptMappings {
  public:
   struct Mapping {
-    char* data = nullptr;
+    char* base = nullptr;
     size_t length = 0;
+    int fd = -1;      // a shared mapping's memory file
+    pid_t owner = 0;  // the process that made a shared mapping
   };
 
-  // A kept mapping of at least `size` bytes, taken out; {nullptr, 0} if there is none (or the
-  // lock is taken).
-  Mapping Take(size_t size) {
+  // A kept mapping of at least `length` bytes, taken out; {nullptr, ...} if there is none (or
+  // the lock is taken). A shared mapping is only handed to the process that made it: a fork
+  // child's copy is the same memory as its parent's, so the child unmaps and closes those it
+  // meets instead.
+  Mapping Take(size_t length, pid_t caller) {
     Mapping found;
     if (busy_.test_and_set(std::memory_order_acquire)) return found;
     for (Mapping& m : kept_) {
-      if (m.data != nullptr && m.length >= size) {
+      if (m.base == nullptr) continue;
+      if (m.fd >= 0 && m.owner != caller) {
+        Unmap(std::exchange(m, Mapping()));
+      } else if (found.base == nullptr && m.length >= length) {
         found = std::exchange(m, Mapping());
-        break;
       }
     }
     busy_.clear(std::memory_order_release);
@@ -43,7 +57,7 @@ class KeptMappings {
     if (busy_.test_and_set(std::memory_order_acquire)) return false;
     bool kept = false;
     for (Mapping& slot : kept_) {
-      if (slot.data == nullptr) {
+      if (slot.base == nullptr) {
         slot = m;
         kept = true;
         break;
@@ -53,12 +67,18 @@ class KeptMappings {
     return kept;
   }
 
+  static void Unmap(const Mapping& m) {
+    munmap(m.base, m.length);
+    if (m.fd >= 0) close(m.fd);
+  }
+
  private:
   std::atomic_flag busy_ = ATOMIC_FLAG_INIT;
   Mapping kept_[MappedBuffer::kRecycledMappings];
 };
 
-KeptMappings g_kept;
+KeptMappings g_kept;         // private anonymous mappings
+KeptMappings g_kept_shared;  // shared mappings of memory files
 
 absl::StatusOr<char*> Map(size_t length) {
   void* p = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -80,19 +100,57 @@ absl::StatusOr<MappedBuffer> MappedBuffer::Create(size_t size) {
 
 absl::StatusOr<MappedBuffer> MappedBuffer::CreateRecycled(size_t size) {
   if (size == 0) return MappedBuffer();
-  const KeptMappings::Mapping kept = g_kept.Take(size);
-  if (kept.data != nullptr) return MappedBuffer(kept.data, size, kept.length, /*recycled=*/true);
-  const size_t length = (size + kRecycledGranule - 1) / kRecycledGranule * kRecycledGranule;
+  const KeptMappings::Mapping kept = g_kept.Take(size, 0);
+  if (kept.base != nullptr) return MappedBuffer(kept.base, size, kept.length, /*recycled=*/true);
+  const size_t length = RoundUpToGranule(size);
   absl::StatusOr<char*> data = Map(length);
   if (!data.ok()) return data.status();
   return MappedBuffer(*data, size, length, /*recycled=*/true);
+}
+
+absl::StatusOr<MappedBuffer> MappedBuffer::CreateShared(size_t size, size_t lead) {
+  if (size == 0) return MappedBuffer();
+  const pid_t pid = getpid();
+  KeptMappings::Mapping m = g_kept_shared.Take(lead + size, pid);
+  if (m.base == nullptr) {
+    m.fd = memfd_create("hfshim-buffer", MFD_CLOEXEC);
+    if (m.fd < 0) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot create a memory file: ", std::strerror(errno)));
+    }
+    m.length = RoundUpToGranule(lead + size);
+    void* p = ftruncate(m.fd, static_cast<off_t>(m.length)) == 0
+                  ? mmap(nullptr, m.length, PROT_READ | PROT_WRITE, MAP_SHARED, m.fd, 0)
+                  : MAP_FAILED;
+    if (p == MAP_FAILED) {
+      const int err = errno;
+      close(m.fd);
+      return absl::ResourceExhaustedError(
+          absl::StrCat("cannot map a shared buffer of ", m.length, " bytes: ", std::strerror(err)));
+    }
+    m.base = static_cast<char*>(p);
+    m.owner = pid;
+  }
+  // The pages the bytes go to, in one call: a fetch writing into a fresh shared mapping would
+  // otherwise fault once per page. Best effort (older kernels lack it; the faults then happen).
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  char* first_page = m.base + lead / page * page;
+  madvise(first_page, static_cast<size_t>(m.base + lead + size - first_page), MADV_POPULATE_WRITE);
+  MappedBuffer b(m.base + lead, size, m.length, /*recycled=*/true);
+  b.lead_ = lead;
+  b.fd_ = m.fd;
+  b.owner_ = pid;
+  return b;
 }
 
 MappedBuffer::MappedBuffer(MappedBuffer&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)),
       size_(std::exchange(other.size_, 0)),
       mapped_(std::exchange(other.mapped_, 0)),
-      recycled_(std::exchange(other.recycled_, false)) {}
+      recycled_(std::exchange(other.recycled_, false)),
+      lead_(std::exchange(other.lead_, 0)),
+      fd_(std::exchange(other.fd_, -1)),
+      owner_(std::exchange(other.owner_, 0)) {}
 
 MappedBuffer& MappedBuffer::operator=(MappedBuffer&& other) noexcept {
   if (this != &other) {
@@ -101,6 +159,9 @@ MappedBuffer& MappedBuffer::operator=(MappedBuffer&& other) noexcept {
     size_ = std::exchange(other.size_, 0);
     mapped_ = std::exchange(other.mapped_, 0);
     recycled_ = std::exchange(other.recycled_, false);
+    lead_ = std::exchange(other.lead_, 0);
+    fd_ = std::exchange(other.fd_, -1);
+    owner_ = std::exchange(other.owner_, 0);
   }
   return *this;
 }
@@ -109,15 +170,25 @@ MappedBuffer::~MappedBuffer() { Release(); }
 
 void MappedBuffer::Release() {
   if (data_ == nullptr) return;
-  // A kept mapping's pages stay until the kernel needs them (MADV_FREE): reused, they are
-  // written without a fault; taken back, they read as zeros, which the next owner overwrites.
-  const bool kept = recycled_ && mapped_ <= kMaxRecycledBytes &&
-                    madvise(data_, mapped_, MADV_FREE) == 0 && g_kept.Keep({data_, mapped_});
-  if (!kept) munmap(data_, mapped_);
+  const KeptMappings::Mapping m{data_ - lead_, mapped_, fd_, owner_};
+  bool kept;
+  if (fd_ >= 0) {
+    // Only its maker keeps a shared mapping: in a fork child it is the parent's memory.
+    kept = mapped_ <= kMaxKeptSharedBytes && owner_ == getpid() && g_kept_shared.Keep(m);
+  } else {
+    // A kept mapping's pages stay until the kernel needs them (MADV_FREE): reused, they are
+    // written without a fault; taken back, they read as zeros, which the next owner overwrites.
+    kept = recycled_ && mapped_ <= kMaxRecycledBytes && madvise(data_, mapped_, MADV_FREE) == 0 &&
+           g_kept.Keep(m);
+  }
+  if (!kept) KeptMappings::Unmap(m);
   data_ = nullptr;
   size_ = 0;
   mapped_ = 0;
   recycled_ = false;
+  lead_ = 0;
+  fd_ = -1;
+  owner_ = 0;
 }
 
 }  // namespace hfshim

@@ -39,10 +39,10 @@ absl::Status BlockFetcher::Get(const std::string& key, uint64_t off, uint64_t le
   return Counted(len, [&] { return store_->GetRange(key, off, len, out, deadline); });
 }
 
-absl::Status BlockFetcher::GetMapped(const std::string& key, uint64_t off, uint64_t len,
-                                     MappedBuffer* out, absl::Time deadline) {
-  ASSIGN_OR_RETURN(*out, MappedBuffer::CreateRecycled(len));  // every byte is written below
-  BufferSink sink(out->span());
+absl::Status BlockFetcher::GetInto(const std::string& key, uint64_t off, MappedBuffer* buffer,
+                                   absl::Time deadline) {
+  const uint64_t len = buffer->size();
+  BufferSink sink(buffer->span());
   RETURN_IF_ERROR(Counted(len, [&] { return store_->GetRangeTo(key, off, len, &sink, deadline); }));
   if (sink.filled() != len) {
     return absl::DataLossError(

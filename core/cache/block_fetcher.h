@@ -28,10 +28,10 @@ class BlockFetcher {
   // One ranged GET of `len` bytes at `off` of object `key`, counted.
   absl::Status Get(const std::string& key, uint64_t off, uint64_t len, std::string* out,
                    absl::Time deadline);
-  // The same, into a buffer of its own mapping (streamed, no heap copy): for multi-MiB
+  // The same for `buffer->size()` bytes, streamed into `buffer` (no heap copy): for multi-MiB
   // transient buffers, which malloc would keep after they are freed (core/base/mapped_buffer.h).
-  absl::Status GetMapped(const std::string& key, uint64_t off, uint64_t len, MappedBuffer* out,
-                         absl::Time deadline);
+  absl::Status GetInto(const std::string& key, uint64_t off, MappedBuffer* buffer,
+                       absl::Time deadline);
 
   // Checks `data`, content bytes of `entry` starting at block `first_block`, against the block
   // checksums of the index. DataLoss names the block, the content and its object.

@@ -12,9 +12,9 @@
 
 namespace hfshim {
 
-// Suffix of a pack window file: the bytes of a fetched pack window, kept while the fetching
-// process writes its members in the background so other processes take their files from it
-// (FORMAT.md).
+// Suffix of a pack window file: a symlink to the memory file holding a fetched pack window's
+// bytes, kept while the fetching process writes its members in the background so other
+// processes take their files from it (FORMAT.md).
 inline constexpr absl::string_view kWindowSuffix = ".window";
 
 // Refuses a cache directory that others could write into (group/other write bits, or owned by

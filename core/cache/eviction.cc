@@ -35,9 +35,10 @@ constexpr int64_t kStaleSeconds = 3600;  // a temp or lock file untouched this l
 // True if `name` (in a content shard) is a leftover that no live fill needs: a temp file whose
 // writer process is gone or that has not been written to for an hour, or an hour-old lock file
 // whose content is not being filled (a lock file removed under a waiter costs at most a second
-// fetch: fills always rename complete verified files into place), or an hour-old window file
-// (its writer died before removing it; a reader verifies what it takes from it).
-bool IsGarbage(const std::string& name, const struct stat& st) {
+// fetch: fills always rename complete verified files into place), or a window link whose
+// process is gone (it no longer resolves) or that is an hour old (its writer died before
+// removing it and its pid was reused; a reader verifies what it takes from it).
+bool IsGarbage(const std::string& path, const std::string& name, const struct stat& st) {
   const bool old = time(nullptr) - st.st_mtime > kStaleSeconds;
   const size_t tmp = name.find(".tmp.");
   if (tmp != std::string::npos) {
@@ -48,7 +49,11 @@ bool IsGarbage(const std::string& name, const struct stat& st) {
     }
     return kill(pid, 0) != 0 && errno == ESRCH;
   }
-  return (absl::EndsWith(name, ".lock") || absl::EndsWith(name, kWindowSuffix)) && old;
+  if (absl::EndsWith(name, kWindowSuffix)) {
+    struct stat target;
+    return old || stat(path.c_str(), &target) != 0;
+  }
+  return absl::EndsWith(name, ".lock") && old;
 }
 
 bool IsPartialData(const std::string& name) {
@@ -90,9 +95,10 @@ void Collect(const std::string& dir, std::vector<CachedFile>* out) {
     for (const std::string& name : *names) {
       struct stat st;
       const std::string p = sdir + "/" + name;
-      if (lstat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-      if (name.size() != kHashHexLength && !IsPartialData(name)) {  // temp, lock, record files
-        if (IsGarbage(name, st) || IsOrphanRecord(sdir, name, st)) unlink(p.c_str());
+      if (lstat(p.c_str(), &st) != 0 || !(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode))) continue;
+      if (S_ISLNK(st.st_mode) || (name.size() != kHashHexLength && !IsPartialData(name))) {
+        // temp, lock, record files, window links
+        if (IsGarbage(p, name, st) || IsOrphanRecord(sdir, name, st)) unlink(p.c_str());
         continue;
       }
       out->push_back({p, static_cast<uint64_t>(st.st_blocks) * 512,

@@ -29,6 +29,14 @@ int WindowWriterThreads(const Config& config) {
   return std::max(1, std::min(config.threads, cores));
 }
 
+// A buffer for the `size` window bytes that start `lead` bytes after the window's start: a
+// shared one (pack byte o at offset o - window start of its memory file, as other processes read
+// it through the window's link), else a private one (the window then cannot be published).
+absl::StatusOr<MappedBuffer> WindowBuffer(uint64_t size, uint64_t lead) {
+  absl::StatusOr<MappedBuffer> shared = MappedBuffer::CreateShared(size, lead);
+  return shared.ok() ? std::move(shared) : MappedBuffer::CreateRecycled(size);
+}
+
 }  // namespace
 
 PackFiller::PackFiller(const Config& config, Env* env, BlockFetcher* fetcher, ByteBudget* budget,
@@ -171,7 +179,7 @@ std::function<void()> PackFiller::WindowDone(const WindowKey& key, const std::st
 
 void PackFiller::WriteRest(const std::shared_ptr<PackWindow>& window, const WindowKey& key,
                            const std::string& window_path, bool budgeted) {
-  if (budgeted && window->pending() && WriteWindowFile(*window, key, window_path).ok()) {
+  if (budgeted && window->pending() && PublishWindow(*window, window_path).ok()) {
     {
       std::lock_guard<std::mutex> lock(windows_mu_);
       windows_[key] = window;
@@ -231,11 +239,11 @@ void PackFiller::PrefetchWindow(const WindowKey& key,
                                     : absl::StatusOr<int>(-1);
   if (lock_fd.ok() && *lock_fd >= 0) {  // else another process has it, or it is cached
     auto budget = std::make_shared<uint64_t>(0);
-    MappedBuffer data;
-    if (budget_->Acquire(last - first, absl::Now()).ok()) {  // not cached: AcquireLockFile asked
+    absl::StatusOr<MappedBuffer> data = WindowBuffer(last - first, first - key.second);
+    if (data.ok() && budget_->Acquire(last - first, absl::Now()).ok()) {  // not cached: asked
       *budget = last - first;
-      if (fetcher_->GetMapped(key.first, first, last - first, &data, deadline).ok()) {
-        WriteRest(MakeWindow(std::move(data), first, members, Hash128{},
+      if (fetcher_->GetInto(key.first, first, &*data, deadline).ok()) {
+        WriteRest(MakeWindow(*std::move(data), first, members, Hash128{},
                              WindowDone(key, window_path, budget)),
                   key, window_path, true);
       } else {
@@ -264,12 +272,16 @@ std::string PackFiller::WindowBase(const WindowKey& key) const {
   return cache_->PathFor(ContentHash(absl::StrCat(key.first, "@", key.second)));
 }
 
-absl::Status PackFiller::WriteWindowFile(const PackWindow& window, const WindowKey& key,
-                                         const std::string& window_path) {
-  absl::Status s = WriteFileAtomic(env_, window_path,
-                                   window.Bytes(window.first(), window.last() - window.first()),
-                                   /*durable=*/false, window.first() - key.second);
-  return s.ok() ? s : ExplainCacheWriteError(s, window_path);
+absl::Status PackFiller::PublishWindow(const PackWindow& window, const std::string& window_path) {
+  if (window.shared_fd() < 0) return absl::UnavailableError("the window is not in a memory file");
+  const std::string temp = TempPathFor(window_path);
+  RETURN_IF_ERROR(
+      env_->Symlink(absl::StrCat("/proc/", getpid(), "/fd/", window.shared_fd()), temp));
+  struct stat st;
+  absl::Status s = env_->Stat(temp, &st);  // resolves here, so it will for other processes
+  if (s.ok()) s = env_->Rename(temp, window_path);
+  if (!s.ok()) env_->Unlink(temp).IgnoreError();
+  return s;
 }
 
 std::shared_ptr<PackWindow> PackFiller::LiveWindow(const WindowKey& key) {
@@ -297,10 +309,10 @@ absl::StatusOr<std::shared_ptr<PackWindow>> PackFiller::FetchWindow(const Entry&
     first = std::min(first, m.offset);
     last = std::max(last, m.offset + m.length);
   }
-  MappedBuffer window;
+  ASSIGN_OR_RETURN(MappedBuffer window, WindowBuffer(last - first, first - off / bs * bs));
   absl::Status s;
   for (int attempt = 0; attempt < kChecksumAttempts; ++attempt) {
-    s = fetcher_->GetMapped(entry.location.object_key, first, last - first, &window, deadline);
+    s = fetcher_->GetInto(entry.location.object_key, first, &window, deadline);
     if (!s.ok()) return s;
     s = fetcher_->CheckBlocks(entry, window.view().substr(off - first, len), 0);
     if (s.ok()) break;

@@ -5,7 +5,8 @@
 // buffer has room for the window (else before returning). Windows are shared: threads of this
 // process missing files of one window wait for one fetch and take their file from the live
 // window; other processes wait on the window's lock file and take their file from the ".window"
-// file the fetching process keeps until its members are written; a process that reads a pack
+// file (a link to the window in the fetching process's memory, no copy on disk) that the fetching
+// process keeps until its members are written; a process that reads a pack
 // densely prefetches its next windows in parallel. A window is fetched once per node.
 //
 // Thread-safety: thread-safe. Fork: LockForFork before fork and UnlockAfterFork after it in both
@@ -104,7 +105,7 @@ class PackFiller {
                                    std::shared_ptr<uint64_t> budget);
 
   // Has the members of `window` that nobody has claimed written: if the window holds memory
-  // buffer room (`budgeted`), by the background writers, its bytes kept in `window_path`
+  // buffer room (`budgeted`), by the background writers, its bytes published at `window_path`
   // meanwhile for other processes; else (or if that fails) here, before returning. Called by the
   // holder of the window's lock, which it may release on return.
   void WriteRest(const std::shared_ptr<PackWindow>& window, const WindowKey& key,
@@ -130,11 +131,11 @@ class PackFiller {
   // The path stem of window `key`'s lock and window files.
   std::string WindowBase(const WindowKey& key) const;
 
-  // Writes the window's bytes to `window_path` (atomically: WriteFileAtomic), at
-  // their offset from the window's start `key.second` (pack bytes before the first member, if
-  // any, are a hole).
-  absl::Status WriteWindowFile(const PackWindow& window, const WindowKey& key,
-                               const std::string& window_path);
+  // Makes the window's bytes readable by other processes at `window_path`: a symlink to its
+  // memory file through /proc/<pid>/fd (FORMAT.md), replacing any left by a killed process.
+  // Unavailable if the window is not in a memory file; the error of symlink or rename, or of the
+  // link not resolving here (no /proc).
+  absl::Status PublishWindow(const PackWindow& window, const std::string& window_path);
 
   // The window of `key` whose members are being written in the background, or null.
   std::shared_ptr<PackWindow> LiveWindow(const WindowKey& key);

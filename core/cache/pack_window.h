@@ -63,6 +63,9 @@ class PackWindow {
   absl::string_view Bytes(uint64_t offset, uint64_t length) const {
     return data_.view().substr(offset - first_, length);
   }
+  // The memory file holding the bytes (MappedBuffer::CreateShared), or -1; open while the
+  // window exists.
+  int shared_fd() const { return data_.shared_fd(); }
   // The pack range the window holds, [first(), last()); last() only while pending().
   uint64_t first() const { return first_; }
   uint64_t last() const { return first_ + data_.size(); }

@@ -44,6 +44,7 @@ struct LibcTable {
   ssize_t (*readlink)(const char* path, char* buf, size_t n);
   int (*linkat)(int from_dir, const char* from, int to_dir, const char* to, int flags);
   int (*utimensat)(int dirfd, const char* path, const struct timespec times[2], int flags);
+  int (*symlink)(const char* target, const char* path);
 };
 // PRELOAD-SAFE: called by the shim's constructor before any other thread exists.
 void SetLibcTable(const LibcTable& table);
@@ -68,6 +69,8 @@ class Env {
   virtual absl::Status Stat(const std::string& path, struct stat* st) = 0;
   virtual absl::Status Lstat(const std::string& path, struct stat* st) = 0;
   virtual absl::StatusOr<std::string> ReadLink(const std::string& path) = 0;
+  // A symlink at `path` (which must not exist) to `target`.
+  virtual absl::Status Symlink(const std::string& target, const std::string& path) = 0;
   // Atomically replaces `to`.
   virtual absl::Status Rename(const std::string& from, const std::string& to) = 0;
   // Hard link; AlreadyExists (EEXIST) if `to` exists. Atomic: the basis of put-if-absent.
@@ -109,6 +112,9 @@ class EnvWrapper : public Env {
   }
   absl::StatusOr<std::string> ReadLink(const std::string& p) override {
     return target_->ReadLink(p);
+  }
+  absl::Status Symlink(const std::string& t, const std::string& p) override {
+    return target_->Symlink(t, p);
   }
   absl::Status Rename(const std::string& f, const std::string& t) override {
     return target_->Rename(f, t);

@@ -62,7 +62,7 @@ std::atomic<bool> g_cannot_link_unnamed{false};
 // instead of two (create, rename), and a killed process leaves no temp file. Unimplemented if
 // the file system or this process cannot; then nothing was written.
 absl::Status WriteUnnamedThenLink(Env* env, const std::string& path, absl::string_view data,
-                                  bool durable, uint64_t offset) {
+                                  bool durable) {
   if (g_cannot_link_unnamed.load(std::memory_order_relaxed)) {
     return absl::UnimplementedError("unnamed files cannot be linked here");
   }
@@ -73,7 +73,7 @@ absl::Status WriteUnnamedThenLink(Env* env, const std::string& path, absl::strin
     if (NoUnnamedFiles(fd.status())) return absl::UnimplementedError("no O_TMPFILE");
     return fd.status();
   }
-  absl::Status s = WriteAll(env, *fd, data, offset);
+  absl::Status s = WriteAll(env, *fd, data, 0);
   if (s.ok() && durable) s = env->Fsync(*fd);
   if (s.ok()) {
     s = env->LinkOpenFile(*fd, path);
@@ -96,15 +96,15 @@ absl::Status WriteUnnamedThenLink(Env* env, const std::string& path, absl::strin
 void ForgetUnnamedFileFailuresForTesting() { g_cannot_link_unnamed.store(false); }
 
 absl::Status WriteFileAtomic(Env* env, const std::string& path, absl::string_view data,
-                             bool durable, uint64_t offset) {
-  absl::Status unnamed = WriteUnnamedThenLink(env, path, data, durable, offset);
+                             bool durable) {
+  absl::Status unnamed = WriteUnnamedThenLink(env, path, data, durable);
   if (!absl::IsUnimplemented(unnamed)) {
     if (unnamed.ok()) return unnamed;
     return absl::Status(unnamed.code(), absl::StrCat("write ", path, ": ", unnamed.message()));
   }
   const std::string tmp = TempPathFor(path);
   ASSIGN_OR_RETURN(int fd, env->Open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644));
-  absl::Status s = WriteAll(env, fd, data, offset);
+  absl::Status s = WriteAll(env, fd, data, 0);
   if (s.ok() && durable) s = env->Fsync(fd);
   absl::Status c = env->Close(fd);
   if (s.ok()) s = c;

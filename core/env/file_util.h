@@ -23,9 +23,8 @@ absl::Status WriteAll(Env* env, int fd, absl::string_view data, uint64_t off);
 // never a torn one, even if the process is killed. Without `durable` a power loss may leave a
 // damaged file (the node cache accepts that: its content is verified by hfshim-warm --verify and
 // refetched). No temp file is left on failure. NotFound if the directory does not exist.
-// With `offset`, `data` lands at that offset and the bytes before it are a hole (zeros).
 absl::Status WriteFileAtomic(Env* env, const std::string& path, absl::string_view data,
-                             bool durable = true, uint64_t offset = 0);
+                             bool durable = true);
 
 // Test-only: WriteFileAtomic tries unnamed files again after an Env could not link one.
 void ForgetUnnamedFileFailuresForTesting();

@@ -18,9 +18,9 @@ namespace {
 
 // PRELOAD-SAFE: constant-initialised from libc's own symbols; replaced once by SetLibcTable.
 LibcTable g_libc = {
-    &::open,  &::close,     &::pread,  &::pwrite,   &::write,  &::fstat,
-    &::stat,  &::lstat,     &::rename, &::link,     &::unlink, &::mkdir,
-    &::rmdir, &::ftruncate, &::fsync,  &::readlink, &::linkat, &::utimensat,
+    &::open,  &::close,    &::pread,  &::pwrite,    &::write,   &::fstat, &::stat,
+    &::lstat, &::rename,   &::link,   &::unlink,    &::mkdir,   &::rmdir, &::ftruncate,
+    &::fsync, &::readlink, &::linkat, &::utimensat, &::symlink,
 };
 
 class PosixEnv final : public Env {
@@ -73,6 +73,12 @@ class PosixEnv final : public Env {
   }
   absl::Status Lstat(const std::string& path, struct stat* st) override {
     if (g_libc.lstat(path.c_str(), st) != 0) return ErrnoStatus(errno, "lstat " + path);
+    return absl::OkStatus();
+  }
+  absl::Status Symlink(const std::string& target, const std::string& path) override {
+    if (g_libc.symlink(target.c_str(), path.c_str()) != 0) {
+      return ErrnoStatus(errno, "symlink " + path);
+    }
     return absl::OkStatus();
   }
   absl::StatusOr<std::string> ReadLink(const std::string& path) override {

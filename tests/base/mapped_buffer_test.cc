@@ -1,8 +1,12 @@
 #include "core/base/mapped_buffer.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstring>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -78,6 +82,48 @@ TEST(MappedBufferTest, RecycledMappingsAreReusedAndBounded) {
     big = b->data();
   }
   EXPECT_FALSE(Mapped(big));
+}
+
+// Another process reads a shared buffer's bytes through /proc/<pid>/fd, at their offset `lead`
+// in its memory file; the mapping is recycled within the process, never by a fork child (there
+// it is the parent's memory).
+TEST(MappedBufferTest, SharedBufferIsReadableThroughProcAndRecycledOnlyByItsMaker) {
+  const char* first = nullptr;
+  {
+    auto a = MappedBuffer::CreateShared(3 << 20, 5000);
+    ASSERT_TRUE(a.ok()) << a.status();
+    ASSERT_GE(a->shared_fd(), 0);
+    std::memset(a->data(), 'p', a->size());
+    first = a->data();
+    pid_t reader = fork();
+    if (reader == 0) {  // another process, opening the file by the path it would be given
+      const std::string path =
+          "/proc/" + std::to_string(getppid()) + "/fd/" + std::to_string(a->shared_fd());
+      const int fd = open(path.c_str(), O_RDONLY);
+      char got[3] = {};
+      _exit(fd >= 0 && pread(fd, got, 3, 5000 + 100) == 3 && std::memcmp(got, "ppp", 3) == 0 &&
+                    pread(fd, got, 1, 4999) == 1 && got[0] == 0
+                ? 0
+                : 1);
+    }
+    int status = -1;
+    ASSERT_EQ(waitpid(reader, &status, 0), reader);
+    EXPECT_EQ(status, 0) << "bytes at offset lead, a hole before them";
+  }
+  pid_t child = fork();
+  if (child == 0) {  // must not write into the parent's kept mapping
+    auto c = MappedBuffer::CreateShared(3 << 20, 5000);
+    if (!c.ok()) _exit(1);
+    std::memset(c->data(), 'c', c->size());
+    _exit(0);
+  }
+  int status = -1;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_EQ(status, 0);
+  auto b = MappedBuffer::CreateShared((3 << 20) - 4096, 4096);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->data() + 5000 - 4096, first) << "the maker reuses its kept mapping";
+  EXPECT_EQ(b->view().substr(1000, 3), "ppp") << "untouched by the child";
 }
 
 TEST(MappedBufferTest, EmptyBufferMapsNothing) {

@@ -72,6 +72,29 @@ TEST_F(DiskCacheTest, OnePackFetchFillsTheNeighbours) {
   EXPECT_TRUE(cache->Contains(EntryOf("datasets--o--d/snapshots/r/f1150").content_hash));
 }
 
+// Bytes this process has passed to write calls (/proc/self/io, all threads).
+uint64_t BytesWritten() {
+  std::ifstream io("/proc/self/io");
+  std::string key;
+  uint64_t value = 0;
+  while (io >> key >> value) {
+    if (key == "wchar:") return value;
+  }
+  return 0;
+}
+
+TEST_F(DiskCacheTest, AWindowIsSharedWithOtherProcessesWithoutACopyOnDisk) {
+  auto cache = NewCache();
+  const uint64_t before = BytesWritten();
+  ASSERT_TRUE(
+      cache->Materialize(EntryOf("datasets--o--d/snapshots/r/f1000"), *index_, Later()).ok());
+  cache->Drain();
+  ASSERT_GT(cache->stats().neighbours_filled, 100u) << "the members were written";
+  // Each member is written once; the window's bytes, offered to other processes while the
+  // members are written, are not written a second time (they were: a window file).
+  EXPECT_LT(BytesWritten() - before, cache->stats().bytes_fetched * 11 / 10);
+}
+
 TEST_F(DiskCacheTest, NeighboursWrittenInTheBackgroundAreCompleteAndVerified) {
   auto cache = NewCache();
   ASSERT_TRUE(
@@ -542,9 +565,24 @@ TEST_F(DiskCacheTest, LeftoversOfKilledFillsAreRemovedAndLockFilesDoNotPileUp) {
   const std::string live_tmp = absl::StrCat(path, "y.tmp.", getpid(), ".0");
   std::ofstream(dead_tmp) << "partial";
   std::ofstream(live_tmp) << "partial";
+  // Window links (FORMAT.md): one into a dead process, one into this one, and a temp link.
+  const std::string dead_window = path + "d.window";
+  const std::string live_window = path + "l.window";
+  const std::string dead_tmp_link = absl::StrCat(path, "z.window.tmp.", dead, ".0");
+  ASSERT_EQ(symlink(absl::StrCat("/proc/", dead, "/fd/0").c_str(), dead_window.c_str()), 0);
+  const int live_fd = open(live_tmp.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(live_fd, 0);
+  ASSERT_EQ(symlink(absl::StrCat("/proc/", getpid(), "/fd/", live_fd).c_str(), live_window.c_str()),
+            0);
+  ASSERT_EQ(symlink(absl::StrCat("/proc/", dead, "/fd/0").c_str(), dead_tmp_link.c_str()), 0);
   EvictLeastRecentlyUsed(config_.cache_dirs, 1ull << 40, 0);
   EXPECT_NE(access(dead_tmp.c_str(), F_OK), 0) << "temp file of a dead process is garbage";
   EXPECT_EQ(access(live_tmp.c_str(), F_OK), 0) << "a live process's fill is left alone";
+  struct stat st;
+  EXPECT_NE(lstat(dead_window.c_str(), &st), 0) << "a window link of a dead process is garbage";
+  EXPECT_NE(lstat(dead_tmp_link.c_str(), &st), 0) << "so is its temp link";
+  EXPECT_EQ(lstat(live_window.c_str(), &st), 0) << "a live process's window is left alone";
+  close(live_fd);
   EXPECT_TRUE(cache->Contains(big.content_hash));
 }
 
