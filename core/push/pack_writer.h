@@ -1,5 +1,5 @@
 // PackWriter: builds one pack object (core/push/FORMAT.md) in a local temp file.
-// Not thread-safe: the pusher appends small files from one thread, in path order.
+// Not thread-safe: the pusher appends small files from one thread, in reading order.
 #ifndef HFSHIM_CORE_PUSH_PACK_WRITER_H_
 #define HFSHIM_CORE_PUSH_PACK_WRITER_H_
 

@@ -18,6 +18,7 @@
 #include "core/push/hub_scanner.h"
 #include "core/push/pack_writer.h"
 #include "core/push/publisher.h"
+#include "core/push/read_order.h"
 #include "core/push/repo_id.h"
 #include "core/store/layout.h"
 
@@ -105,6 +106,7 @@ class Pusher {
     }
     progress_.files_total = files.size();
     summary_.files = files.size();
+    SortInReadingOrder(repos, &files);
     RETURN_IF_ERROR(StoreSmallFiles(files));
     RETURN_IF_ERROR(StoreLargeFiles(files));
     summary_.bytes_scanned = progress_.bytes_done;
@@ -153,7 +155,8 @@ class Pusher {
     if (o_.progress) o_.progress(progress_);
   }
 
-  // Small files, in path order, into packs (one thread: the order is the point).
+  // Small files, in reading order (read_order.h), into packs (one thread: the order is the
+  // point).
   absl::Status StoreSmallFiles(const std::vector<ScannedEntry*>& files) {
     std::unique_ptr<PackWriter> pack;
     std::vector<ScannedEntry*> in_pack;

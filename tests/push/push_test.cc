@@ -8,6 +8,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 
 #include "absl/strings/escaping.h"
@@ -161,6 +162,39 @@ TEST_F(PushTest, SharedBlobsAreStoredOnceAndSmallFilesArePacked) {
   ASSERT_TRUE(packs.ok());
   EXPECT_GE(packs->size(), 1u);
   EXPECT_LE(packs->size(), 4u);  // ~500 small files in 2 MiB packs
+}
+
+// Blobs are named by their hash, so in their own path order a directory of the dataset would be
+// spread over every pack; they are packed in the order of the snapshot paths linking to them.
+TEST_F(PushTest, SmallFilesArePackedInTheOrderOfTheirSnapshotPaths) {
+  Generate(tmp_.Sub("hub"), 500, 2);
+  ASSERT_TRUE(PushHub(tmp_.Sub("hub")).ok());
+  auto index = Latest();
+  ASSERT_NE(index, nullptr);
+  auto repos = ScanHubCache(Env::Default(), tmp_.Sub("hub"), {"datasets--hfshim--small"});
+  ASSERT_TRUE(repos.ok()) << repos.status();
+  std::map<std::string, uint64_t> last_offset;  // by pack
+  std::set<std::string> seen;  // content, by hex hash
+  int packed = 0, out_of_order = 0;
+  for (const ScannedEntry& e : (*repos)[0].entries) {  // in path order
+    if (e.entry.type != EntryType::kSymlink || !absl::StrContains(e.rel_path, "/snapshots/")) {
+      continue;
+    }
+    auto file = index->Lookup(e.rel_path.substr(0, e.rel_path.find('/')) + "/blobs/" +
+                              e.entry.symlink_target.substr(e.entry.symlink_target.rfind('/') + 1));
+    ASSERT_TRUE(file.ok()) << e.rel_path;
+    const auto& at = file->location;
+    // (A blob linked by two paths is placed by the first.)
+    if (!absl::StartsWith(at.object_key, "packs/") || !seen.insert(file->content_hash.Hex()).second) {
+      continue;
+    }
+    ++packed;
+    auto [it, first] = last_offset.try_emplace(at.object_key, at.offset);
+    if (!first && at.offset < it->second) ++out_of_order;
+    it->second = at.offset;
+  }
+  EXPECT_GT(packed, 400);
+  EXPECT_EQ(out_of_order, 0);
 }
 
 TEST_F(PushTest, RepushUploadsNothingAndANewRevisionOnlyItsContent) {
