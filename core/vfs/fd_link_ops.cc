@@ -2,6 +2,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "core/cache/partial_file.h"
 #include "core/vfs/op_results.h"
 #include "core/vfs/path_router.h"
 #include "core/vfs/vfs.h"
@@ -12,7 +15,7 @@ Outcome Vfs::OpenFdLink(int fd, absl::string_view path, absl::string_view rest, 
                         mode_t mode) {
   if (!rest.empty()) return Open(fd, rest, flags, mode);
   const FdKind kind = FdHint(fd);
-  const bool content = kind == FdKind::kContent || kind == FdKind::kLazy;
+  const bool content = IsContentKind(kind);
   if (content) {
     if ((flags & O_TMPFILE) == O_TMPFILE || (flags & O_DIRECTORY)) return Fail(ENOTDIR);
     if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) return Fail(EEXIST);
@@ -44,6 +47,44 @@ Outcome Vfs::StatFdLink(int fd, absl::string_view rest, int flags, struct stat* 
   if (!env_->Fstat(fd, st).ok()) return Outcome::Pass();    // the kernel says why
   Fstat(fd, st);
   return Outcome::Result(0);
+}
+
+Outcome Vfs::ReadlinkFdLink(int fd, std::string* target) {
+  const FdKind kind = FdHint(fd);
+  struct stat st;
+  if (kind == FdKind::kPrefixRoot || !env_->Fstat(fd, &st).ok()) return Outcome::Pass();
+  std::string rel;
+  const bool known = IsContentKind(kind) ? ContentPathOfFd(fd, kind, st, &rel)
+                                         : placeholders_.Lookup(st.st_dev, st.st_ino, &rel) ||
+                                               PlaceholderDir(fd, &rel);
+  if (!known) return Outcome::Pass();
+  Count(Counter::kVirtualReadlinks);
+  *target = rel.empty() ? std::string(prefix_->real()) : absl::StrCat(prefix_->real(), "/", rel);
+  return Outcome::Result(static_cast<int>(target->size()));
+}
+
+bool Vfs::ContentPathOfFd(int fd, FdKind kind, const struct stat& st, std::string* rel) {
+  ContentFd record;
+  if (!fds_.Get(fd, st.st_dev, st.st_ino, &record)) return false;
+  // The content is named by the cache file behind the fd: <hash>, or <hash>.partial (lazy).
+  absl::StatusOr<std::string> cached = env_->ReadLink(absl::StrCat("/proc/self/fd/", fd));
+  if (!cached.ok()) return false;
+  absl::string_view name = *cached;
+  name = name.substr(name.rfind('/') + 1);
+  if (kind == FdKind::kLazy) absl::ConsumeSuffix(&name, kPartialSuffix);
+  Hash128 hash;
+  const Generation* gen = generations_.Current();
+  if (!Hash128::FromHex(name, &hash) || gen == nullptr) return false;
+  bool found = false;
+  gen->reader
+      ->ForEach([&](absl::string_view path, const Entry& e) {
+        found = e.type == EntryType::kFile && e.content_hash == hash &&
+                e.ino == record.virtual_stat.st_ino;
+        if (found) *rel = std::string(path);
+        return !found;
+      })
+      .IgnoreError();
+  return found;
 }
 
 Outcome Vfs::AccessFdLink(int fd, absl::string_view rest, int mode, int flags) {

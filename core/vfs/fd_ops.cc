@@ -10,9 +10,6 @@
 #include "core/vfs/vfs.h"
 
 namespace hfshim {
-namespace {
-bool IsContentKind(FdKind k) { return k == FdKind::kContent || k == FdKind::kLazy; }
-}  // namespace
 
 ContentFd Vfs::ContentRecord(const Entry& entry, dev_t dev, ino_t ino) const {
   ContentFd record;

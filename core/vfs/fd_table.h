@@ -50,6 +50,9 @@ enum class FdKind : uint8_t {
   kLazy = 4,
 };
 
+// An fd on file content (the node cache file behind a virtual file).
+inline bool IsContentKind(FdKind k) { return k == FdKind::kContent || k == FdKind::kLazy; }
+
 inline constexpr int kMaxHintedFd = 1 << 16;
 
 // PRELOAD-SAFE: lock-free, allocation-free. Fds outside [0, kMaxHintedFd) read as kNone.

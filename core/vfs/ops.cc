@@ -269,6 +269,11 @@ Outcome Vfs::FinishContentOpen(int fd, const ContentFd& record, uint64_t size) {
 }
 
 Outcome Vfs::Readlink(int dirfd, absl::string_view path, std::string* target) {
+  int linked;
+  absl::string_view rest;
+  if (VirtualFdLink(path, &linked, &rest)) {
+    return rest.empty() ? ReadlinkFdLink(linked, target) : Readlink(linked, rest, target);
+  }
   absl::StatusOr<Target> t = Find(dirfd, path, /*follow=*/false);
   if (!t.ok()) return Fail(t.status());
   if (!t->virtual_entry) return Passthrough(std::move(t->real_path));

@@ -230,6 +230,35 @@ bool VforkPlaceholder(const char* path, char* out) {
 
 HFSHIM_HOT_PATH bool MaybeVirtualFd(int fd) { return FdHint(fd) != FdKind::kNone; }
 
+namespace {
+
+// The decimal number (up to 9 digits) at the start of `s`, taken off it; false if none.
+// PRELOAD-SAFE.
+bool ConsumeNumber(absl::string_view* s, int* n) {
+  size_t digits = 0;
+  *n = 0;
+  while (digits < s->size() && digits < 9 && (*s)[digits] >= '0' && (*s)[digits] <= '9') {
+    *n = *n * 10 + ((*s)[digits++] - '0');
+  }
+  s->remove_prefix(digits);
+  return digits > 0;
+}
+
+// "<pid>/fd/" at the start of `tail` with this process's pid (what /proc/self resolves to:
+// Python's realpath spells /dev/fd/N that way), taken off it. PRELOAD-SAFE.
+bool ConsumeOwnPid(absl::string_view* tail) {
+  absl::string_view s = *tail;
+  int pid;
+  if (!ConsumeNumber(&s, &pid) || !absl::ConsumePrefix(&s, "/fd/") ||
+      pid != RawSyscall(SYS_getpid)) {
+    return false;
+  }
+  *tail = s;
+  return true;
+}
+
+}  // namespace
+
 HFSHIM_HOT_PATH bool ParseFdLink(absl::string_view path, int* fd, absl::string_view* rest) {
   absl::string_view tail;
   if (absl::StartsWith(path, "/dev/")) {
@@ -246,20 +275,15 @@ HFSHIM_HOT_PATH bool ParseFdLink(absl::string_view path, int* fd, absl::string_v
     if (!absl::ConsumePrefix(&tail, "fd/")) return false;
   } else if (absl::StartsWith(path, "/proc/")) {
     tail = path.substr(6);
-    if (!absl::ConsumePrefix(&tail, "self/fd/") && !absl::ConsumePrefix(&tail, "thread-self/fd/")) {
+    if (!absl::ConsumePrefix(&tail, "self/fd/") && !absl::ConsumePrefix(&tail, "thread-self/fd/") &&
+        !ConsumeOwnPid(&tail)) {
       return false;
     }
   } else {
     return false;  // most paths: two compares
   }
-  size_t digits = 0;
-  int n = 0;
-  while (digits < tail.size() && digits < 9 && tail[digits] >= '0' && tail[digits] <= '9') {
-    n = n * 10 + (tail[digits++] - '0');
-  }
-  if (digits == 0 || (digits < tail.size() && tail[digits] != '/')) return false;
-  *fd = n;
-  *rest = tail.substr(digits);
+  if (!ConsumeNumber(&tail, fd) || (!tail.empty() && tail.front() != '/')) return false;
+  *rest = tail;
   while (!rest->empty() && rest->front() == '/') rest->remove_prefix(1);
   return true;
 }

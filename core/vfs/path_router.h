@@ -47,8 +47,9 @@ bool MaybeVirtual(int dirfd, const char* path);
 // True if `fd` may refer to a virtual entry or the prefix root (an fd hint is set).
 bool MaybeVirtualFd(int fd);
 
-// The spellings of an fd as a path: "/proc/self/fd/N", "/proc/thread-self/fd/N" and "/dev/fd/N",
-// each alone or followed by "/rest", and "/dev/stdin", "/dev/stdout", "/dev/stderr" (0-2). The
+// The spellings of an fd as a path: "/proc/self/fd/N", "/proc/thread-self/fd/N", "/dev/fd/N" and
+// "/proc/<this process's pid>/fd/N", each alone or followed by "/rest", and "/dev/stdin",
+// "/dev/stdout", "/dev/stderr" (0-2). The
 // kernel resolves them to whatever fd N is open on (for a virtual fd: a node-cache file or a
 // placeholder), never through the prefix, so the shim must answer them from the fd. True with
 // *fd and *rest (the components after N, without the leading slash; empty if none) for those

@@ -230,6 +230,14 @@ class Vfs {
   Outcome OpenFdLink(int fd, absl::string_view path, absl::string_view rest, int flags,
                      mode_t mode);
   Outcome StatFdLink(int fd, absl::string_view rest, int flags, struct stat* st);
+  // readlink of the link itself: the virtual path fd `fd` is open on, as the kernel names a
+  // file it opened (the prefix's real path, the blob a snapshot path led to); Pass when that is
+  // not known (a generation that no longer has it), leaving the kernel's answer.
+  Outcome ReadlinkFdLink(int fd, std::string* target);
+  // The path, relative to the index root, of the virtual entry content fd `fd` (of kind `kind`,
+  // its kernel stat `st`) is open on: the file with its content and inode in the current
+  // generation. A scan of the index (readlink of an fd is rare); false if none.
+  bool ContentPathOfFd(int fd, FdKind kind, const struct stat& st, std::string* rel);
   Outcome AccessFdLink(int fd, absl::string_view rest, int mode, int flags);
   Outcome MutateFdLink(Mutation kind, int fd, absl::string_view rest);
   // access(2) of an entry with mode `m` (the caller's identity_): EROFS for W_OK, else EACCES

@@ -196,6 +196,12 @@ print("fdlink-stat", (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino) ==
 fd2 = os.open("/dev/fd/%d" % fd, os.O_RDONLY)
 st2 = os.fstat(fd2)
 print("fdlink-reopen", os.read(fd2, 1 << 20) == before and st2.st_mtime_ns == lst.st_mtime_ns)
+# readlink of the fd names the file it is open on, as the kernel would: the blob behind the
+# snapshot path, or the directory.
+dfd = os.open(snap, os.O_RDONLY)
+print("fdlink-readlink", os.readlink("/proc/self/fd/%d" % fd) == os.path.realpath(f) and
+      os.readlink("/dev/fd/%d" % dfd) == os.path.realpath(snap))
+print("fdlink-realpath", os.path.realpath("/dev/fd/%d" % fd) == os.path.realpath(f))
 """
 
 
@@ -213,7 +219,8 @@ def group_errors(w, c):
               "outside-link-write": "EROFS", "outside-link-relative": "ENOENT ok",
               "fdlink-open-w": "EROFS", "fdlink-truncate": "EROFS",
               "fdlink-chmod": "EROFS", "fdlink-access-w": "False", "fdlink-unchanged": "True",
-              "fdlink-stat": "True", "fdlink-reopen": "True", "open-rdonly-creat": "ok",
+              "fdlink-stat": "True", "fdlink-reopen": "True",
+              "fdlink-readlink": "True", "fdlink-realpath": "True", "open-rdonly-creat": "ok",
               "open-excl": "EEXIST", "open-excl-dir": "EEXIST", "open-creat-dir": "EISDIR",
               "nofollow-directory": "ENOTDIR", "link-new": "EROFS", "link-existing": "EEXIST",
               "link-out": "EXDEV", "unlink-missing": "EROFS", "rmdir-missing": "EROFS",

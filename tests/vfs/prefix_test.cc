@@ -170,6 +170,12 @@ TEST(RouterTest, FdSpelledAsAPath) {
   ASSERT_TRUE(ParseFdLink("/proc/thread-self/fd/0/", &fd, &rest));
   EXPECT_EQ(fd, 0);
   EXPECT_EQ(rest, "");
+  // This process's pid spelled out, as /proc/self resolves (another process's is not ours).
+  const std::string own = "/proc/" + std::to_string(getpid()) + "/fd/5";
+  ASSERT_TRUE(ParseFdLink(own, &fd, &rest));
+  EXPECT_EQ(fd, 5);
+  EXPECT_FALSE(ParseFdLink("/proc/" + std::to_string(getpid()) + "/fdinfo/5", &fd, &rest));
+  EXPECT_FALSE(ParseFdLink("/proc/" + std::to_string(getpid() + 1) + "/fd/5", &fd, &rest));
   for (int i = 0; i < 3; ++i) {
     const char* name[] = {"/dev/stdin", "/dev/stdout", "/dev/stderr"};
     ASSERT_TRUE(ParseFdLink(name[i], &fd, &rest));
