@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -106,6 +107,10 @@ absl::StatusOr<MappedBuffer> MappedBuffer::CreateRecycled(size_t size) {
   absl::StatusOr<char*> data = Map(length);
   if (!data.ok()) return data.status();
   return MappedBuffer(*data, size, length, /*recycled=*/true);
+}
+
+void MappedBuffer::DropInheritedShared() {
+  g_kept_shared.Take(std::numeric_limits<size_t>::max(), getpid());  // finds none, drops theirs
 }
 
 absl::StatusOr<MappedBuffer> MappedBuffer::CreateShared(size_t size, size_t lead) {

@@ -46,6 +46,9 @@ class MappedBuffer {
   // 8 MiB). Unavailable if the kernel refuses a memory file, ResourceExhausted if the mapping
   // fails.
   static absl::StatusOr<MappedBuffer> CreateShared(size_t size, size_t lead);
+  // In a fork child: unmaps and closes the shared mappings kept by the parent (the child would
+  // never reuse them; CreateShared would drop them at its first call otherwise).
+  static void DropInheritedShared();
   static constexpr size_t kRecycledMappings = 2;
   static constexpr size_t kMaxRecycledBytes = size_t{16} << 20;
 

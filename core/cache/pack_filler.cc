@@ -70,6 +70,7 @@ void PackFiller::ResetAfterFork() {
   writers_.ResetAfterFork();
   new (&windows_mu_) std::mutex();
   windows_.clear();  // their writers are the parent's threads; members are fetched anew
+  MappedBuffer::DropInheritedShared();
   fetched_windows_.clear();
   prefetched_.clear();
 }
@@ -239,10 +240,10 @@ void PackFiller::PrefetchWindow(const WindowKey& key,
                                     : absl::StatusOr<int>(-1);
   if (lock_fd.ok() && *lock_fd >= 0) {  // else another process has it, or it is cached
     auto budget = std::make_shared<uint64_t>(0);
-    absl::StatusOr<MappedBuffer> data = WindowBuffer(last - first, first - key.second);
-    if (data.ok() && budget_->Acquire(last - first, absl::Now()).ok()) {  // not cached: asked
+    if (budget_->Acquire(last - first, absl::Now()).ok()) {  // not cached: AcquireLockFile asked
       *budget = last - first;
-      if (fetcher_->GetInto(key.first, first, &*data, deadline).ok()) {
+      absl::StatusOr<MappedBuffer> data = WindowBuffer(last - first, first - key.second);
+      if (data.ok() && fetcher_->GetInto(key.first, first, &*data, deadline).ok()) {
         WriteRest(MakeWindow(*std::move(data), first, members, Hash128{},
                              WindowDone(key, window_path, budget)),
                   key, window_path, true);

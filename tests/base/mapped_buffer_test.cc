@@ -110,6 +110,12 @@ TEST(MappedBufferTest, SharedBufferIsReadableThroughProcAndRecycledOnlyByItsMake
     ASSERT_EQ(waitpid(reader, &status, 0), reader);
     EXPECT_EQ(status, 0) << "bytes at offset lead, a hole before them";
   }
+  pid_t dropper = fork();
+  if (dropper == 0) _exit((MappedBuffer::DropInheritedShared(), Mapped(first)) ? 1 : 0);
+  int dropped = -1;
+  ASSERT_EQ(waitpid(dropper, &dropped, 0), dropper);
+  EXPECT_EQ(dropped, 0) << "a fork child unmaps its parent's kept shared mappings";
+  EXPECT_TRUE(Mapped(first)) << "the parent keeps them";
   pid_t child = fork();
   if (child == 0) {  // must not write into the parent's kept mapping
     auto c = MappedBuffer::CreateShared(3 << 20, 5000);
