@@ -3,9 +3,9 @@
 // Each distinct content is stored once: files of at least `pack_threshold` bytes as data/<hash>,
 // smaller ones packed in reading order (read_order.h) into packs/<hash> (core/push/FORMAT.md).
 // Content already in the store's current generation is reused, so an unchanged tree uploads
-// nothing and a new revision uploads only its new content. Nothing is published until all content is uploaded,
-// and the head only moves with PutIfAbsent (publisher.h): a push killed at any point leaves the
-// previous generation intact. Repos not being pushed are kept as they are.
+// nothing and a new revision uploads only its new content. Nothing is published until all content
+// is uploaded, and the head only moves with PutIfAbsent (publisher.h): a push killed at any point
+// leaves the previous generation intact. Repos not being pushed are kept as they are.
 #ifndef HFSHIM_CORE_PUSH_PUSHER_H_
 #define HFSHIM_CORE_PUSH_PUSHER_H_
 

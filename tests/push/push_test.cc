@@ -174,7 +174,7 @@ TEST_F(PushTest, SmallFilesArePackedInTheOrderOfTheirSnapshotPaths) {
   auto repos = ScanHubCache(Env::Default(), tmp_.Sub("hub"), {"datasets--hfshim--small"});
   ASSERT_TRUE(repos.ok()) << repos.status();
   std::map<std::string, uint64_t> last_offset;  // by pack
-  std::set<std::string> seen;  // content, by hex hash
+  std::set<std::string> seen;                   // content, by hex hash
   int packed = 0, out_of_order = 0;
   for (const ScannedEntry& e : (*repos)[0].entries) {  // in path order
     if (e.entry.type != EntryType::kSymlink || !absl::StrContains(e.rel_path, "/snapshots/")) {
@@ -185,7 +185,8 @@ TEST_F(PushTest, SmallFilesArePackedInTheOrderOfTheirSnapshotPaths) {
     ASSERT_TRUE(file.ok()) << e.rel_path;
     const auto& at = file->location;
     // (A blob linked by two paths is placed by the first.)
-    if (!absl::StartsWith(at.object_key, "packs/") || !seen.insert(file->content_hash.Hex()).second) {
+    if (!absl::StartsWith(at.object_key, "packs/") ||
+        !seen.insert(file->content_hash.Hex()).second) {
       continue;
     }
     ++packed;
