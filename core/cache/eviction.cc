@@ -36,8 +36,8 @@ constexpr int64_t kStaleSeconds = 3600;  // a temp or lock file untouched this l
 // writer process is gone or that has not been written to for an hour, or an hour-old lock file
 // whose content is not being filled (a lock file removed under a waiter costs at most a second
 // fetch: fills always rename complete verified files into place), or a window link whose
-// process is gone (it no longer resolves) or that is an hour old (its writer died before
-// removing it and its pid was reused; a reader verifies what it takes from it).
+// process is gone (it no longer resolves, or not to a regular file) or that is an hour old (its
+// writer died before removing it and its pid was reused; a reader verifies what it takes).
 bool IsGarbage(const std::string& path, const std::string& name, const struct stat& st) {
   const bool old = time(nullptr) - st.st_mtime > kStaleSeconds;
   const size_t tmp = name.find(".tmp.");
@@ -51,7 +51,7 @@ bool IsGarbage(const std::string& path, const std::string& name, const struct st
   }
   if (absl::EndsWith(name, kWindowSuffix)) {
     struct stat target;
-    return old || stat(path.c_str(), &target) != 0;
+    return old || stat(path.c_str(), &target) != 0 || !S_ISREG(target.st_mode);
   }
   return absl::EndsWith(name, ".lock") && old;
 }

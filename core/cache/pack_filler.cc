@@ -117,8 +117,7 @@ absl::Status PackFiller::LeadWindow(const Entry& entry, const IndexReader& index
   const std::string lock_path = base + ".window.lock";
   const std::string window_path = base + std::string(kWindowSuffix);
   RETURN_IF_ERROR(MakeDirs(env_, base.substr(0, base.rfind('/')), 0700));
-  struct stat st;
-  auto satisfied = [&] { return in_place() || env_->Stat(window_path, &st).ok(); };
+  auto satisfied = [&] { return in_place() || WindowPublished(window_path); };
   for (int attempt = 0; attempt < 3; ++attempt) {
     if (in_place() || FromWindowFile(entry, key, window_path)) {
       return absl::OkStatus();
@@ -136,7 +135,10 @@ absl::Status PackFiller::LeadWindow(const Entry& entry, const IndexReader& index
 
 bool PackFiller::FromWindowFile(const Entry& entry, const WindowKey& key,
                                 const std::string& window_path) {
-  absl::StatusOr<int> fd = env_->Open(window_path, O_RDONLY);
+  // Without blocking, should the link's pid have been reused since (WindowPublished): no FIFO
+  // open waits for a writer, no device becomes a controlling terminal.
+  if (!WindowPublished(window_path)) return false;
+  absl::StatusOr<int> fd = env_->Open(window_path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
   if (!fd.ok()) return false;
   std::string data(entry.size, '\0');
   absl::StatusOr<size_t> got =
@@ -231,9 +233,8 @@ void PackFiller::PrefetchWindow(const WindowKey& key,
   const std::string window_path = base + std::string(kWindowSuffix);
   const uint64_t first = members.front().offset;
   const uint64_t last = members.back().offset + members.back().length;
-  struct stat st;
   auto cached = [&] {  // or in flight in another process, which keeps its window file
-    return cache_->Contains(members.front().content_hash) || env_->Stat(window_path, &st).ok();
+    return cache_->Contains(members.front().content_hash) || WindowPublished(window_path);
   };
   absl::StatusOr<int> lock_fd = MakeDirs(env_, base.substr(0, base.rfind('/')), 0700).ok()
                                     ? AcquireLockFile(lock_path, absl::Now(), cached)
@@ -271,6 +272,11 @@ absl::StatusOr<std::vector<IndexReader::PackMember>> PackFiller::WindowMembers(
 
 std::string PackFiller::WindowBase(const WindowKey& key) const {
   return cache_->PathFor(ContentHash(absl::StrCat(key.first, "@", key.second)));
+}
+
+bool PackFiller::WindowPublished(const std::string& window_path) {
+  struct stat st;
+  return env_->Stat(window_path, &st).ok() && S_ISREG(st.st_mode);
 }
 
 absl::Status PackFiller::PublishWindow(const PackWindow& window, const std::string& window_path) {

@@ -136,6 +136,10 @@ class PackFiller {
   // Unavailable if the window is not in a memory file; the error of symlink or rename, or of the
   // link not resolving here (no /proc).
   absl::Status PublishWindow(const PackWindow& window, const std::string& window_path);
+  // Whether another process publishes a window at `window_path`: the link resolves to a regular
+  // file. The link names another process's fd; a killed publisher's pid may have been reused by a
+  // process whose fd there is anything (a FIFO, a device), which is never opened.
+  bool WindowPublished(const std::string& window_path);
 
   // The window of `key` whose members are being written in the background, or null.
   std::shared_ptr<PackWindow> LiveWindow(const WindowKey& key);

@@ -186,6 +186,39 @@ TEST_F(DiskCacheTest, PrefetchSkipsAWindowAnotherProcessHasInFlight) {
   EXPECT_FALSE(cache->Contains(in_flight.content_hash));
 }
 
+// A window link names another process's fd; a killed publisher's pid may be reused by a process
+// whose fd there is a FIFO or a device. Such a target is never opened (a FIFO's open would block
+// for ever): the reader fetches the window itself.
+TEST_F(DiskCacheTest, AWindowLinkToSomethingElseThanAFileIsNotOpened) {
+  const Entry wanted = EntryOf("datasets--o--d/snapshots/r/f1000");
+  const uint64_t start =
+      wanted.location.offset / config_.block_size_bytes * config_.block_size_bytes;
+  auto cache = NewCache();
+  const std::string window_link =
+      cache->PathFor(ContentHash(absl::StrCat(wanted.location.object_key, "@", start))) + ".window";
+  ASSERT_TRUE(MakeDirs(Env::Default(), window_link.substr(0, window_link.rfind('/'))).ok());
+  ASSERT_EQ(mkfifo(tmp_.Sub("fifo").c_str(), 0600), 0);
+  ASSERT_EQ(symlink(tmp_.Sub("fifo").c_str(), window_link.c_str()), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    auto p = cache->Materialize(wanted, *index_, Later());
+    _exit(p.ok() && *ReadFile(Env::Default(), *p) == files_["datasets--o--d/snapshots/r/f1000"]
+              ? 0
+              : 1);
+  }
+  ASSERT_GT(pid, 0);
+  int status = -1;
+  for (int i = 0; i < 1000 && waitpid(pid, &status, WNOHANG) == 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  if (status == -1) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    FAIL() << "the reader hung opening the FIFO behind the window link";
+  }
+  EXPECT_EQ(status, 0) << "the file is fetched and exact";
+}
+
 TEST_F(DiskCacheTest, SparseReaderDoesNotPrefetch) {
   config_.block_size_bytes = 64 << 10;
   auto windows = FilesByWindow(
@@ -569,6 +602,9 @@ TEST_F(DiskCacheTest, LeftoversOfKilledFillsAreRemovedAndLockFilesDoNotPileUp) {
   const std::string dead_window = path + "d.window";
   const std::string live_window = path + "l.window";
   const std::string dead_tmp_link = absl::StrCat(path, "z.window.tmp.", dead, ".0");
+  const std::string fifo_window = path + "f.window";  // a reused pid's fd, not a memory file
+  ASSERT_EQ(mkfifo(tmp_.Sub("fifo").c_str(), 0600), 0);
+  ASSERT_EQ(symlink(tmp_.Sub("fifo").c_str(), fifo_window.c_str()), 0);
   ASSERT_EQ(symlink(absl::StrCat("/proc/", dead, "/fd/0").c_str(), dead_window.c_str()), 0);
   const int live_fd = open(live_tmp.c_str(), O_RDONLY | O_CLOEXEC);
   ASSERT_GE(live_fd, 0);
@@ -581,6 +617,7 @@ TEST_F(DiskCacheTest, LeftoversOfKilledFillsAreRemovedAndLockFilesDoNotPileUp) {
   struct stat st;
   EXPECT_NE(lstat(dead_window.c_str(), &st), 0) << "a window link of a dead process is garbage";
   EXPECT_NE(lstat(dead_tmp_link.c_str(), &st), 0) << "so is its temp link";
+  EXPECT_NE(lstat(fifo_window.c_str(), &st), 0) << "and a link to something else than a file";
   EXPECT_EQ(lstat(live_window.c_str(), &st), 0) << "a live process's window is left alone";
   close(live_fd);
   EXPECT_TRUE(cache->Contains(big.content_hash));
