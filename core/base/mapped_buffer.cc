@@ -1,6 +1,7 @@
 #include "core/base/mapped_buffer.h"
 
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -30,8 +31,7 @@ class KeptMappings {
   struct Mapping {
     char* base = nullptr;
     size_t length = 0;
-    int fd = -1;      // a shared mapping's memory file
-    pid_t owner = 0;  // the process that made a shared mapping
+    mapped_buffer_internal::SharedFile shared;  // a shared mapping's memory file
   };
 
   // A kept mapping of at least `length` bytes, taken out; {nullptr, ...} if there is none (or
@@ -43,7 +43,7 @@ class KeptMappings {
     if (busy_.test_and_set(std::memory_order_acquire)) return found;
     for (Mapping& m : kept_) {
       if (m.base == nullptr) continue;
-      if (m.fd >= 0 && m.owner != caller) {
+      if (m.shared.fd >= 0 && m.shared.owner != caller) {
         Unmap(std::exchange(m, Mapping()));
       } else if (found.base == nullptr && m.length >= length) {
         found = std::exchange(m, Mapping());
@@ -70,7 +70,7 @@ class KeptMappings {
 
   static void Unmap(const Mapping& m) {
     munmap(m.base, m.length);
-    if (m.fd >= 0) close(m.fd);
+    m.shared.Close();
   }
 
  private:
@@ -91,6 +91,19 @@ absl::StatusOr<char*> Map(size_t length) {
 }
 
 }  // namespace
+
+namespace mapped_buffer_internal {
+
+bool SharedFile::Ours() const {
+  struct stat st;
+  return fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
+void SharedFile::Close() const {
+  if (Ours()) close(fd);
+}
+
+}  // namespace mapped_buffer_internal
 
 absl::StatusOr<MappedBuffer> MappedBuffer::Create(size_t size) {
   if (size == 0) return MappedBuffer();
@@ -117,24 +130,34 @@ absl::StatusOr<MappedBuffer> MappedBuffer::CreateShared(size_t size, size_t lead
   if (size == 0) return MappedBuffer();
   const pid_t pid = getpid();
   KeptMappings::Mapping m = g_kept_shared.Take(lead + size, pid);
+  if (m.base != nullptr && !m.shared.Ours()) {  // its fd was closed behind our back
+    KeptMappings::Unmap(m);
+    m = KeptMappings::Mapping();
+  }
   if (m.base == nullptr) {
-    m.fd = memfd_create("hfshim-buffer", MFD_CLOEXEC);
-    if (m.fd < 0) {
+    mapped_buffer_internal::SharedFile& f = m.shared;
+    f.fd = memfd_create("hfshim-buffer", MFD_CLOEXEC);
+    struct stat st;
+    if (f.fd < 0 || fstat(f.fd, &st) != 0) {
+      const int err = errno;
+      if (f.fd >= 0) close(f.fd);
       return absl::UnavailableError(
-          absl::StrCat("cannot create a memory file: ", std::strerror(errno)));
+          absl::StrCat("cannot create a memory file: ", std::strerror(err)));
     }
+    f.owner = pid;
+    f.dev = st.st_dev;
+    f.ino = st.st_ino;
     m.length = RoundUpToGranule(lead + size);
-    void* p = ftruncate(m.fd, static_cast<off_t>(m.length)) == 0
-                  ? mmap(nullptr, m.length, PROT_READ | PROT_WRITE, MAP_SHARED, m.fd, 0)
+    void* p = ftruncate(f.fd, static_cast<off_t>(m.length)) == 0
+                  ? mmap(nullptr, m.length, PROT_READ | PROT_WRITE, MAP_SHARED, f.fd, 0)
                   : MAP_FAILED;
     if (p == MAP_FAILED) {
       const int err = errno;
-      close(m.fd);
+      close(f.fd);
       return absl::ResourceExhaustedError(
           absl::StrCat("cannot map a shared buffer of ", m.length, " bytes: ", std::strerror(err)));
     }
     m.base = static_cast<char*>(p);
-    m.owner = pid;
   }
   // The pages the bytes go to, in one call: a fetch writing into a fresh shared mapping would
   // otherwise fault once per page. Best effort (older kernels lack it; the faults then happen).
@@ -143,8 +166,7 @@ absl::StatusOr<MappedBuffer> MappedBuffer::CreateShared(size_t size, size_t lead
   madvise(first_page, static_cast<size_t>(m.base + lead + size - first_page), MADV_POPULATE_WRITE);
   MappedBuffer b(m.base + lead, size, m.length, /*recycled=*/true);
   b.lead_ = lead;
-  b.fd_ = m.fd;
-  b.owner_ = pid;
+  b.shared_ = m.shared;
   return b;
 }
 
@@ -154,8 +176,7 @@ MappedBuffer::MappedBuffer(MappedBuffer&& other) noexcept
       mapped_(std::exchange(other.mapped_, 0)),
       recycled_(std::exchange(other.recycled_, false)),
       lead_(std::exchange(other.lead_, 0)),
-      fd_(std::exchange(other.fd_, -1)),
-      owner_(std::exchange(other.owner_, 0)) {}
+      shared_(std::exchange(other.shared_, {})) {}
 
 MappedBuffer& MappedBuffer::operator=(MappedBuffer&& other) noexcept {
   if (this != &other) {
@@ -165,8 +186,7 @@ MappedBuffer& MappedBuffer::operator=(MappedBuffer&& other) noexcept {
     mapped_ = std::exchange(other.mapped_, 0);
     recycled_ = std::exchange(other.recycled_, false);
     lead_ = std::exchange(other.lead_, 0);
-    fd_ = std::exchange(other.fd_, -1);
-    owner_ = std::exchange(other.owner_, 0);
+    shared_ = std::exchange(other.shared_, {});
   }
   return *this;
 }
@@ -175,11 +195,11 @@ MappedBuffer::~MappedBuffer() { Release(); }
 
 void MappedBuffer::Release() {
   if (data_ == nullptr) return;
-  const KeptMappings::Mapping m{data_ - lead_, mapped_, fd_, owner_};
+  const KeptMappings::Mapping m{data_ - lead_, mapped_, shared_};
   bool kept;
-  if (fd_ >= 0) {
+  if (shared_.fd >= 0) {
     // Only its maker keeps a shared mapping: in a fork child it is the parent's memory.
-    kept = mapped_ <= kMaxKeptSharedBytes && owner_ == getpid() && g_kept_shared.Keep(m);
+    kept = mapped_ <= kMaxKeptSharedBytes && shared_.owner == getpid() && g_kept_shared.Keep(m);
   } else {
     // A kept mapping's pages stay until the kernel needs them (MADV_FREE): reused, they are
     // written without a fault; taken back, they read as zeros, which the next owner overwrites.
@@ -192,8 +212,7 @@ void MappedBuffer::Release() {
   mapped_ = 0;
   recycled_ = false;
   lead_ = 0;
-  fd_ = -1;
-  owner_ = 0;
+  shared_ = {};
 }
 
 }  // namespace hfshim

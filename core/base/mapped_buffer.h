@@ -29,6 +29,23 @@
 #include "absl/types/span.h"
 
 namespace hfshim {
+namespace mapped_buffer_internal {
+
+// A shared buffer's memory file, as its maker opened it. The fd may be closed behind the
+// buffer's back (a program's closefrom) and its number reused for another file: its identity
+// is checked before it is named to other processes or closed.
+struct SharedFile {
+  int fd = -1;
+  pid_t owner = 0;  // the process that made it (a fork child shares the mapping too)
+  dev_t dev = 0;
+  ino_t ino = 0;
+  // Whether `fd` is still this file (an fstat).
+  bool Ours() const;
+  // Closes `fd` if it is still this file; never what reused its number.
+  void Close() const;
+};
+
+}  // namespace mapped_buffer_internal
 
 class MappedBuffer {
  public:
@@ -64,22 +81,21 @@ class MappedBuffer {
   size_t size() const { return size_; }
   absl::Span<char> span() { return absl::Span<char>(data_, size_); }
   absl::string_view view() const { return absl::string_view(data_, size_); }
-  // The memory file of a shared buffer (the bytes at offset `lead`), or -1. Closed with the
-  // buffer.
-  int shared_fd() const { return fd_; }
+  // The memory file of a shared buffer (the bytes at offset `lead`), or -1 (also if its fd was
+  // closed behind the buffer's back). Closed with the buffer. Costs an fstat.
+  int shared_fd() const { return shared_.Ours() ? shared_.fd : -1; }
 
  private:
-  MappedBuffer(char* data, size_t size, size_t mapped, bool recycled, size_t lead = 0, int fd = -1)
-      : data_(data), size_(size), mapped_(mapped), recycled_(recycled), lead_(lead), fd_(fd) {}
+  MappedBuffer(char* data, size_t size, size_t mapped, bool recycled)
+      : data_(data), size_(size), mapped_(mapped), recycled_(recycled) {}
   void Release();
 
   char* data_ = nullptr;
   size_t size_ = 0;
-  size_t mapped_ = 0;      // the mapping's length (>= size_)
-  bool recycled_ = false;  // offered to the kept mappings when destroyed
-  size_t lead_ = 0;        // the mapping starts this many bytes before data_
-  int fd_ = -1;            // a shared buffer's memory file
-  pid_t owner_ = 0;        // the process that made a shared buffer
+  size_t mapped_ = 0;                          // the mapping's length (>= size_)
+  bool recycled_ = false;                      // offered to the kept mappings when destroyed
+  size_t lead_ = 0;                            // the mapping starts this many bytes before data_
+  mapped_buffer_internal::SharedFile shared_;  // a shared buffer's memory file
 };
 
 }  // namespace hfshim

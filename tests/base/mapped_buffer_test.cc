@@ -132,6 +132,28 @@ TEST(MappedBufferTest, SharedBufferIsReadableThroughProcAndRecycledOnlyByItsMake
   EXPECT_EQ(b->view().substr(1000, 3), "ppp") << "untouched by the child";
 }
 
+// A program may close every fd it does not know (closefrom) while a shared buffer lives, and
+// reuse the number: the buffer then never names that fd to other processes, nor closes it.
+TEST(MappedBufferTest, AnFdClosedAndReusedBehindItsBackIsNeitherNamedNorClosed) {
+  auto a = MappedBuffer::CreateShared(1 << 20, 0);
+  ASSERT_TRUE(a.ok()) << a.status();
+  const int fd = a->shared_fd();
+  ASSERT_GE(fd, 0);
+  const int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(null, 0);
+  ASSERT_EQ(dup2(null, fd), fd);  // the memory file closed, its number now the program's
+  close(null);
+  EXPECT_EQ(a->shared_fd(), -1) << "another file is never named as the buffer's";
+  *a = MappedBuffer();  // released (its mapping may be kept)
+  auto b = MappedBuffer::CreateShared(1 << 20, 0);
+  ASSERT_TRUE(b.ok());
+  EXPECT_GE(b->shared_fd(), 0);
+  EXPECT_NE(b->shared_fd(), fd) << "a fresh memory file";
+  *b = MappedBuffer();
+  EXPECT_NE(fcntl(fd, F_GETFD), -1) << "the program's fd was closed by the buffer";
+  close(fd);
+}
+
 TEST(MappedBufferTest, EmptyBufferMapsNothing) {
   auto made = MappedBuffer::Create(0);
   ASSERT_TRUE(made.ok());
