@@ -194,28 +194,17 @@ class LmdbIndexReader final : public IndexReader {
 
   absl::Status ForEach(
       absl::FunctionRef<bool(absl::string_view, const Entry&)> visit) const override {
-    Txn txn(this);
-    MDB_cursor* cur = nullptr;
-    if (txn.get() == nullptr || mdb_cursor_open(txn.get(), entries_, &cur) != 0) {
-      return absl::InternalError("index cursor failed");
-    }
-    MDB_val k, v;
-    int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     absl::Status status;
-    std::string path;
-    while (rc == 0) {
-      absl::string_view key = View(k);
-      path = PathOfEntryKey(key);
-      auto entry = EntryOfValue(v);
-      if (!entry.ok()) {
-        status = entry.status();
-        break;
-      }
-      if (!visit(path, *entry)) break;
-      rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(cur);
+    RETURN_IF_ERROR(ForEachRecord([&](absl::string_view path, const MDB_val& value) {
+      absl::StatusOr<Entry> entry = EntryOfValue(value);
+      if (!entry.ok()) status = entry.status();
+      return entry.ok() && visit(path, *entry);
+    }));
     return status;
+  }
+
+  absl::Status ForEachPath(absl::FunctionRef<bool(absl::string_view)> visit) const override {
+    return ForEachRecord([&](absl::string_view path, const MDB_val&) { return visit(path); });
   }
 
   absl::StatusOr<std::vector<PackMember>> PackMembers(absl::string_view pack_key, uint64_t begin,
@@ -271,6 +260,26 @@ class LmdbIndexReader final : public IndexReader {
 
   static absl::Status NotInIndex(absl::string_view rel_path) {
     return PosixError(ENOENT, absl::StrCat(rel_path, " is not in the index"));
+  }
+
+  // Visits every record of the entries database in key order, as (path, raw value), until
+  // `visit` returns false.
+  absl::Status ForEachRecord(
+      absl::FunctionRef<bool(absl::string_view, const MDB_val&)> visit) const {
+    Txn txn(this);
+    MDB_cursor* cur = nullptr;
+    if (txn.get() == nullptr || mdb_cursor_open(txn.get(), entries_, &cur) != 0) {
+      return absl::InternalError("index cursor failed");
+    }
+    MDB_val k, v;
+    std::string path;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      path = PathOfEntryKey(View(k));
+      if (!visit(path, v)) break;
+    }
+    mdb_cursor_close(cur);
+    return absl::OkStatus();
   }
 
   // Lookup with a cache of directory entries: every path of a dataset walks the same few

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "core/cache/partial_file.h"
+#include "core/index/index_writer.h"
 #include "core/vfs/op_results.h"
 #include "core/vfs/path_router.h"
 #include "core/vfs/vfs.h"
@@ -75,11 +76,14 @@ bool Vfs::ContentPathOfFd(int fd, FdKind kind, const struct stat& st, std::strin
   Hash128 hash;
   const Generation* gen = generations_.Current();
   if (!Hash128::FromHex(name, &hash) || gen == nullptr) return false;
+  // Inode numbers are derived from paths (InodeForPath): the paths are scanned without decoding
+  // their entries, and the one whose number matches is checked.
   bool found = false;
   gen->reader
-      ->ForEach([&](absl::string_view path, const Entry& e) {
-        found = e.type == EntryType::kFile && e.content_hash == hash &&
-                e.ino == record.virtual_stat.st_ino;
+      ->ForEachPath([&](absl::string_view path) {
+        if (InodeForPath(path) != record.virtual_stat.st_ino) return true;
+        absl::StatusOr<Entry> e = gen->reader->Lookup(path);
+        found = e.ok() && e->type == EntryType::kFile && e->content_hash == hash;
         if (found) *rel = std::string(path);
         return !found;
       })

@@ -236,7 +236,7 @@ class Vfs {
   Outcome ReadlinkFdLink(int fd, std::string* target);
   // The path, relative to the index root, of the virtual entry content fd `fd` (of kind `kind`,
   // its kernel stat `st`) is open on: the file with its content and inode in the current
-  // generation. A scan of the index (readlink of an fd is rare); false if none.
+  // generation. A scan of the index's paths (readlink of an fd is rare); false if none.
   bool ContentPathOfFd(int fd, FdKind kind, const struct stat& st, std::string* rel);
   Outcome AccessFdLink(int fd, absl::string_view rest, int mode, int flags);
   Outcome MutateFdLink(Mutation kind, int fd, absl::string_view rest);

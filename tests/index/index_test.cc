@@ -284,6 +284,29 @@ TEST_F(IndexTest, ForEachVisitsEveryEntryWithItsPath) {
   EXPECT_TRUE(saw_blob);
 }
 
+// The same paths without their entries; an entry's inode number is its path's (InodeForPath),
+// which is how a path is found by inode (readlink of a virtual fd).
+TEST_F(IndexTest, ForEachPathVisitsThePathsOfForEachAndStopsWhenAsked) {
+  std::vector<std::string> paths, with_entries;
+  ASSERT_TRUE(reader_
+                  ->ForEach([&](absl::string_view p, const Entry& e) {
+                    with_entries.emplace_back(p);
+                    EXPECT_EQ(e.ino, InodeForPath(p)) << p;
+                    return true;
+                  })
+                  .ok());
+  ASSERT_TRUE(reader_
+                  ->ForEachPath([&](absl::string_view p) {
+                    paths.emplace_back(p);
+                    return true;
+                  })
+                  .ok());
+  EXPECT_EQ(paths, with_entries);
+  size_t visited = 0;
+  ASSERT_TRUE(reader_->ForEachPath([&](absl::string_view) { return ++visited < 10; }).ok());
+  EXPECT_EQ(visited, 10u);
+}
+
 TEST_F(IndexTest, PackMembersInRange) {
   // Files of size s live in packs/p(s%2) at offset 10*s: p1 has sizes 1,3,5 at 10,30,50.
   auto m = reader_->PackMembers("packs/p1", 0, 40);
