@@ -636,9 +636,9 @@ TEST(IndexLinksTest, RecordedFilesResolveAsTheWalkDoes) {
                         " ", res->entry.size);
   };
   int recorded = 0;
-  for (const std::string& dir : {"r/d", "r/dl"}) {
-    for (const std::string& name : {"c38_0", "c39_0", "c40_0", "c41_0", "up", "file"}) {
-      for (const std::string& rest : {"", "/", "/."}) {
+  for (const std::string dir : {"r/d", "r/dl"}) {
+    for (const std::string name : {"c38_0", "c39_0", "c40_0", "c41_0", "up", "file"}) {
+      for (const std::string rest : {"", "/", "/."}) {
         const std::string p = absl::StrCat(dir, "/", name, rest);
         for (bool follow : {true, false}) {
           const absl::StatusOr<Resolved> walked =

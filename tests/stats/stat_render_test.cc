@@ -93,7 +93,9 @@ TEST(StatRenderTest, PrometheusOutputFollowsTheExpositionFormat) {
     if (name == "hfshim_fetch_latency_seconds_bucket") {
       uint64_t v = std::stoull(line.substr(line.rfind(' ') + 1));
       std::string series = line.substr(0, line.find(",le="));
-      if (series == last_series) EXPECT_GE(v, last_bucket) << "buckets must be cumulative";
+      if (series == last_series) {
+        EXPECT_GE(v, last_bucket) << "buckets must be cumulative";
+      }
       last_series = series;
       last_bucket = v;
     }
