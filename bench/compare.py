@@ -34,6 +34,7 @@ PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "macro", "probe
 PROBES = [
     ("read_small", "small", 1, "files/s"),
     ("read_small", "small", 4, "files/s"),
+    ("read_dir", "dir", 1, "files/s"),
     ("stat", "small", 1, "stat/s"),
     ("walk", "small", 1, "entries/s"),
     ("seq_read", "model", 1, "MB/s"),
@@ -245,12 +246,16 @@ def main():
             info = json.load(open(os.path.join(work, "info.json")))
         json.dump(info, open(os.path.join(work, "info.json"), "w"))
         manifests = {"small": os.path.join(work, "small.txt"),
+                     "dir": os.path.join(work, "dir.txt"),
                      "model": os.path.join(work, "model.txt")}
         snap = info["dataset_snapshot"]
+        small = ["%s/train/%s/%s" % (snap, name, leaf)
+                 for name in sorted(os.listdir(os.path.join(src, snap, "train")))
+                 for leaf in sorted(os.listdir(os.path.join(src, snap, "train", name)))]
         with open(manifests["small"], "w") as f:
-            for name in sorted(os.listdir(os.path.join(src, snap, "train"))):
-                for leaf in sorted(os.listdir(os.path.join(src, snap, "train", name))):
-                    f.write("%s/train/%s/%s\n" % (snap, name, leaf))
+            f.writelines(p + "\n" for p in small)
+        with open(manifests["dir"], "w") as f:  # the first tenth of the dataset, in path order
+            f.writelines(p + "\n" for p in small[:max(1, len(small) // 10)])
         with open(manifests["model"], "w") as f:
             f.write(info["model_file"] + "\n")
 

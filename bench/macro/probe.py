@@ -1,7 +1,8 @@
 """One benchmark probe, run in its own process (so LD_PRELOAD applies to it alone).
 
   probe.py OP ROOT MANIFEST [THREADS]
-OP: read_small | stat | walk | seq_read | mmap | dataloader. ROOT is the hub cache to read,
+OP: read_small | read_dir | stat | walk | seq_read | mmap | dataloader (read_dir: read_small in
+the manifest's order, not shuffled). ROOT is the hub cache to read,
 MANIFEST a file of relative paths (small files, one per line; or the model file for seq_read and
 mmap). Prints one JSON object: {"seconds": s, "items": n, "bytes": b}. The clock covers the work
 only, not interpreter start-up.
@@ -107,6 +108,8 @@ def main():
     start = time.perf_counter()
     if op == "read_small":
         items, nbytes = read_small(paths, threads)
+    elif op == "read_dir":  # the manifest's order: a job reading one directory of a dataset
+        items, nbytes = read_small([os.path.join(root, r) for r in rel], threads)
     elif op == "stat":
         items, nbytes = stat_all(paths)
     elif op == "walk":
