@@ -88,17 +88,8 @@ def main():
                 e.update({"HFSHIM_STORE": url, "HFSHIM_CACHE_DIR": cache, "HFSHIM_PREFIX": prefix,
                           "LD_PRELOAD": os.path.join(install, "lib", "libhfshim.so")})
                 server_cpu = s3.usage()[0] if s3 else 0.0
-                if args.first:  # in path order: probe.py shuffles
-                    code = ("import json, sys, time, resource\n"
-                            "paths = [sys.argv[1] + '/' + l.strip() for l in open(sys.argv[2])]\n"
-                            "t = time.perf_counter()\n"
-                            "for p in paths:\n"
-                            "    open(p, 'rb').read()\n"
-                            "print(json.dumps({'seconds': time.perf_counter() - t,"
-                            " 'items': len(paths)}))\n")
-                    cmd = [sys.executable, "-c", code, prefix, manifest]
-                else:
-                    cmd = [sys.executable, PROBE, "read_small", prefix, manifest, "1"]
+                op = "read_dir" if args.first else "read_small"  # read_dir: in path order
+                cmd = [sys.executable, PROBE, op, prefix, manifest, "1"]
                 before = os.times()
                 out = subprocess.run(cmd, env=e, capture_output=True, text=True)
                 after = os.times()

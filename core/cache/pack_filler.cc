@@ -280,10 +280,10 @@ bool PackFiller::WindowPublished(const std::string& window_path) {
 }
 
 absl::Status PackFiller::PublishWindow(const PackWindow& window, const std::string& window_path) {
-  if (window.shared_fd() < 0) return absl::UnavailableError("the window is not in a memory file");
+  const int fd = window.shared_fd();  // checks the file's identity: asked once
+  if (fd < 0) return absl::UnavailableError("the window is not in a memory file");
   const std::string temp = TempPathFor(window_path);
-  RETURN_IF_ERROR(
-      env_->Symlink(absl::StrCat("/proc/", getpid(), "/fd/", window.shared_fd()), temp));
+  RETURN_IF_ERROR(env_->Symlink(absl::StrCat("/proc/", getpid(), "/fd/", fd), temp));
   struct stat st;
   absl::Status s = env_->Stat(temp, &st);  // resolves here, so it will for other processes
   if (s.ok()) s = env_->Rename(temp, window_path);

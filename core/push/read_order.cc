@@ -1,47 +1,45 @@
 #include "core/push/read_order.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/strings/match.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "core/base/posix_error.h"
+#include "core/index/path_walk.h"
 
 namespace hfshim {
-namespace {
-
-// The path a relative symlink at `link` (a path relative to the hub cache root) points to, with
-// "." and ".." applied; empty if the target is absolute or climbs above the root.
-std::string ResolveLexically(absl::string_view link, absl::string_view target) {
-  if (absl::StartsWith(target, "/")) return "";
-  std::vector<absl::string_view> parts = absl::StrSplit(link, '/');
-  parts.pop_back();  // the link's own name
-  for (absl::string_view c : absl::StrSplit(target, '/', absl::SkipEmpty())) {
-    if (c == ".") continue;
-    if (c == "..") {
-      if (parts.empty()) return "";
-      parts.pop_back();
-    } else {
-      parts.push_back(c);
-    }
-  }
-  return absl::StrJoin(parts, "/");
-}
-
-}  // namespace
 
 void SortInReadingOrder(const std::vector<ScannedRepo>& repos, std::vector<ScannedEntry*>* files) {
+  // Links are resolved as the index resolves them (ResolvePath: chains, ".." and linked
+  // directories with kernel semantics), over the scanned entries.
+  absl::flat_hash_map<absl::string_view, const Entry*> scanned;
+  for (const ScannedRepo& r : repos) {
+    for (const ScannedEntry& e : r.entries) scanned.emplace(e.rel_path, &e.entry);
+  }
+  Entry root;
+  root.type = EntryType::kDirectory;
+  root.mode = S_IFDIR | 0755;
+  auto lookup = [&](absl::string_view path, bool) -> absl::StatusOr<Entry> {
+    if (path.empty()) return root;
+    auto it = scanned.find(path);
+    if (it == scanned.end()) return PosixError(ENOENT, absl::StrCat(path, " is not scanned"));
+    return *it->second;
+  };
   // Each linked file's first referrer. Entries are in path order, so the first link seen wins.
   absl::flat_hash_map<std::string, absl::string_view> first_link;
   for (const ScannedRepo& r : repos) {
     for (const ScannedEntry& e : r.entries) {
       if (e.entry.type != EntryType::kSymlink) continue;
-      std::string target = ResolveLexically(e.rel_path, e.entry.symlink_target);
-      if (!target.empty()) first_link.try_emplace(std::move(target), e.rel_path);
+      absl::StatusOr<Resolved> file = ResolvePath(e.rel_path, /*follow_last=*/true, lookup);
+      if (file.ok() && file->in_index && file->entry.type == EntryType::kFile) {
+        first_link.try_emplace(std::move(file->path), e.rel_path);
+      }
     }
   }
   // (repo, where the file is first reached) for each file, then the files in that order.

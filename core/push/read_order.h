@@ -15,8 +15,8 @@
 namespace hfshim {
 
 // Sorts `files` (regular files of `repos`) by where each is first reached: the smallest path of
-// the repos' symlinks whose target (resolved lexically, one link deep) is the file, else the
-// file's own path. Ties keep their order. Files of different repos never interleave.
+// the repos' symlinks that resolve to the file (as the index resolves them), else the file's own
+// path. Ties keep their order. Files of different repos never interleave.
 void SortInReadingOrder(const std::vector<ScannedRepo>& repos, std::vector<ScannedEntry*>* files);
 
 }  // namespace hfshim

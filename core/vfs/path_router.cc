@@ -244,23 +244,19 @@ bool ConsumeNumber(absl::string_view* s, int* n) {
   return digits > 0;
 }
 
-// "<pid>/fd/" at the start of `tail` with this process's pid (what /proc/self resolves to:
-// Python's realpath spells /dev/fd/N that way), taken off it. PRELOAD-SAFE.
-bool ConsumeOwnPid(absl::string_view* tail) {
+// "<pid>/fd/" at the start of `tail`, taken off it, the number in *pid. PRELOAD-SAFE.
+bool ConsumePidFd(absl::string_view* tail, int* pid) {
   absl::string_view s = *tail;
-  int pid;
-  if (!ConsumeNumber(&s, &pid) || !absl::ConsumePrefix(&s, "/fd/") ||
-      pid != RawSyscall(SYS_getpid)) {
-    return false;
-  }
+  if (!ConsumeNumber(&s, pid) || !absl::ConsumePrefix(&s, "/fd/")) return false;
   *tail = s;
   return true;
 }
 
-}  // namespace
-
-HFSHIM_HOT_PATH bool ParseFdLink(absl::string_view path, int* fd, absl::string_view* rest) {
+// The spellings ParseFdLink accepts, "/proc/<pid>/fd/N" with any pid: *pid is that pid, 0 for
+// the other spellings. PRELOAD-SAFE.
+bool ParseFdSpelling(absl::string_view path, int* fd, absl::string_view* rest, int* pid) {
   absl::string_view tail;
+  *pid = 0;
   if (absl::StartsWith(path, "/dev/")) {
     static constexpr absl::string_view kStd[] = {"stdin", "stdout", "stderr"};
     const absl::string_view name = path.substr(5);
@@ -276,7 +272,7 @@ HFSHIM_HOT_PATH bool ParseFdLink(absl::string_view path, int* fd, absl::string_v
   } else if (absl::StartsWith(path, "/proc/")) {
     tail = path.substr(6);
     if (!absl::ConsumePrefix(&tail, "self/fd/") && !absl::ConsumePrefix(&tail, "thread-self/fd/") &&
-        !ConsumeOwnPid(&tail)) {
+        !ConsumePidFd(&tail, pid)) {
       return false;
     }
   } else {
@@ -288,8 +284,20 @@ HFSHIM_HOT_PATH bool ParseFdLink(absl::string_view path, int* fd, absl::string_v
   return true;
 }
 
+// Whether a spelled pid (0: none) is this process's (what /proc/self resolves to: Python's
+// realpath spells /dev/fd/N that way). A system call only when a pid is spelled.
+bool OwnPid(int pid) { return pid == 0 || pid == RawSyscall(SYS_getpid); }
+
+}  // namespace
+
+HFSHIM_HOT_PATH bool ParseFdLink(absl::string_view path, int* fd, absl::string_view* rest) {
+  int pid;
+  return ParseFdSpelling(path, fd, rest, &pid) && OwnPid(pid);
+}
+
 HFSHIM_HOT_PATH bool VirtualFdLink(absl::string_view path, int* fd, absl::string_view* rest) {
-  return ParseFdLink(path, fd, rest) && MaybeVirtualFd(*fd);
+  int pid;  // the pid is asked of the kernel last, for an fd that may be virtual only
+  return ParseFdSpelling(path, fd, rest, &pid) && MaybeVirtualFd(*fd) && OwnPid(pid);
 }
 
 long RawFdPath(int fd, char* out) {
