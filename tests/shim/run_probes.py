@@ -2,7 +2,8 @@
 """Runs the C probes against a hub cache tree: natively, and under LD_PRELOAD=libhfshim.so on the
 same tree pushed with hfshim-push into a temporary file:// store and served at an empty prefix.
 
-usage: run_probes.py --lib LIBHFSHIM --push HFSHIM_PUSH PROBE...
+usage: run_probes.py --lib LIBHFSHIM --push HFSHIM_PUSH --counting-preload LIB
+                     --signal-probe SIGNAL_PROBE --symver-probe SYMVER_PROBE PROBE...
 Exit status 0 when every probe's native and virtual outputs agree and every check passes.
 """
 import argparse
@@ -126,8 +127,35 @@ def check_chained_preload(counting, prefix, venv):
     return good
 
 
-def run(cmd, env=None):
-    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+def check_signal_handler(probe, prefix, venv):
+    """A SIGALRM handler stats virtual paths every 200 us while four threads open, read and
+    close virtual files: no deadlock (the run ends), no wrong bytes, no wrong metadata."""
+    try:
+        rc, out, err = run([probe, prefix, "2"], venv, timeout=120)
+    except subprocess.TimeoutExpired:
+        rc, out, err = -1, "", "hung (deadlock?) past 120 s"
+    good = rc == 0
+    print("%s signal handler amid readers: %s %s" % ("ok" if good else "FAIL", out.strip(),
+                                                      err.strip() if not good else ""))
+    return good
+
+
+def check_versioned_symbols(probe, native, prefix, venv):
+    """The stat family bound to versioned symbols of older glibc answers as on the native
+    tree."""
+    rc_n, out_n, err_n = run([probe, native])
+    rc_v, out_v, err_v = run([probe, prefix], venv)
+    good = rc_n == 0 and rc_v == 0 and out_n == out_v and out_n.count("\n") >= 40
+    print("%s versioned symbols (%d lines)" % ("ok" if good else "FAIL", out_n.count("\n")))
+    if not good:
+        sys.stdout.writelines(difflib.unified_diff(
+            out_n.splitlines(True), out_v.splitlines(True), "native", "virtual"))
+        print(err_n, err_v)
+    return good
+
+
+def run(cmd, env=None, timeout=300):
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -136,6 +164,8 @@ def main():
     ap.add_argument("--lib", required=True)
     ap.add_argument("--push", required=True)
     ap.add_argument("--counting-preload", required=True)
+    ap.add_argument("--signal-probe", required=True)
+    ap.add_argument("--symver-probe", required=True)
     ap.add_argument("probes", nargs="+")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="hfshim-probes-")
@@ -160,6 +190,8 @@ def main():
             return 1
         ok &= check_refresh(args.push, store, native, prefix, env, venv)
         ok &= check_chained_preload(args.counting_preload, prefix, venv)
+        ok &= check_versioned_symbols(args.symver_probe, native, prefix, venv)
+        ok &= check_signal_handler(args.signal_probe, prefix, venv)
         for probe in args.probes:
             name = os.path.basename(probe)
             for mode in ("tree", "errors", "walks"):
