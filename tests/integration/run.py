@@ -280,7 +280,29 @@ print("openat-dirfd", os.stat(os.path.basename(files[9]), dir_fd=fd).st_size ==
 """
 
 
+# `ulimit -n 256` and 240 files open at once (INTERPOSE.md section 6, test 17): the shim's own
+# fds (index, cache directories, fetches) must leave the program its limit.
+FD_LIMIT_PROBE = r"""
+import hashlib, os, resource, sys
+resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+snap = os.path.join(sys.argv[1], "datasets--hfshim--small", "snapshots")
+paths = sorted(os.path.join(d, f) for d, _, fs in os.walk(snap) for f in fs)[:240]
+files = [open(p, "rb") for p in paths]
+h = hashlib.sha256()
+for f in files:
+    h.update(f.read())
+print(len(files), h.hexdigest())
+"""
+
+
 def group_processes(w, c):
+    native = w.run([PY, "-c", FD_LIMIT_PROBE, "{root}"], w.native, False)
+    virtual = w.run([PY, "-c", FD_LIMIT_PROBE, "{root}"], w.prefix, True,
+                    HFSHIM_CACHE_DIR=os.path.join(w.tmp, "cache-fd-limit"))  # cold: fetches too
+    c.ok("ulimit -n 256: 240 files open at once, cold", native.returncode == 0 and
+         native.stdout.startswith(b"240 ") and virtual.stdout == native.stdout,
+         "native %r\nvirtual %r\n%s" % (native.stdout, virtual.stdout,
+                                         virtual.stderr.decode()[-2000:]))
     r = w.run([PY, "-c", PROC_PROBE, "{root}"], w.prefix, True)
     got = dict(l.split(" ", 1) for l in r.stdout.decode().splitlines() if " " in l)
     for k, v in {"threads": "ok", "fork-child": "0", "exec-chain": "True",
