@@ -20,6 +20,7 @@ ContentFd Vfs::ContentRecord(const Entry& entry, dev_t dev, ino_t ino) const {
 }
 
 bool Vfs::Fstat(int fd, struct stat* st) {
+  if (FdHint(fd) == FdKind::kPrefixRoot) return CountUnionSubdirs(st);
   if (IsContentKind(FdHint(fd))) {
     ContentFd rec;
     if (fds_.Get(fd, st->st_dev, st->st_ino, &rec)) {

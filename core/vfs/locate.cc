@@ -309,7 +309,9 @@ bool Vfs::StatCached(absl::string_view path, bool follow, struct stat* st, int* 
       resolve_cache_.enabled() ? ResolveCacheKey(path, follow, buf) : absl::string_view();
   if (key.empty()) return false;
   const Generation* gen = generations_.Current();
+  bool prefix_root = false;  // answered by StatPrefixRoot, not from the cache alone
   return resolve_cache_.Lookup(gen, key, [&](const CachedResolution& c) {
+    prefix_root = c.prefix_root;
     *err = c.error;
     *passthrough = c.error == 0 && !c.virtual_entry;
     if (*passthrough) {
@@ -318,7 +320,7 @@ bool Vfs::StatCached(absl::string_view path, bool follow, struct stat* st, int* 
       EntryToStat(c.entry, identity_, st);
       if (canonical != nullptr) *canonical = c.path;
     }
-  });
+  }) && !prefix_root;
 }
 
 absl::StatusOr<Vfs::Target> Vfs::FindUncached(int dirfd, absl::string_view path, bool follow) {

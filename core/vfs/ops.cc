@@ -46,6 +46,7 @@ Outcome Vfs::Stat(int dirfd, absl::string_view path, int flags, struct stat* st)
   }
   absl::StatusOr<Target> t = Find(dirfd, path, follow, /*probe_cache=*/false);
   if (!t.ok()) return Fail(t.status());
+  if (t->prefix_root) return StatPrefixRoot(t->real_path, follow, st);
   if (!t->virtual_entry) return Passthrough(std::move(t->real_path));
   Count(Counter::kVirtualStats);
   RecordProfile("stat", t->resolved.path, 0, 0, 0, "index");

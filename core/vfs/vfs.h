@@ -38,6 +38,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "core/cache/content_cache.h"
 #include "core/config/config.h"
 #include "core/env/env.h"
@@ -207,8 +208,9 @@ class Vfs {
   // false when the caller must walk the whole path.
   bool FindViaParent(const Generation* gen, absl::string_view path, bool follow,
                      absl::StatusOr<Target>* out);
-  // Stat from resolve_cache_ alone (absolute paths): true if remembered, with *err (> 0: the
-  // errno), *passthrough (+ *real_path) or *st (+ *canonical, the entry's path, if not null).
+  // Stat from resolve_cache_ alone (absolute paths, but not the prefix root: StatPrefixRoot's):
+  // true if remembered, with *err (> 0: the errno), *passthrough (+ *real_path) or *st
+  // (+ *canonical, the entry's path, if not null).
   bool StatCached(absl::string_view path, bool follow, struct stat* st, int* err,
                   std::string* real_path, bool* passthrough, std::string* canonical);
   // The index entry at exact path `p` of `gen`, directories remembered in resolve_cache_
@@ -273,6 +275,16 @@ class Vfs {
   // it the content), so closing the fd meanwhile is safe; the cache lives as long as the Vfs.
   void StartReadahead(const std::shared_ptr<LazyFd>& lazy, uint64_t offset, uint64_t length);
   uint64_t PrefixRootIno();
+  // ---- the prefix root's own metadata (union_root.cc). The root is the real directory, so
+  // stat and fstat report it, except st_nlink, which counts the union's subdirectories as a
+  // local disk holding the repos would: the real directory's (2 + its subdirectories, where the
+  // file system counts them) plus one per top-level directory of the index that the real
+  // directory has no directory for.
+  // stat of the prefix root reached as `real_path` (the prefix when empty).
+  Outcome StatPrefixRoot(const std::string& real_path, bool follow, struct stat* st);
+  // `st` (the kernel's stat of some directory) with the union's st_nlink if it is the prefix
+  // root; true if it was.
+  bool CountUnionSubdirs(struct stat* st);
 
   const Prefix* prefix_;
   Env* env_;
@@ -280,6 +292,18 @@ class Vfs {
   double timeout_seconds_;
   std::string statfs_path_;
   std::atomic<uint64_t> prefix_root_ino_{0};
+  // CountUnionSubdirs' last answer, for the generation and real directory (ctime) it counted.
+  // Taken with TryLock only: a caller that finds it busy counts again (also in a fork child
+  // whose parent held it).
+  struct UnionNlink {
+    const Generation* gen = nullptr;
+    ino_t ino = 0;
+    int64_t ctime_ns = 0;
+    nlink_t real = 0;
+    nlink_t extra = 0;
+  };
+  absl::Mutex union_nlink_mu_;
+  UnionNlink union_nlink_ ABSL_GUARDED_BY(union_nlink_mu_);
   Generations generations_;
   Placeholders placeholders_;
   FdTable fds_;

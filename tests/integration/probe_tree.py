@@ -62,3 +62,17 @@ print("PATHLIB", sorted(str(p.relative_to(root)) for p in
 print("LISTDIR_FD", sorted(os.listdir(os.open(os.path.join(root, "models--solo"), os.O_RDONLY))))
 print("EXISTS", os.path.exists(os.path.join(root, "models--solo", "nope")),
       os.path.isdir(os.path.join(root, "models--solo", "blobs")))
+
+# Directory fds all the way down: os.fwalk opens each directory relative to its parent's fd,
+# fstats it and lists it with scandir(fd); stats relative to the fd (dir_fd) too.
+for dirpath, dirnames, filenames, dirfd in os.fwalk(root):
+    dirnames.sort()
+    st = os.fstat(dirfd)
+    print("FWALK", rel(dirpath), sorted(dirnames), sorted(filenames), stat.filemode(st.st_mode),
+          st.st_nlink, st.st_ino == os.lstat(dirpath).st_ino,
+          [os.stat(n, dir_fd=dirfd, follow_symlinks=False).st_size for n in sorted(filenames)])
+fd = os.open(os.path.join(root, "models--hfshim--tiny-model"), os.O_RDONLY | os.O_DIRECTORY)
+print("SCANDIR_FD", sorted((e.name, e.is_dir(follow_symlinks=False), e.is_symlink(),
+                            e.inode() == os.stat(e.name, dir_fd=fd, follow_symlinks=False).st_ino)
+                           for e in os.scandir(fd)))
+os.close(fd)

@@ -115,10 +115,14 @@ TEST_F(VfsTest, StatErrorsAsTheKernel) {
   Outcome o = vfs_->Stat(AT_FDCWD, P("models--org--m/snapshots/rev1/escape"), 0, &st);
   ASSERT_TRUE(o.passthrough);
   EXPECT_EQ(o.real_path, tmp_ + "/outside.txt");
-  // ".." from a repo is the real prefix root.
+  // ".." from a repo is the prefix root: the real directory, with the union's st_nlink.
+  struct stat root;
+  ASSERT_EQ(lstat(prefix_path_.c_str(), &root), 0);
   o = vfs_->Stat(AT_FDCWD, P("models--org--m/.."), 0, &st);
-  ASSERT_TRUE(o.passthrough);
-  EXPECT_EQ(o.real_path, prefix_path_);
+  ASSERT_EQ(o.rc, 0);
+  EXPECT_FALSE(o.passthrough);
+  EXPECT_EQ(st.st_ino, root.st_ino);
+  EXPECT_EQ(st.st_nlink, root.st_nlink + 2);
 }
 
 // Close-on-exec is what the program asked for, whether the content was fetched by this open, was
@@ -376,6 +380,37 @@ TEST_F(VfsTest, PrefixRootListsTheUnion) {
   names = ListAll(s.get());
   EXPECT_EQ(std::count(names.begin(), names.end(), "models--org--m"), 1);
   close(fd);
+}
+
+// The prefix root is the real directory, but its st_nlink counts the union's subdirectories,
+// as a local disk holding the repos would: stat, lstat and fstat of an fd on it agree.
+TEST_F(VfsTest, PrefixRootCountsTheUnionsSubdirectories) {
+  struct stat real, st;
+  ASSERT_EQ(lstat(prefix_path_.c_str(), &real), 0);  // the kernel's (nothing is preloaded)
+  ASSERT_EQ(vfs_->Stat(AT_FDCWD, prefix_path_, 0, &st).rc, 0);
+  EXPECT_EQ(st.st_nlink, real.st_nlink + 2) << "datasets--org--d and models--org--m";
+  EXPECT_EQ(st.st_ino, real.st_ino);
+  EXPECT_EQ(st.st_mode, real.st_mode);
+  EXPECT_EQ(st.st_mtim.tv_sec, real.st_mtim.tv_sec);
+  ASSERT_EQ(vfs_->Stat(AT_FDCWD, prefix_path_, AT_SYMLINK_NOFOLLOW, &st).rc, 0);
+  EXPECT_EQ(st.st_nlink, real.st_nlink + 2);
+  std::unique_ptr<DirStream> s;
+  int fd = -1;
+  ASSERT_EQ(vfs_->OpenDir(AT_FDCWD, prefix_path_, &s, &fd).rc, 0);
+  struct stat fst;
+  ASSERT_EQ(fstat(fd, &fst), 0);
+  EXPECT_TRUE(vfs_->Fstat(fd, &fst));
+  EXPECT_EQ(fst.st_nlink, real.st_nlink + 2);
+  close(fd);
+  // A real directory named as a repo of the index is one subdirectory, not two; a new real
+  // directory is one more (the directory's ctime changed: nothing stale is remembered).
+  std::filesystem::create_directories(prefix_path_ + "/models--org--m");
+  std::filesystem::create_directories(prefix_path_ + "/models--new--n");
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(vfs_->Stat(AT_FDCWD, prefix_path_, 0, &st).rc, 0);
+    EXPECT_EQ(st.st_nlink, real.st_nlink + 3) << "models--new--n, models--org--m (real and "
+                                                 "virtual) and datasets--org--d";
+  }
 }
 
 TEST_F(VfsTest, RefreshPicksUpANewGeneration) {
