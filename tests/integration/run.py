@@ -267,6 +267,20 @@ print("threads", "ok" if not bad else "BAD")
 print("fork-child", os.waitstatus_to_exitcode(status))
 out = subprocess.run(["sh", "-c", "cat '%s' | sha256sum" % files[3]], capture_output=True)
 print("exec-chain", out.stdout.split()[0].decode() == want[files[3]])
+# Many children (vfork, close_range, exec) in a row leave the parent's shim state intact, and
+# each child reads the virtual tree; posix_spawn too (INTERPOSE.md section 6, test 9).
+spawned_ok = all(
+    hashlib.sha256(subprocess.run(["cat", files[i % 200]], capture_output=True,
+                                  close_fds=True).stdout).hexdigest() == want[files[i % 200]]
+    for i in range(300))
+out_path = os.path.join(os.environ["PROBE_TMP"], "spawned.out")
+pid = os.posix_spawn("/bin/cat", ["cat", files[11]], os.environ, file_actions=[
+    (os.POSIX_SPAWN_OPEN, 1, out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)])
+_, status = os.waitpid(pid, 0)
+with open(out_path, "rb") as f:
+    spawned_ok = spawned_ok and hashlib.sha256(f.read()).hexdigest() == want[files[11]]
+print("many-children", spawned_ok and os.waitstatus_to_exitcode(status) == 0 and
+      all(digest(p) == want[p] for p in files[:200]))
 out = subprocess.run(["ls"], cwd=os.path.dirname(files[3]), capture_output=True)
 print("subprocess-cwd", os.path.basename(files[3]) in out.stdout.decode())
 os.closerange(3, 65536)
@@ -303,10 +317,10 @@ def group_processes(w, c):
          native.stdout.startswith(b"240 ") and virtual.stdout == native.stdout,
          "native %r\nvirtual %r\n%s" % (native.stdout, virtual.stdout,
                                          virtual.stderr.decode()[-2000:]))
-    r = w.run([PY, "-c", PROC_PROBE, "{root}"], w.prefix, True)
+    r = w.run([PY, "-c", PROC_PROBE, "{root}"], w.prefix, True, PROBE_TMP=w.tmp)
     got = dict(l.split(" ", 1) for l in r.stdout.decode().splitlines() if " " in l)
     for k, v in {"threads": "ok", "fork-child": "0", "exec-chain": "True",
-                 "subprocess-cwd": "True", "after-closerange": "True",
+                 "many-children": "True", "subprocess-cwd": "True", "after-closerange": "True",
                  "chdir-relative": "True True", "openat-dirfd": "True"}.items():
         c.ok("process " + k, got.get(k) == v, "got %r\n%s" % (got.get(k),
                                                              r.stderr.decode()[-3000:]))
