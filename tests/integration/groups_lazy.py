@@ -74,6 +74,21 @@ elif how == "random":                  # every read call at block edges, the end
         h.update(str(os.lseek(fd, 0, os.SEEK_CUR)).encode())
     h.update(str(os.lseek(fd, 0, os.SEEK_HOLE)).encode())   # dense: the size
     h.update(str(os.lseek(fd, 5, os.SEEK_DATA)).encode())
+elif how == "splice":                  # splice(2) into a pipe, at offsets and at the fd's own
+    fd = os.open(path, os.O_RDONLY)
+    size = os.fstat(fd).st_size
+    r, wr = os.pipe()
+    for off in (0, (4 << 20) - 7, size - 3000, None):   # None: from the fd's offset
+        n = os.splice(fd, wr, 60000, offset_src=off)
+        h.update(os.read(r, n) if n else b"")
+        h.update(str(os.lseek(fd, 0, os.SEEK_CUR)).encode())
+elif how == "preadv2":                 # preadv2 (a flag set: glibc's preadv2, not preadv)
+    fd = os.open(path, os.O_RDONLY)
+    size = os.fstat(fd).st_size
+    for off in (0, (8 << 20) - 5, size - 100, size + 1):
+        bufs = [bytearray(3000), bytearray(70000)]
+        n = os.preadv(fd, bufs, off, os.RWF_NOWAIT if off == size + 1 else os.RWF_HIPRI)
+        h.update(b"".join(bufs)[:n])
 elif how == "threads":                 # two threads share one fd (and its offset)
     import threading
     fd = os.open(path, os.O_RDONLY)
@@ -175,7 +190,8 @@ def group_lazy(w, c):
     expect("sequential")
     c.ok("a whole sequential read completes (promotes) the cache file",
          complete_in_cache(w, size) and lazy_record(w, size)[0] is None)
-    for how in ("random", "threads", "mmap", "fromfile", "exec", "fork", "stdin", "reopen"):
+    for how in ("random", "threads", "mmap", "fromfile", "exec", "fork", "stdin", "reopen",
+                "splice", "preadv2"):
         cold()
         expect(how)
     cold()
