@@ -40,9 +40,11 @@ for dirpath, dirnames, filenames in os.walk(root):
         if stat.S_ISREG(st.st_mode):
             with open(p, "rb") as f:
                 data = f.read()
-                line.append("fstat_eq=%s" % (os.fstat(f.fileno()).st_ino == st.st_ino and
-                                             os.fstat(f.fileno()).st_size == st.st_size and
-                                             os.fstat(f.fileno()).st_mtime_ns == st.st_mtime_ns))
+                fst = os.fstat(f.fileno())
+                fields = ("st_dev", "st_ino", "st_size", "st_mode", "st_nlink", "st_mtime_ns",
+                          "st_ctime_ns", "st_uid", "st_gid", "st_blocks")
+                line.append("fstat_eq=%s" % all(getattr(fst, k) == getattr(st, k)
+                                                for k in fields))
             line.append("sha256=" + hashlib.sha256(data).hexdigest())
             if data:
                 with open(p, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
