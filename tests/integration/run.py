@@ -265,6 +265,18 @@ _, status = os.waitpid(pid, 0)
 [t.join() for t in ts]
 print("threads", "ok" if not bad else "BAD")
 print("fork-child", os.waitstatus_to_exitcode(status))
+def fork_from_thread(result):  # a fork from another thread than main, amid readers
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if all(digest(p) == want[p] for p in files[50:80]) else 3)
+    _, st = os.waitpid(pid, 0)
+    result.append(os.waitstatus_to_exitcode(st))
+forked = []
+ts = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+ts.append(threading.Thread(target=fork_from_thread, args=(forked,)))
+[t.start() for t in ts]
+[t.join() for t in ts]
+print("fork-from-thread", forked == [0] and not bad)
 out = subprocess.run(["sh", "-c", "cat '%s' | sha256sum" % files[3]], capture_output=True)
 print("exec-chain", out.stdout.split()[0].decode() == want[files[3]])
 # Many children (vfork, close_range, exec) in a row leave the parent's shim state intact, and
@@ -319,8 +331,8 @@ def group_processes(w, c):
                                          virtual.stderr.decode()[-2000:]))
     r = w.run([PY, "-c", PROC_PROBE, "{root}"], w.prefix, True, PROBE_TMP=w.tmp)
     got = dict(l.split(" ", 1) for l in r.stdout.decode().splitlines() if " " in l)
-    for k, v in {"threads": "ok", "fork-child": "0", "exec-chain": "True",
-                 "many-children": "True", "subprocess-cwd": "True", "after-closerange": "True",
+    for k, v in {"threads": "ok", "fork-child": "0", "fork-from-thread": "True",
+                 "exec-chain": "True", "many-children": "True", "subprocess-cwd": "True", "after-closerange": "True",
                  "chdir-relative": "True True", "openat-dirfd": "True"}.items():
         c.ok("process " + k, got.get(k) == v, "got %r\n%s" % (got.get(k),
                                                              r.stderr.decode()[-3000:]))
