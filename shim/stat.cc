@@ -60,9 +60,14 @@ HFSHIM_HOT_PATH int StatAt(int dirfd, const char* path, struct stat* st, int fla
       -1,
       [&](Vfs& vfs) {
         Outcome o = vfs.Stat(dirfd, path, flags, st);
-        return scope.Finish(o, [&](const char* p) {
+        const int rc = scope.Finish(o, [&](const char* p) {
           return KernelFstatAt(AtFd(p, dirfd), AtPath(p, path), st, flags);
         });
+        if (rc == 0 && o.union_root) {
+          vfs.CountUnionSubdirs(st);
+          errno = scope.saved_errno();
+        }
+        return rc;
       },
       [&] { return KernelFstatAt(dirfd, path, st, flags); });
 }
@@ -120,9 +125,14 @@ EXPORT HFSHIM_HOT_PATH int statx(int dirfd, const char* path, int flags, unsigne
       -1,
       [&](Vfs& vfs) {
         Outcome o = vfs.Statx(dirfd, path, flags, stx);
-        return scope.Finish(o, [&](const char* p) {
+        const int rc = scope.Finish(o, [&](const char* p) {
           return KernelStatx(AtFd(p, dirfd), AtPath(p, path), flags, mask, stx);
         });
+        if (rc == 0 && o.union_root) {
+          vfs.CountUnionSubdirs(stx);
+          errno = scope.saved_errno();
+        }
+        return rc;
       },
       [&] { return KernelStatx(dirfd, path, flags, mask, stx); });
 }

@@ -309,7 +309,7 @@ bool Vfs::StatCached(absl::string_view path, bool follow, struct stat* st, int* 
       resolve_cache_.enabled() ? ResolveCacheKey(path, follow, buf) : absl::string_view();
   if (key.empty()) return false;
   const Generation* gen = generations_.Current();
-  bool prefix_root = false;  // answered by StatPrefixRoot, not from the cache alone
+  bool prefix_root = false;  // Stat marks it union_root: not answered from the cache alone
   return resolve_cache_.Lookup(gen, key, [&](const CachedResolution& c) {
     prefix_root = c.prefix_root;
     *err = c.error;

@@ -46,7 +46,11 @@ Outcome Vfs::Stat(int dirfd, absl::string_view path, int flags, struct stat* st)
   }
   absl::StatusOr<Target> t = Find(dirfd, path, follow, /*probe_cache=*/false);
   if (!t.ok()) return Fail(t.status());
-  if (t->prefix_root) return StatPrefixRoot(t->real_path, follow, st);
+  if (t->prefix_root) {
+    Outcome o = Passthrough(std::move(t->real_path));
+    o.union_root = true;
+    return o;
+  }
   if (!t->virtual_entry) return Passthrough(std::move(t->real_path));
   Count(Counter::kVirtualStats);
   RecordProfile("stat", t->resolved.path, 0, 0, 0, "index");

@@ -1,11 +1,10 @@
 // The prefix root's own metadata: the real directory's, with the union's st_nlink (vfs.h).
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "core/base/posix_error.h"
-#include "core/stats/stats.h"
 #include "core/vfs/vfs.h"
 
 namespace hfshim {
@@ -18,14 +17,6 @@ int64_t CtimeNs(const struct stat& st) {
 }
 
 }  // namespace
-
-Outcome Vfs::StatPrefixRoot(const std::string& real_path, bool follow, struct stat* st) {
-  const std::string path = real_path.empty() ? std::string(prefix_->literal()) : real_path;
-  const absl::Status s = follow ? env_->Stat(path, st) : env_->Lstat(path, st);
-  if (!s.ok()) return Outcome::Result(-StatusToErrno(s));
-  CountUnionSubdirs(st);
-  return Outcome::Result(0);
-}
 
 bool Vfs::CountUnionSubdirs(struct stat* st) {
   if (!S_ISDIR(st->st_mode) || st->st_dev != identity_.dev || st->st_ino != PrefixRootIno()) {
@@ -68,6 +59,18 @@ bool Vfs::CountUnionSubdirs(struct stat* st) {
     union_nlink_mu_.Unlock();
   }
   st->st_nlink += extra;
+  return true;
+}
+
+bool Vfs::CountUnionSubdirs(struct statx* stx) {
+  struct stat st {};
+  st.st_mode = stx->stx_mode;
+  st.st_dev = makedev(stx->stx_dev_major, stx->stx_dev_minor);
+  st.st_ino = stx->stx_ino;
+  st.st_nlink = stx->stx_nlink;
+  st.st_ctim = {stx->stx_ctime.tv_sec, stx->stx_ctime.tv_nsec};
+  if (!CountUnionSubdirs(&st)) return false;
+  stx->stx_nlink = static_cast<uint32_t>(st.st_nlink);
   return true;
 }
 

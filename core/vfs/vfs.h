@@ -56,6 +56,9 @@ struct Outcome {
   int rc = 0;                // >= 0 success; -errno failure
   bool passthrough = false;  // libc must do the call
   std::string real_path;     // passthrough on this absolute path instead of the caller's
+  // Stat family: the passthrough lands on the prefix root; its st_nlink is then counted with
+  // Vfs::CountUnionSubdirs.
+  bool union_root = false;
 
   static Outcome Pass() { return Outcome{0, true, {}}; }
   static Outcome PassOn(std::string path) { return Outcome{0, true, std::move(path)}; }
@@ -135,8 +138,17 @@ class Vfs {
 
   // ---- fd operations (fd_ops.cc)
   // If `fd` is a virtual content fd or placeholder, replaces the kernel's `*st` (already filled
-  // by fstat(fd)) with the virtual metadata and returns true.
+  // by fstat(fd)) with the virtual metadata and returns true; an fd on the prefix root gets the
+  // union's st_nlink (CountUnionSubdirs).
   bool Fstat(int fd, struct stat* st);
+  // The prefix root's own metadata is the real directory's (the kernel's, from the caller's own
+  // call: Stat's Outcome says union_root), except st_nlink, which counts the union's
+  // subdirectories as a local disk holding the repos would: the real directory's (2 + its
+  // subdirectories, where the file system counts them) plus one per top-level directory of the
+  // index that the real directory has no directory for (union_root.cc). These replace the
+  // kernel's st_nlink in `st`/`stx` if they describe the prefix root; true if they did.
+  bool CountUnionSubdirs(struct stat* st);
+  bool CountUnionSubdirs(struct statx* stx);
   // dup/dup2/dup3/F_DUPFD bookkeeping after a successful duplication, and close.
   void NoteDup(int from, int to);
   void NoteClose(int fd);
@@ -208,7 +220,7 @@ class Vfs {
   // false when the caller must walk the whole path.
   bool FindViaParent(const Generation* gen, absl::string_view path, bool follow,
                      absl::StatusOr<Target>* out);
-  // Stat from resolve_cache_ alone (absolute paths, but not the prefix root: StatPrefixRoot's):
+  // Stat from resolve_cache_ alone (absolute paths, but not the prefix root: see union_root):
   // true if remembered, with *err (> 0: the errno), *passthrough (+ *real_path) or *st
   // (+ *canonical, the entry's path, if not null).
   bool StatCached(absl::string_view path, bool follow, struct stat* st, int* err,
@@ -275,16 +287,6 @@ class Vfs {
   // it the content), so closing the fd meanwhile is safe; the cache lives as long as the Vfs.
   void StartReadahead(const std::shared_ptr<LazyFd>& lazy, uint64_t offset, uint64_t length);
   uint64_t PrefixRootIno();
-  // ---- the prefix root's own metadata (union_root.cc). The root is the real directory, so
-  // stat and fstat report it, except st_nlink, which counts the union's subdirectories as a
-  // local disk holding the repos would: the real directory's (2 + its subdirectories, where the
-  // file system counts them) plus one per top-level directory of the index that the real
-  // directory has no directory for.
-  // stat of the prefix root reached as `real_path` (the prefix when empty).
-  Outcome StatPrefixRoot(const std::string& real_path, bool follow, struct stat* st);
-  // `st` (the kernel's stat of some directory) with the union's st_nlink if it is the prefix
-  // root; true if it was.
-  bool CountUnionSubdirs(struct stat* st);
 
   const Prefix* prefix_;
   Env* env_;
