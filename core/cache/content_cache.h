@@ -57,7 +57,8 @@ class ContentCache {
 
   // Large content (FilledByBlocks) for lazy reading: complete if cached, else a sparse partial
   // file of which LazyContent::Ensure fetches the blocks a read needs. One LazyContent per
-  // content per process. Errors as Materialize, for creating the partial file.
+  // content per process; it uses this cache (its memory budget, its store), so it must not
+  // outlive it. Errors as Materialize, for creating the partial file.
   virtual absl::StatusOr<std::shared_ptr<LazyContent>> OpenLazy(const Entry& entry,
                                                                 absl::Time deadline) = 0;
   // The LazyContent of an existing partial data file (a ".partial" path of this cache, e.g. an

@@ -124,7 +124,8 @@ TEST_F(LazyContentTest, LastBlockPromotesTheFileInPlaceForOpenFds) {
   close(fd);
   EXPECT_EQ(all, files_[kBig]) << "the fd opened on the partial file reads the promoted inode";
   // A second process-wide instance finds the complete file.
-  auto again = NewCache()->OpenLazy(big, Later());
+  auto other = NewCache();
+  auto again = other->OpenLazy(big, Later());
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE((*again)->complete());
 }
@@ -190,7 +191,8 @@ TEST_F(LazyContentTest, MalformedRecordIsReplacedNotTrusted) {
   Entry big = EntryOf(kBig);
   const std::string final_path = NewCache()->PathFor(big.content_hash);
   {
-    auto lazy = NewCache()->OpenLazy(big, Later());
+    auto first = NewCache();
+    auto lazy = first->OpenLazy(big, Later());
     ASSERT_TRUE(lazy.ok());
     ASSERT_TRUE((*lazy)->Ensure(0, 1, Later()).ok());
   }
@@ -278,7 +280,8 @@ TEST_F(LazyContentTest, OpenLazyPathRebuildsFromTheRecord) {
   Entry big = EntryOf(kBig);
   auto lazy = cache->OpenLazy(big, Later());
   ASSERT_TRUE(lazy.ok());
-  auto again = NewCache()->OpenLazyPath((*lazy)->OpenPath());
+  auto other = NewCache();
+  auto again = other->OpenLazyPath((*lazy)->OpenPath());
   ASSERT_TRUE(again.ok()) << again.status();
   ASSERT_TRUE((*again)->Ensure(0, big.size, Later()).ok());
   EXPECT_EQ(*ReadFile(Env::Default(), cache->PathFor(big.content_hash)), files_[kBig]);
