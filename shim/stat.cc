@@ -109,6 +109,18 @@ EXPORT HFSHIM_HOT_PATH int statx(int dirfd, const char* path, int flags, unsigne
     if (!hfshim::MaybeVirtualFd(dirfd) &&
         !(S_ISDIR(st.st_mode) && hfshim::MaybePlaceholderDev(st.st_dev)))
       return rc;
+    if (hfshim::FdHint(dirfd) == hfshim::FdKind::kPrefixRoot) {  // the kernel's, but nlink
+      if (!OwnerProcess()) return rc;
+      Scope scope;
+      return scope.Run(
+          rc,
+          [&](Vfs& vfs) {
+            vfs.CountUnionSubdirs(stx);
+            errno = scope.saved_errno();
+            return rc;
+          },
+          [&] { return rc; });
+    }
     bool virtualized = false;
     if (FstatFd(dirfd, &st, &virtualized) != 0) return rc;
     if (virtualized) hfshim::StatToStatx(st, stx);

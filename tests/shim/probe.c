@@ -256,6 +256,25 @@ static int Checks(const char* root) {
   CHECK(libm != NULL, "dlopen by name: %s", dlerror());
   if (libm != NULL) dlclose(libm);
 
+  /* The prefix root is the real directory, its st_nlink counting the repos too: by path and by
+   * fd alike, and statx of its fd keeps what only statx reports (the birth time). */
+  {
+    struct statx by_path, by_fd;
+    const int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CHECK(stat(root, &st) == 0 && rootfd >= 0 && fstat(rootfd, &st2) == 0 &&
+              st.st_nlink == st2.st_nlink && st.st_nlink >= 4,
+          "prefix root nlink by path and fd: %lu %lu", (unsigned long)st.st_nlink,
+          (unsigned long)st2.st_nlink);
+    CHECK(statx(AT_FDCWD, root, 0, STATX_BASIC_STATS | STATX_BTIME, &by_path) == 0 &&
+              statx(rootfd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, &by_fd) == 0 &&
+              by_path.stx_nlink == st.st_nlink && by_fd.stx_nlink == st.st_nlink &&
+              by_path.stx_mask == by_fd.stx_mask &&
+              by_fd.stx_btime.tv_sec == by_path.stx_btime.tv_sec,
+          "prefix root statx by path and fd: nlink %u %u, mask %x %x", by_path.stx_nlink,
+          by_fd.stx_nlink, by_path.stx_mask, by_fd.stx_mask);
+    close(rootfd);
+  }
+
   /* Write intents are refused with EROFS; the real part of the union stays writable. */
   errno = 0;
   CHECK(open(P(cfg_rel), O_WRONLY) < 0 && errno == EROFS, "open O_WRONLY");
@@ -492,8 +511,7 @@ static int WalkLine(const char* p, const struct stat* st, int type, struct FTW* 
   if (strncmp(p + g_root_len, "/.locks", 7) == 0) return 0;
   int n = snprintf(line, sizeof(line), "%s type=%d level=%d name=%s", p + g_root_len, type,
                    f->level, p + f->base);
-  if (type != FTW_NS)
-    n += snprintf(line + n, sizeof(line) - n, " mode=%o", (unsigned)st->st_mode);
+  if (type != FTW_NS) n += snprintf(line + n, sizeof(line) - n, " mode=%o", (unsigned)st->st_mode);
   if (type == FTW_F)
     n += snprintf(line + n, sizeof(line) - n, " size=%lld", (long long)st->st_size);
   if (g_chdir) snprintf(line + n, sizeof(line) - n, " here=%d", lstat(p + f->base, &here) == 0);
@@ -533,7 +551,7 @@ static int Walks(const char* root) {
     int rc = nftw(root, WalkLine, 8, kWalks[i].flags);
     PrintLines(kWalks[i].name, rc);
     errno = 0;
-    rc = nftw(sub, WalkLine, 8, kWalks[i].flags);  /* a repo: the walk starts virtual */
+    rc = nftw(sub, WalkLine, 8, kWalks[i].flags); /* a repo: the walk starts virtual */
     PrintLines(kWalks[i].name, rc);
   }
   /* Following symlinks: not over the symlink loop, where the walk stops with ELOOP at a point
