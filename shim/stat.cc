@@ -44,6 +44,28 @@ int FstatFd(int fd, struct stat* st, bool* virtualized) {
       [&] { return 0; });
 }
 
+// The prefix root's st_nlink (Vfs::CountUnionSubdirs) over the kernel's answer, with the
+// caller's errno. Out of line and cold: the wrappers' hot code keeps its size.
+template <typename Stat>
+[[gnu::noinline, gnu::cold]] void CountUnionSubdirs(Vfs& vfs, Stat* st, int saved_errno) {
+  vfs.CountUnionSubdirs(st);
+  errno = saved_errno;
+}
+
+// statx(fd, "", AT_EMPTY_PATH) of an fd on the prefix root: the kernel's answer `rc`/`stx`
+// (birth time included) with the union's st_nlink.
+[[gnu::noinline, gnu::cold]] int StatxOfRoot(int rc, struct statx* stx) {
+  if (!OwnerProcess()) return rc;
+  Scope scope;
+  return scope.Run(
+      rc,
+      [&](Vfs& vfs) {
+        CountUnionSubdirs(vfs, stx, scope.saved_errno());
+        return rc;
+      },
+      [&] { return rc; });
+}
+
 HFSHIM_HOT_PATH int StatAt(int dirfd, const char* path, struct stat* st, int flags) {
   if (!IsNull(path) && path[0] == '\0' && (flags & AT_EMPTY_PATH)) {
     if (dirfd == AT_FDCWD) return KernelFstatAt(dirfd, path, st, flags);
@@ -63,10 +85,7 @@ HFSHIM_HOT_PATH int StatAt(int dirfd, const char* path, struct stat* st, int fla
         const int rc = scope.Finish(o, [&](const char* p) {
           return KernelFstatAt(AtFd(p, dirfd), AtPath(p, path), st, flags);
         });
-        if (rc == 0 && o.union_root) {
-          vfs.CountUnionSubdirs(st);
-          errno = scope.saved_errno();
-        }
+        if (rc == 0 && o.union_root) CountUnionSubdirs(vfs, st, scope.saved_errno());
         return rc;
       },
       [&] { return KernelFstatAt(dirfd, path, st, flags); });
@@ -109,18 +128,7 @@ EXPORT HFSHIM_HOT_PATH int statx(int dirfd, const char* path, int flags, unsigne
     if (!hfshim::MaybeVirtualFd(dirfd) &&
         !(S_ISDIR(st.st_mode) && hfshim::MaybePlaceholderDev(st.st_dev)))
       return rc;
-    if (hfshim::FdHint(dirfd) == hfshim::FdKind::kPrefixRoot) {  // the kernel's, but nlink
-      if (!OwnerProcess()) return rc;
-      Scope scope;
-      return scope.Run(
-          rc,
-          [&](Vfs& vfs) {
-            vfs.CountUnionSubdirs(stx);
-            errno = scope.saved_errno();
-            return rc;
-          },
-          [&] { return rc; });
-    }
+    if (hfshim::FdHint(dirfd) == hfshim::FdKind::kPrefixRoot) return StatxOfRoot(rc, stx);
     bool virtualized = false;
     if (FstatFd(dirfd, &st, &virtualized) != 0) return rc;
     if (virtualized) hfshim::StatToStatx(st, stx);
@@ -140,10 +148,7 @@ EXPORT HFSHIM_HOT_PATH int statx(int dirfd, const char* path, int flags, unsigne
         const int rc = scope.Finish(o, [&](const char* p) {
           return KernelStatx(AtFd(p, dirfd), AtPath(p, path), flags, mask, stx);
         });
-        if (rc == 0 && o.union_root) {
-          vfs.CountUnionSubdirs(stx);
-          errno = scope.saved_errno();
-        }
+        if (rc == 0 && o.union_root) CountUnionSubdirs(vfs, stx, scope.saved_errno());
         return rc;
       },
       [&] { return KernelStatx(dirfd, path, flags, mask, stx); });
