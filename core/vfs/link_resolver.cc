@@ -31,7 +31,10 @@ constexpr int kMaxLinks = 40;  // the kernel's limit on symlinks followed in one
 // was walked.
 constexpr size_t kMissSlots = 4096;
 constexpr uint64_t kSecondBits = 20, kSecondMask = (uint64_t{1} << kSecondBits) - 1;
-std::atomic<uint64_t> g_misses[kMissSlots];
+// Page-aligned: where a path's slot falls in the data cache then depends on the path alone, not
+// on what the rest of the library's data happens to be (a slot's set moved a failed `open` by
+// ~20 ns between builds: bench/README.md, ninth session).
+alignas(4096) std::atomic<uint64_t> g_misses[kMissSlots];
 
 uint64_t CoarseSeconds() {
   struct timespec ts;
