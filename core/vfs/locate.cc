@@ -10,6 +10,7 @@
 #include "core/base/posix_error.h"
 #include "core/base/status_macros.h"
 #include "core/index/path_walk.h"
+#include "core/vfs/op_results.h"
 #include "core/vfs/vfs.h"
 
 namespace hfshim {
@@ -302,25 +303,24 @@ bool Vfs::FindViaParent(const Generation* gen, absl::string_view path, bool foll
   return true;
 }
 
-bool Vfs::StatCached(absl::string_view path, bool follow, struct stat* st, int* err,
-                     std::string* real_path, bool* passthrough, std::string* canonical) {
+bool Vfs::StatCached(absl::string_view path, bool follow, struct stat* st, Outcome* out,
+                     std::string* canonical) {
   char buf[kVfsPathMax + 1];
   const absl::string_view key =
       resolve_cache_.enabled() ? ResolveCacheKey(path, follow, buf) : absl::string_view();
   if (key.empty()) return false;
   const Generation* gen = generations_.Current();
-  bool prefix_root = false;  // Stat marks it union_root: not answered from the cache alone
   return resolve_cache_.Lookup(gen, key, [&](const CachedResolution& c) {
-    prefix_root = c.prefix_root;
-    *err = c.error;
-    *passthrough = c.error == 0 && !c.virtual_entry;
-    if (*passthrough) {
-      *real_path = c.real_path;
-    } else if (c.error == 0) {
+    if (c.error != 0) {
+      *out = Fail(c.error);
+    } else if (!c.virtual_entry) {
+      *out = StatPassthrough(c.real_path, c.prefix_root);
+    } else {
       EntryToStat(c.entry, identity_, st);
       if (canonical != nullptr) *canonical = c.path;
+      *out = Outcome::Result(0);
     }
-  }) && !prefix_root;
+  });
 }
 
 absl::StatusOr<Vfs::Target> Vfs::FindUncached(int dirfd, absl::string_view path, bool follow) {

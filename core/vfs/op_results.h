@@ -36,6 +36,14 @@ inline Outcome Passthrough(std::string real_path) {
   return real_path.empty() ? Outcome::Pass() : Outcome::PassOn(std::move(real_path));
 }
 
+// The passthrough of a stat whose resolution left the index for `real_path` (the caller's own
+// path when empty); at the prefix root, the caller then counts st_nlink (Outcome::union_root).
+inline Outcome StatPassthrough(std::string real_path, bool prefix_root) {
+  Outcome o = Passthrough(std::move(real_path));
+  o.union_root = prefix_root;
+  return o;
+}
+
 inline bool WriteIntent(int flags) {
   return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)) != 0 ||
          (flags & O_TMPFILE) == O_TMPFILE;

@@ -32,26 +32,19 @@ Outcome Vfs::Stat(int dirfd, absl::string_view path, int flags, struct stat* st)
   absl::string_view rest;
   if (VirtualFdLink(path, &linked, &rest)) return StatFdLink(linked, rest, flags, st);
   const bool follow = (flags & AT_SYMLINK_NOFOLLOW) == 0;
-  int err = 0;
-  bool pass = false;
-  std::string real_path;
   std::string canonical;
   const bool profile = ProfileEnabled();
-  if (StatCached(path, follow, st, &err, &real_path, &pass, profile ? &canonical : nullptr)) {
-    if (err != 0) return Fail(err);
-    if (pass) return Passthrough(std::move(real_path));
-    Count(Counter::kVirtualStats);
-    if (profile) RecordProfile("stat", canonical, 0, 0, 0, "index");
-    return Outcome::Result(0);
+  Outcome cached;
+  if (StatCached(path, follow, st, &cached, profile ? &canonical : nullptr)) {
+    if (cached.rc == 0 && !cached.passthrough) {
+      Count(Counter::kVirtualStats);
+      if (profile) RecordProfile("stat", canonical, 0, 0, 0, "index");
+    }
+    return cached;
   }
   absl::StatusOr<Target> t = Find(dirfd, path, follow, /*probe_cache=*/false);
   if (!t.ok()) return Fail(t.status());
-  if (t->prefix_root) {
-    Outcome o = Passthrough(std::move(t->real_path));
-    o.union_root = true;
-    return o;
-  }
-  if (!t->virtual_entry) return Passthrough(std::move(t->real_path));
+  if (!t->virtual_entry) return StatPassthrough(std::move(t->real_path), t->prefix_root);
   Count(Counter::kVirtualStats);
   RecordProfile("stat", t->resolved.path, 0, 0, 0, "index");
   EntryToStat(t->resolved.entry, identity_, st);

@@ -31,8 +31,7 @@ bool Vfs::CountUnionSubdirs(struct stat* st) {
   if (union_nlink_mu_.TryLock()) {
     const UnionNlink memo = union_nlink_;
     union_nlink_mu_.Unlock();
-    if (memo.gen == gen && memo.ino == st->st_ino && memo.ctime_ns == ctime_ns &&
-        memo.real == st->st_nlink) {
+    if (memo.gen == gen && memo.ctime_ns == ctime_ns && memo.real == st->st_nlink) {
       st->st_nlink += memo.extra;
       return true;
     }
@@ -55,7 +54,7 @@ bool Vfs::CountUnionSubdirs(struct stat* st) {
     after = page->back().name;
   }
   if (union_nlink_mu_.TryLock()) {
-    union_nlink_ = UnionNlink{gen, st->st_ino, ctime_ns, st->st_nlink, extra};
+    union_nlink_ = UnionNlink{gen, ctime_ns, st->st_nlink, extra};
     union_nlink_mu_.Unlock();
   }
   st->st_nlink += extra;

@@ -220,11 +220,11 @@ class Vfs {
   // false when the caller must walk the whole path.
   bool FindViaParent(const Generation* gen, absl::string_view path, bool follow,
                      absl::StatusOr<Target>* out);
-  // Stat from resolve_cache_ alone (absolute paths, but not the prefix root: see union_root):
-  // true if remembered, with *err (> 0: the errno), *passthrough (+ *real_path) or *st
-  // (+ *canonical, the entry's path, if not null).
-  bool StatCached(absl::string_view path, bool follow, struct stat* st, int* err,
-                  std::string* real_path, bool* passthrough, std::string* canonical);
+  // Stat from resolve_cache_ alone (absolute paths): true if remembered, with *out the answer
+  // (a failure, a passthrough, or success with *st filled and *canonical, the entry's path, if
+  // not null). Counts what Fail and Passthrough count; the caller counts a virtual stat.
+  bool StatCached(absl::string_view path, bool follow, struct stat* st, Outcome* out,
+                  std::string* canonical);
   // The index entry at exact path `p` of `gen`, directories remembered in resolve_cache_
   // (`last`: the walk's final component, usually a file: not looked for there first).
   absl::StatusOr<Entry> LookupEntry(const Generation* gen, absl::string_view p, bool last = false);
@@ -294,12 +294,12 @@ class Vfs {
   double timeout_seconds_;
   std::string statfs_path_;
   std::atomic<uint64_t> prefix_root_ino_{0};
-  // CountUnionSubdirs' last answer, for the generation and real directory (ctime) it counted.
+  // CountUnionSubdirs' last answer, for the generation and the real directory (its ctime and
+  // nlink) it counted.
   // Taken with TryLock only: a caller that finds it busy counts again (also in a fork child
   // whose parent held it).
   struct UnionNlink {
     const Generation* gen = nullptr;
-    ino_t ino = 0;
     int64_t ctime_ns = 0;
     nlink_t real = 0;
     nlink_t extra = 0;
