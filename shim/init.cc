@@ -97,6 +97,7 @@ F Cast(void* p) {
 HFSHIM_HOT_PATH bool Ready() { return g_ready.load(std::memory_order_relaxed); }
 
 bool g_next_is_glibc = false;
+long g_errno_offset = 0;
 
 // Whether this code runs in the process that owns the shim's state, answered without a system
 // call in the common case. The owner is the process that ran the constructor, or a fork child
@@ -244,6 +245,8 @@ __attribute__((constructor(101))) void InitShim() {
   g_next_is_glibc = FromGlibc(real_openat) && FromGlibc(real_close) && FromGlibc(real_read) &&
                     FromGlibc(real_fstatat) && FromGlibc(real_statx);
   g_owner_pid.store(static_cast<pid_t>(RawSyscall(SYS_getpid)), std::memory_order_relaxed);
+  // errno's place relative to the thread pointer, the same in every thread (Errno(), shim.h).
+  g_errno_offset = reinterpret_cast<char*>(&errno) - static_cast<char*>(__builtin_thread_pointer());
   if (InitRouter(&PlainGetenv)) {
     MarkInheritedLazyFds();
     pthread_atfork(&OnPrepareFork, &OnParentAfterFork, &OnChildAfterFork);

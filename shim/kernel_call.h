@@ -43,7 +43,7 @@ inline bool DirectToKernel(Fn real, bool cancellation_point) {
 template <typename T = int>
 inline T KernelResult(long r) {
   if (r < 0 && r > -4096) {
-    errno = static_cast<int>(-r);
+    Errno() = static_cast<int>(-r);
     return -1;
   }
   return static_cast<T>(r);

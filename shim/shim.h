@@ -66,6 +66,17 @@ extern "C" __attribute__((visibility("hidden"))) int hfshim_vfork_inflight;
 // Depth of shim frames on this thread. initial-exec: no __tls_get_addr (which may allocate).
 extern __thread int t_depth __attribute__((tls_model("initial-exec")));
 
+// errno without a call to __errno_location(). glibc's errno is an initial-exec TLS variable of
+// libc.so.6, so its address is the thread pointer plus an offset that is the same in every
+// thread; the constructor records that offset. Before it has, `errno` itself. PRELOAD-SAFE.
+extern long g_errno_offset;
+inline int& Errno() {
+  if (__builtin_expect(g_errno_offset != 0, 1)) {
+    return *reinterpret_cast<int*>(static_cast<char*>(__builtin_thread_pointer()) + g_errno_offset);
+  }
+  return errno;
+}
+
 // True once the constructor resolved every real_* and set up the router.
 bool Ready();
 // True in the process that ran the constructor (or a fork child of it, after atfork); false in
@@ -88,7 +99,7 @@ inline bool EnterFd(int fd) {
 // Raises the depth for its lifetime and keeps the caller's errno.
 class Scope {
  public:
-  Scope() : saved_errno_(errno) { ++t_depth; }
+  Scope() : saved_errno_(Errno()) { ++t_depth; }
   ~Scope() { --t_depth; }
   Scope(const Scope&) = delete;
   Scope& operator=(const Scope&) = delete;
@@ -102,7 +113,7 @@ class Scope {
     try {
       Vfs* vfs = Vfs::Instance();
       if (vfs == nullptr) {
-        errno = saved_errno_;
+        Errno() = saved_errno_;
         return fallback();
       }
       return body(*vfs);
@@ -117,17 +128,17 @@ class Scope {
   template <typename Real>
   auto Finish(const Outcome& o, Real&& real) -> decltype(real(nullptr)) {
     if (o.passthrough) {
-      errno = saved_errno_;
+      Errno() = saved_errno_;
       return real(o.real_path.empty() ? nullptr : o.real_path.c_str());
     }
     return Result(o.rc);
   }
   int Result(int rc) {
     if (rc < 0) {
-      errno = -rc;
+      Errno() = -rc;
       return -1;
     }
-    errno = saved_errno_;
+    Errno() = saved_errno_;
     return rc;
   }
 
@@ -153,7 +164,8 @@ inline bool IsNull(const void* p) {
 // into the prefix (errno ENOENT or ENOTDIR, in a program's own call after start-up), so that
 // RetryThroughLink is worth asking.
 inline bool MayRetryThroughLink() {
-  return (errno == ENOENT || errno == ENOTDIR) && t_depth == 0 && Ready();
+  const int e = Errno();
+  return (e == ENOENT || e == ENOTDIR) && t_depth == 0 && Ready();
 }
 
 // The failed call made again as `call(path)` on the path from the prefix on, if the walk of
@@ -173,16 +185,25 @@ template <typename R, typename Call>
 inline bool Failed(int rc) { return rc < 0; }
 inline bool Failed(const void* p) { return p == nullptr; }
 
-// The passthrough of a path call that Enter() declined: `real()`, made again as `again(p)` from
-// the prefix on when it failed in a way a symlink into the prefix explains (RetryThroughLink).
-// Inlined: a wrapper's passthrough stays one frame above the program.
+// After a passthrough call failed: `failed`, or the call made again as `call(p)` from the prefix
+// on when a symlink into the prefix explains the failure (RetryThroughLink). A path whose walk
+// found no way in during the last second is let fail first thing, before errno is even read: a
+// program that misses the same path repeatedly pays a hash and a table slot (bench/README.md,
+// tenth session). Out of line: nothing of it is live in the wrapper's frame on success.
+template <typename R, typename Call>
+[[gnu::noinline]] HFSHIM_HOT_PATH R AfterFailedPassThrough(R failed, int dirfd, const char* path,
+                                                           bool follow_last, Call&& call) {
+  if (RecentlyMissed(dirfd, path, follow_last) || !MayRetryThroughLink()) return failed;
+  return RetryThroughLink(failed, dirfd, path, follow_last, call);
+}
+
+// The passthrough of a path call that Enter() declined: `real()`, then AfterFailedPassThrough if
+// it failed. Inlined: a wrapper's passthrough stays one frame above the program.
 template <typename Real, typename Again>
 [[gnu::always_inline]] inline auto PassThrough(int dirfd, const char* path, bool follow_last,
                                                Real&& real, Again&& again) {
   const auto r = real();
-  if (Failed(r) && MayRetryThroughLink()) {
-    return RetryThroughLink(r, dirfd, path, follow_last, again);
-  }
+  if (Failed(r)) return AfterFailedPassThrough(r, dirfd, path, follow_last, again);
   return r;
 }
 

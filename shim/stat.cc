@@ -66,17 +66,9 @@ template <typename Stat>
       [&] { return rc; });
 }
 
-HFSHIM_HOT_PATH int StatAt(int dirfd, const char* path, struct stat* st, int flags) {
-  if (!IsNull(path) && path[0] == '\0' && (flags & AT_EMPTY_PATH)) {
-    if (dirfd == AT_FDCWD) return KernelFstatAt(dirfd, path, st, flags);
-    return FstatFd(dirfd, st);
-  }
-  if (!Enter(dirfd, path)) {
-    return PassThrough(
-        dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0,
-        [&] { return KernelFstatAt(dirfd, path, st, flags); },
-        [&](const char* p) { return StatAt(AT_FDCWD, p, st, flags); });
-  }
+// A stat of a path that may be virtual (Enter said so). Out of line: it keeps the wrappers'
+// passthrough path short (as OpenMaybeVirtual, open.cc).
+[[gnu::noinline]] int StatMaybeVirtual(int dirfd, const char* path, struct stat* st, int flags) {
   Scope scope;
   return scope.Run(
       -1,
@@ -89,6 +81,20 @@ HFSHIM_HOT_PATH int StatAt(int dirfd, const char* path, struct stat* st, int fla
         return rc;
       },
       [&] { return KernelFstatAt(dirfd, path, st, flags); });
+}
+
+HFSHIM_HOT_PATH int StatAt(int dirfd, const char* path, struct stat* st, int flags) {
+  if (!IsNull(path) && path[0] == '\0' && (flags & AT_EMPTY_PATH)) {
+    if (dirfd == AT_FDCWD) return KernelFstatAt(dirfd, path, st, flags);
+    return FstatFd(dirfd, st);
+  }
+  if (!Enter(dirfd, path)) {
+    return PassThrough(
+        dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) == 0,
+        [&] { return KernelFstatAt(dirfd, path, st, flags); },
+        [&](const char* p) { return StatAt(AT_FDCWD, p, st, flags); });
+  }
+  return StatMaybeVirtual(dirfd, path, st, flags);
 }
 
 }  // namespace hfshim::shim

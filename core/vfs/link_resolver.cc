@@ -11,12 +11,11 @@
 #include <cstring>
 
 #include "absl/strings/string_view.h"
-#define XXH_INLINE_ALL  // the miss table's hash, inlined: it is on every failed call's path
+#include "core/base/cstring_hash.h"
 #include "core/base/hot_path.h"
 #include "core/vfs/path_router.h"
 #include "core/vfs/prefix.h"
 #include "core/vfs/raw_syscall.h"
-#include "xxhash.h"
 
 namespace hfshim {
 namespace {
@@ -36,11 +35,9 @@ constexpr uint64_t kSecondBits = 20, kSecondMask = (uint64_t{1} << kSecondBits) 
 // ~20 ns between builds: bench/README.md, ninth session).
 alignas(4096) std::atomic<uint64_t> g_misses[kMissSlots];
 
-uint64_t CoarseSeconds() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<uint64_t>(ts.tv_sec);
-}
+// The wall clock's second: time() is the cheapest clock the vDSO offers. A clock set back or
+// forth only makes remembered misses stale early (they are walked again).
+uint64_t CoarseSeconds() { return static_cast<uint64_t>(time(nullptr)); }
 
 // The miss table's key of a walk (never 0), or 0 for walks it does not remember: an absolute
 // path is its bytes; a path relative to the working directory is also its generation
@@ -51,7 +48,7 @@ uint64_t MissKey(int dirfd, const char* path, bool follow_last) {
     if (dirfd != AT_FDCWD) return 0;
     seed += CwdGeneration() << 2;
   }
-  return XXH3_64bits_withSeed(path, std::strlen(path), seed) | 1;
+  return HashCString(path, seed) | 1;
 }
 
 bool RecentMiss(uint64_t key) {
@@ -154,12 +151,19 @@ long StartDir(int dirfd, char* cur) {
 
 }  // namespace
 
-HFSHIM_HOT_PATH bool ResolveIntoPrefix(int dirfd, const char* path, bool follow_last, char* out) {
-  if (path == nullptr || path[0] == '\0' || !RouterEnabled()) return false;
+HFSHIM_HOT_PATH bool RecentlyMissed(int dirfd, const char* path, bool follow_last) {
+  if (path == nullptr || path[0] == '\0') return true;
   const uint64_t key = MissKey(dirfd, path, follow_last);
-  if (key != 0 && RecentMiss(key)) return false;
+  return key != 0 && RecentMiss(key);
+}
+
+bool ResolveIntoPrefix(int dirfd, const char* path, bool follow_last, char* out) {
+  if (path == nullptr || path[0] == '\0' || !RouterEnabled()) return false;
   const bool entered = WalkIntoPrefix(dirfd, path, follow_last, out);
-  if (!entered && key != 0) RememberMiss(key);
+  if (!entered) {
+    const uint64_t key = MissKey(dirfd, path, follow_last);
+    if (key != 0) RememberMiss(key);
+  }
   return entered;
 }
 

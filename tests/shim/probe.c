@@ -232,6 +232,17 @@ static void* ReadManyTimes(void* p) {
     long long size;
     if (HashFile(a->path, &size) != a->want) a->ok = 0;
   }
+  /* errno of passthrough calls in a thread other than main (the shim writes it without
+   * __errno_location): set on failure, untouched on success, also on a repeated miss. */
+  for (int i = 0; i < 2; i++) {
+    struct stat st;
+    errno = 4321;
+    if (stat("/nonexistent-hfshim-probe/x", &st) != -1 || errno != ENOENT) a->ok = 0;
+    errno = 4321;
+    if (open("/nonexistent-hfshim-probe/x", O_RDONLY) != -1 || errno != ENOENT) a->ok = 0;
+    errno = 4321;
+    if (stat("/", &st) != 0 || errno != 4321) a->ok = 0;
+  }
   return NULL;
 }
 

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <map>
 #include <string>
 
@@ -155,6 +156,37 @@ TEST(RouterTest, SymlinksFromOutsideIntoThePrefixAreFollowedIn) {
   EXPECT_EQ(errno, 1234);
   for (const char* l : {"snap", "rel", "chain", "loop"}) unlink((tmp + "/out/" + l).c_str());
   rmdir((tmp + "/out").c_str());
+  rmdir((tmp + "/hub").c_str());
+  rmdir(tmp.c_str());
+}
+
+// A walk that found no way in is remembered for the rest of its second, then forgotten: a link
+// made at the missed path is followed from the next second on.
+TEST(RouterTest, MissedWalksAreRememberedForASecond) {
+  char tmpl[] = "/tmp/hfshim-misses-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string tmp = tmpl;
+  ASSERT_EQ(mkdir((tmp + "/hub").c_str(), 0755), 0);
+  ASSERT_TRUE(InitRouterWith(tmp + "/hub", "/tmp/ph"));
+  const std::string link = tmp + "/model";
+  const std::string path = link + "/config.json";
+  char out[kVfsPathMax];
+  // Start early in a second, so that the checks below happen within it.
+  for (const time_t t0 = time(nullptr); time(nullptr) == t0;) usleep(1000);
+  EXPECT_FALSE(RecentlyMissed(AT_FDCWD, path.c_str(), true));
+  EXPECT_FALSE(ResolveIntoPrefix(AT_FDCWD, path.c_str(), true, out));
+  EXPECT_TRUE(RecentlyMissed(AT_FDCWD, path.c_str(), true));
+  EXPECT_FALSE(RecentlyMissed(AT_FDCWD, path.c_str(), false)) << "lstat's walk is another walk";
+  EXPECT_FALSE(RecentlyMissed(AT_FDCWD, (path + "x").c_str(), true));
+  EXPECT_TRUE(RecentlyMissed(AT_FDCWD, nullptr, true));
+  EXPECT_TRUE(RecentlyMissed(AT_FDCWD, "", true));
+  ASSERT_EQ(symlink((tmp + "/hub/models--x/snapshots/r").c_str(), link.c_str()), 0);
+  const time_t made = time(nullptr);
+  while (time(nullptr) == made) usleep(1000);
+  EXPECT_FALSE(RecentlyMissed(AT_FDCWD, path.c_str(), true));
+  ASSERT_TRUE(ResolveIntoPrefix(AT_FDCWD, path.c_str(), true, out));
+  EXPECT_EQ(std::string(out), tmp + "/hub/models--x/snapshots/r/config.json");
+  unlink(link.c_str());
   rmdir((tmp + "/hub").c_str());
   rmdir(tmp.c_str());
 }
