@@ -45,8 +45,16 @@ def build_layouts(rev, tmp, layouts):
     """libhfshim.so of `rev` for each padding: a list of paths."""
     src = source_tree(rev, tmp)
     build = os.path.join(tmp, "build-" + rev.replace("/", "_"))
+    hot_start = os.path.join(src, "shim", "hot_start.cc")
+    with open(hot_start) as f:
+        original = f.read()
     libs = []
     for k in range(layouts):
+        if "HFSHIM_HOT_PAD" not in original and src != ROOT:
+            # A revision from before the knob: the padding written into its checkout.
+            with open(hot_start, "w") as f:
+                f.write(original + '__asm__(".section .text.hot.hfshim_start,\\"ax\\",@progbits\\n"'
+                        f'".fill {k * PAD_STEP}, 1, 0x90\\n.previous\\n");\n')
         run(["cmake", "-S", src, "-B", build, "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
              "-DHFSHIM_BUILD_TESTS=OFF", "-DHFSHIM_BUILD_BENCHMARKS=OFF",
              f"-DHFSHIM_HOT_PAD={k * PAD_STEP}"], stdout=subprocess.DEVNULL)
