@@ -57,11 +57,12 @@ class Hfshim:
         # created after 20,000 deletions scans past them (fs/ext4/ialloc.c, recently_deleted;
         # perf: 45% of a cold run). A node does not mass-delete its cache before a cold read.
         # Large files are deleted at once (few inodes, much disk); the rest goes in close().
+        # lstat: a pack window's link outlives the process that published it (FORMAT.md).
         if os.path.exists(self.cache):
             for d, _, files in os.walk(self.cache):
                 for f in files:
                     p = os.path.join(d, f)
-                    if os.path.getsize(p) >= 1 << 20:
+                    if os.lstat(p).st_size >= 1 << 20 and not os.path.islink(p):
                         os.unlink(p)
             self.graves.append("%s-old-%d" % (self.cache, len(self.graves)))
             os.rename(self.cache, self.graves[-1])
