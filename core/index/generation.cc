@@ -72,18 +72,25 @@ absl::StatusOr<HeadRecord> DecodeHead(absl::string_view text) {
 absl::StatusOr<std::optional<HeadRecord>> FindLatestHead(ObjectStore* store, absl::Time deadline) {
   ASSIGN_OR_RETURN(std::vector<ObjectInfo> heads, store->List(kHeadPrefix, deadline));
   uint64_t best = 0;
-  std::string best_key;
+  const ObjectInfo* best_info = nullptr;
   for (const ObjectInfo& o : heads) {
     uint64_t n = 0;
-    if (ParseHeadKey(o.key, &n) && (best_key.empty() || n > best)) {
+    if (ParseHeadKey(o.key, &n) && (best_info == nullptr || n > best)) {
       best = n;
-      best_key = o.key;
+      best_info = &o;
     }
   }
-  if (best_key.empty()) return std::optional<HeadRecord>();
-  ASSIGN_OR_RETURN(ObjectInfo info, store->Head(best_key, deadline));
+  if (best_info == nullptr) return std::optional<HeadRecord>();
+  const std::string best_key = best_info->key;
+  // The listing gives the size (a head is never empty), so reading it takes one request, not a
+  // HEAD and a GET: every process of a node asks this once HFSHIM_REFRESH has passed.
+  uint64_t size = best_info->size;
+  if (size == 0) {
+    ASSIGN_OR_RETURN(ObjectInfo info, store->Head(best_key, deadline));
+    size = info.size;
+  }
   std::string text;
-  RETURN_IF_ERROR(store->GetRange(best_key, 0, info.size, &text, deadline));
+  RETURN_IF_ERROR(store->GetRange(best_key, 0, size, &text, deadline));
   auto head = DecodeHead(text);
   if (!head.ok()) {
     return absl::DataLossError(

@@ -31,7 +31,8 @@ std::string EncodeHead(const HeadRecord& head);
 absl::StatusOr<HeadRecord> DecodeHead(absl::string_view text);
 
 // The current head of `store` (the highest heads/<N>), or nullopt if nothing was pushed yet.
-// Lists "heads/" (no delimiter listing), then reads that head.
+// Lists "heads/" (no delimiter listing), then reads that head: two requests (a HEAD too where
+// the listing gives no size).
 absl::StatusOr<std::optional<HeadRecord>> FindLatestHead(ObjectStore* store, absl::Time deadline);
 
 // Makes generation `head.index_key` available as a local file in `local_dir` and returns its

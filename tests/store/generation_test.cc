@@ -54,6 +54,60 @@ void PutGeneration(TempDir& tmp, ObjectStore* store, std::string* key, std::stri
   ASSERT_TRUE(store->Put(*key, *bytes, Later()).ok());
 }
 
+// Forwards to a store and counts the requests a reader makes.
+class CountingStore final : public ObjectStore {
+ public:
+  explicit CountingStore(ObjectStore* target) : target_(target) {}
+  int lists = 0, heads = 0, gets = 0;
+
+  absl::Status GetRange(absl::string_view k, uint64_t o, uint64_t n, std::string* out,
+                        absl::Time d) override {
+    ++gets;
+    return target_->GetRange(k, o, n, out, d);
+  }
+  absl::StatusOr<ObjectInfo> Head(absl::string_view k, absl::Time d) override {
+    ++heads;
+    return target_->Head(k, d);
+  }
+  absl::Status Put(absl::string_view k, absl::string_view data, absl::Time d) override {
+    return target_->Put(k, data, d);
+  }
+  absl::Status PutFile(absl::string_view k, const std::string& path, absl::Time d) override {
+    return target_->PutFile(k, path, d);
+  }
+  absl::Status PutIfAbsent(absl::string_view k, absl::string_view data, absl::Time d) override {
+    return target_->PutIfAbsent(k, data, d);
+  }
+  absl::StatusOr<std::vector<ObjectInfo>> List(absl::string_view prefix, absl::Time d) override {
+    ++lists;
+    return target_->List(prefix, d);
+  }
+  std::string Describe() const override { return target_->Describe(); }
+
+ private:
+  ObjectStore* const target_;
+};
+
+// Every process of a node asks for the latest head once HFSHIM_REFRESH has passed: a listing
+// and one read, no HEAD in between (the listing gives the size).
+TEST(GenerationTest, FindingTheLatestHeadTakesTwoRequests) {
+  TempDir tmp;
+  auto store = NewLocalStore(tmp.Sub("store"));
+  ASSERT_TRUE(store->EnsureCreated(Later()).ok());
+  std::string key, bytes;
+  PutGeneration(tmp, store.get(), &key, &bytes);
+  for (uint64_t n : {1, 2}) {
+    ASSERT_TRUE(store->PutIfAbsent(HeadKey(n), EncodeHead({n, key, 0, 1}), Later()).ok());
+  }
+  CountingStore counting(store.get());
+  auto head = FindLatestHead(&counting, Later());
+  ASSERT_TRUE(head.ok() && head->has_value()) << head.status();
+  EXPECT_EQ((*head)->sequence, 2u);
+  EXPECT_EQ(counting.lists, 1);
+  EXPECT_EQ(counting.heads, 0);
+  EXPECT_EQ(counting.gets, 1);
+}
+
 TEST(GenerationTest, LatestHeadAndFetch) {
   TempDir tmp;
   auto store = NewLocalStore(tmp.Sub("store"));
