@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""What a process's first open under the prefix costs, with the node's generation check due
+and not due, over s3rver on loopback.
+
+  /usr/bin/python3 bench/first_open.py [--install PREFIX] [--pairs 6]
+
+A process started more than HFSHIM_REFRESH seconds after the node last asked the store for its
+newest generation asks before its first answer (README, "How it works"): it loads libcurl and
+lists and reads the newest head. This pushes a small hub (10 files) to s3rver, warms the node
+cache, then runs pairs of fresh Python processes that open a cached file: the first after making
+the node's record of its last check an hour old (check due), the second right after it (not
+due), and prints the milliseconds to the first open of each.
+"""
+
+import argparse
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from macro import dataset, servers  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIRST_OPEN = """import glob, sys, time
+start = time.perf_counter()
+path = sorted(glob.glob(sys.argv[1] + '/datasets--*/snapshots/*/train/*/*.jpg'))[0]
+with open(path, 'rb') as f:
+    f.read(1)
+print('%.2f' % ((time.perf_counter() - start) * 1000))
+"""
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--install", default=os.path.join(ROOT, "build", "install"),
+                    help="cmake --install prefix (lib/libhfshim.so, bin/hfshim-push)")
+    ap.add_argument("--pairs", type=int, default=6)
+    args = ap.parse_args()
+    lib = os.path.join(args.install, "lib", "libhfshim.so")
+    push = os.path.join(args.install, "bin", "hfshim-push")
+    tmp = tempfile.mkdtemp(prefix="hfshim-first-open-")
+    s3 = servers.S3rver(tmp)
+    try:
+        hub = os.path.join(tmp, "hub")
+        dataset.make_hub_cache(hub, files=10, model_mb=1)
+        env = dict(os.environ)
+        env.update(s3.env())
+        url = "s3://%s/first-open" % servers.BUCKET
+        subprocess.run([push, "--store", url, hub], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        prefix = os.path.join(tmp, "prefix")
+        os.makedirs(prefix)
+        cache = os.path.join(tmp, "cache")
+        env.update({"LD_PRELOAD": lib, "HFSHIM_STORE": url, "HFSHIM_CACHE_DIR": cache,
+                    "HFSHIM_PREFIX": prefix})
+
+        def first_open():
+            out = subprocess.run([sys.executable, "-c", FIRST_OPEN, prefix], env=env,
+                                 check=True, capture_output=True, text=True)
+            return float(out.stdout)
+
+        first_open()  # fills the node cache and records the check
+        last = glob.glob(os.path.join(cache, "index", "last"))[0]
+        print("first open, ms: check due / not due")
+        for _ in range(args.pairs):
+            hour_ago = time.time() - 3600
+            os.utime(last, (hour_ago, hour_ago))
+            due = first_open()
+            print("%8.2f / %6.2f" % (due, first_open()))
+    finally:
+        s3.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
