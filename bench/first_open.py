@@ -13,7 +13,6 @@ due), and prints the milliseconds to the first open of each.
 """
 
 import argparse
-import glob
 import os
 import shutil
 import subprocess
@@ -64,7 +63,7 @@ def main():
             return float(out.stdout)
 
         first_open()  # fills the node cache and records the check
-        last = glob.glob(os.path.join(cache, "index", "last"))[0]
+        last = os.path.join(cache, "index", "last")  # the node's record of its last check
         print("first open, ms: check due / not due")
         for _ in range(args.pairs):
             hour_ago = time.time() - 3600

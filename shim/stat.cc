@@ -66,21 +66,22 @@ template <typename Stat>
       [&] { return rc; });
 }
 
-// A stat of a path that may be virtual (Enter said so). Out of line: it keeps the wrappers'
-// passthrough path short (as OpenMaybeVirtual, open.cc).
-[[gnu::noinline]] int StatMaybeVirtual(int dirfd, const char* path, struct stat* st, int flags) {
+// A stat-family call on a path that may be virtual (Enter said so): `ask(vfs)` answers it from
+// the index into `*st`, or says to pass through, which `kernel(p)` does (on the caller's own
+// path for a null `p`); at the prefix root, the union's st_nlink replaces the kernel's. Out of
+// line: it keeps the wrappers' passthrough path short (as OpenMaybeVirtual, open.cc).
+template <typename Stat, typename Ask, typename Kernel>
+[[gnu::noinline]] int StatMaybeVirtual(Stat* st, Ask&& ask, Kernel&& kernel) {
   Scope scope;
   return scope.Run(
       -1,
       [&](Vfs& vfs) {
-        Outcome o = vfs.Stat(dirfd, path, flags, st);
-        const int rc = scope.Finish(o, [&](const char* p) {
-          return KernelFstatAt(AtFd(p, dirfd), AtPath(p, path), st, flags);
-        });
+        Outcome o = ask(vfs);
+        const int rc = scope.Finish(o, kernel);
         if (rc == 0 && o.union_root) CountUnionSubdirs(vfs, st, scope.saved_errno());
         return rc;
       },
-      [&] { return KernelFstatAt(dirfd, path, st, flags); });
+      [&] { return kernel(nullptr); });
 }
 
 HFSHIM_HOT_PATH int StatAt(int dirfd, const char* path, struct stat* st, int flags) {
@@ -94,7 +95,9 @@ HFSHIM_HOT_PATH int StatAt(int dirfd, const char* path, struct stat* st, int fla
         [&] { return KernelFstatAt(dirfd, path, st, flags); },
         [&](const char* p) { return StatAt(AT_FDCWD, p, st, flags); });
   }
-  return StatMaybeVirtual(dirfd, path, st, flags);
+  return StatMaybeVirtual(
+      st, [&](Vfs& vfs) { return vfs.Stat(dirfd, path, flags, st); },
+      [&](const char* p) { return KernelFstatAt(AtFd(p, dirfd), AtPath(p, path), st, flags); });
 }
 
 }  // namespace hfshim::shim
@@ -146,18 +149,11 @@ EXPORT HFSHIM_HOT_PATH int statx(int dirfd, const char* path, int flags, unsigne
         [&] { return KernelStatx(dirfd, path, flags, mask, stx); },
         [&](const char* p) { return statx(AT_FDCWD, p, flags, mask, stx); });
   }
-  Scope scope;
-  return scope.Run(
-      -1,
-      [&](Vfs& vfs) {
-        Outcome o = vfs.Statx(dirfd, path, flags, stx);
-        const int rc = scope.Finish(o, [&](const char* p) {
-          return KernelStatx(AtFd(p, dirfd), AtPath(p, path), flags, mask, stx);
-        });
-        if (rc == 0 && o.union_root) CountUnionSubdirs(vfs, stx, scope.saved_errno());
-        return rc;
-      },
-      [&] { return KernelStatx(dirfd, path, flags, mask, stx); });
+  return StatMaybeVirtual(
+      stx, [&](Vfs& vfs) { return vfs.Statx(dirfd, path, flags, stx); },
+      [&](const char* p) {
+        return KernelStatx(AtFd(p, dirfd), AtPath(p, path), flags, mask, stx);
+      });
 }
 
 // ---- access family
