@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -69,43 +70,59 @@ absl::StatusOr<HeadRecord> DecodeHead(absl::string_view text) {
   return h;
 }
 
-absl::StatusOr<std::optional<HeadRecord>> FindLatestHead(ObjectStore* store, absl::Time deadline) {
+absl::StatusOr<std::optional<ListedHead>> ListNewestHead(ObjectStore* store, absl::Time deadline) {
   ASSIGN_OR_RETURN(std::vector<ObjectInfo> heads, store->List(kHeadPrefix, deadline));
-  uint64_t best = 0;
-  const ObjectInfo* best_info = nullptr;
-  for (const ObjectInfo& o : heads) {
+  std::optional<ListedHead> best;
+  for (ObjectInfo& o : heads) {
     uint64_t n = 0;
-    if (ParseHeadKey(o.key, &n) && (best_info == nullptr || n > best)) {
-      best = n;
-      best_info = &o;
+    if (ParseHeadKey(o.key, &n) && (!best.has_value() || n > best->sequence)) {
+      best = ListedHead{n, std::move(o)};
     }
   }
-  if (best_info == nullptr) return std::optional<HeadRecord>();
-  const std::string best_key = best_info->key;
+  return best;
+}
+
+absl::StatusOr<HeadRecord> ReadHead(ObjectStore* store, const ListedHead& listed,
+                                    absl::Time deadline) {
   // The listing gives the size (a head is never empty), so reading it takes one request, not a
-  // HEAD and a GET: every process of a node asks this once HFSHIM_REFRESH has passed.
-  uint64_t size = best_info->size;
+  // HEAD and a GET.
+  uint64_t size = listed.info.size;
   if (size == 0) {
-    ASSIGN_OR_RETURN(ObjectInfo info, store->Head(best_key, deadline));
+    ASSIGN_OR_RETURN(ObjectInfo info, store->Head(listed.info.key, deadline));
     size = info.size;
   }
   std::string text;
-  RETURN_IF_ERROR(store->GetRange(best_key, 0, size, &text, deadline));
+  RETURN_IF_ERROR(store->GetRange(listed.info.key, 0, size, &text, deadline));
   auto head = DecodeHead(text);
   if (!head.ok()) {
     return absl::DataLossError(
-        absl::StrCat(store->Describe(), "/", best_key, ": ", head.status().message()));
+        absl::StrCat(store->Describe(), "/", listed.info.key, ": ", head.status().message()));
   }
-  if (head->sequence != best) {
-    return absl::DataLossError(
-        absl::StrCat(store->Describe(), "/", best_key, " records sequence ", head->sequence));
+  if (head->sequence != listed.sequence) {
+    return absl::DataLossError(absl::StrCat(store->Describe(), "/", listed.info.key,
+                                            " records sequence ", head->sequence));
   }
-  return std::optional<HeadRecord>(*std::move(head));
+  return *std::move(head);
+}
+
+absl::StatusOr<std::optional<HeadRecord>> FindLatestHead(ObjectStore* store, absl::Time deadline) {
+  ASSIGN_OR_RETURN(std::optional<ListedHead> listed, ListNewestHead(store, deadline));
+  if (!listed.has_value()) return std::optional<HeadRecord>();
+  ASSIGN_OR_RETURN(HeadRecord head, ReadHead(store, *listed, deadline));
+  return std::optional<HeadRecord>(std::move(head));
 }
 
 namespace {
 
 std::string LastPath(const std::string& local_dir) { return local_dir + "/last"; }
+std::string LastHeadPath(const std::string& local_dir) { return local_dir + "/last-head"; }
+
+// Whether `etag` can be kept in the note's one-line, space-separated format.
+bool NotableEtag(absl::string_view etag) {
+  return !etag.empty() && std::none_of(etag.begin(), etag.end(), [](char c) {
+    return absl::ascii_isspace(static_cast<unsigned char>(c)) || absl::ascii_iscntrl(c);
+  });
+}
 
 // Records `path` as current in the store now. Best effort: a node that cannot record it only
 // loses the offline fallback, and its processes ask the store themselves.
@@ -183,6 +200,36 @@ absl::StatusOr<LocalGeneration> LastFetchedGeneration(const std::string& local_d
     g.checked_ago = absl::Now() - absl::TimeFromTimespec(st.st_mtim);
   }
   return g;
+}
+
+void RememberHeadRead(const std::string& local_dir, const ListedHead& listed,
+                      const HeadRecord& head, Env* env) {
+  if (!NotableEtag(listed.info.etag) || head.sequence != listed.sequence ||
+      !NotableEtag(head.index_key)) {
+    env->Unlink(LastHeadPath(local_dir)).IgnoreError();  // never leave a note for another head
+    return;
+  }
+  WriteFileAtomic(env, LastHeadPath(local_dir),
+                  absl::StrCat(head.sequence, " ", head.index_key, " ", listed.info.etag, "\n"),
+                  /*durable=*/false)
+      .IgnoreError();
+}
+
+std::optional<HeadRecord> HeadReadBefore(const std::string& local_dir, const ListedHead& listed,
+                                         Env* env) {
+  if (!NotableEtag(listed.info.etag)) return std::nullopt;
+  absl::StatusOr<std::string> line = ReadFile(env, LastHeadPath(local_dir));
+  if (!line.ok()) return std::nullopt;
+  std::vector<std::string> parts = absl::StrSplit(absl::StripTrailingAsciiWhitespace(*line), ' ');
+  HeadRecord head;
+  Hash128 unused;
+  if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &head.sequence) ||
+      head.sequence != listed.sequence || parts[2] != listed.info.etag ||
+      !HashOfIndexKey(parts[1], &unused)) {
+    return std::nullopt;
+  }
+  head.index_key = std::move(parts[1]);
+  return head;
 }
 
 }  // namespace hfshim

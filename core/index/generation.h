@@ -30,10 +30,36 @@ std::string EncodeHead(const HeadRecord& head);
 // DataLoss naming the problem on malformed input or an unknown version.
 absl::StatusOr<HeadRecord> DecodeHead(absl::string_view text);
 
-// The current head of `store` (the highest heads/<N>), or nullopt if nothing was pushed yet.
-// Lists "heads/" (no delimiter listing), then reads that head: two requests (a HEAD too where
-// the listing gives no size).
+// The newest head in a listing of a store: heads/<sequence>, as the listing describes it.
+struct ListedHead {
+  uint64_t sequence = 0;
+  ObjectInfo info;  // key, size (0 if the listing gave none) and etag
+};
+
+// The highest heads/<N> of `store`, or nullopt if nothing was pushed yet: one listing of
+// "heads/" (no delimiter listing).
+absl::StatusOr<std::optional<ListedHead>> ListNewestHead(ObjectStore* store, absl::Time deadline);
+
+// Reads the head `listed` names: one GET (and a HEAD first where the listing gave no size).
+// DataLoss if it is malformed or records another sequence than its key.
+absl::StatusOr<HeadRecord> ReadHead(ObjectStore* store, const ListedHead& listed,
+                                    absl::Time deadline);
+
+// The current head of `store` (ListNewestHead, then ReadHead): two requests.
 absl::StatusOr<std::optional<HeadRecord>> FindLatestHead(ObjectStore* store, absl::Time deadline);
+
+// The node's note of the last head it read (`local_dir`/last-head: "<sequence> <index key>
+// <etag>", written atomically), so that a check whose listing shows that head with the same
+// etag needs no second request to read it again. Heads are created once (PutIfAbsent), but a
+// store that was emptied and pushed again, or one that ignores If-None-Match, can hold other
+// bytes under the same key: the etag tells. A listing without etags never matches.
+// RememberHeadRead is best effort; call it after the generation `head` names is fetched.
+void RememberHeadRead(const std::string& local_dir, const ListedHead& listed,
+                      const HeadRecord& head, Env* env);
+// The head the note says was read from `listed` (same sequence, same non-empty etag), with its
+// sequence and index key (created_unix_ns and entry_count are not kept: 0); else nullopt.
+std::optional<HeadRecord> HeadReadBefore(const std::string& local_dir, const ListedHead& listed,
+                                         Env* env);
 
 // Makes generation `head.index_key` available as a local file in `local_dir` and returns its
 // path. Downloads it (verifying its content hash against the key, then temp + rename) unless a

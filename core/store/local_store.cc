@@ -18,6 +18,13 @@ namespace {
 
 constexpr size_t kCopyChunk = 1 << 20;
 
+// A file's etag: its modification time, size and inode (puts write a new file and rename it
+// into place, so rewritten bytes get another inode or time), as a static web server makes one.
+std::string EtagOf(const struct stat& st) {
+  return absl::StrCat(absl::Hex(st.st_mtim.tv_sec), ".", absl::Hex(st.st_mtim.tv_nsec), "-",
+                      absl::Hex(st.st_size), "-", absl::Hex(st.st_ino));
+}
+
 class LocalStore final : public ObjectStore {
  public:
   LocalStore(std::string root, Env* env) : root_(std::move(root)), env_(env) {}
@@ -73,7 +80,7 @@ class LocalStore final : public ObjectStore {
     struct stat st;
     absl::Status s = env_->Stat(PathOf(key), &st);
     if (!s.ok()) return Annotate(s, key);
-    return ObjectInfo{std::string(key), static_cast<uint64_t>(st.st_size)};
+    return ObjectInfo{std::string(key), static_cast<uint64_t>(st.st_size), EtagOf(st)};
   }
 
   absl::Status Put(absl::string_view key, absl::string_view data, absl::Time) override {
@@ -213,7 +220,7 @@ class LocalStore final : public ObjectStore {
       if (S_ISDIR(st.st_mode)) {
         RETURN_IF_ERROR(Walk(key, prefix, out));
       } else if (absl::StartsWith(key, prefix)) {
-        out->push_back(ObjectInfo{key, static_cast<uint64_t>(st.st_size)});
+        out->push_back(ObjectInfo{key, static_cast<uint64_t>(st.st_size), EtagOf(st)});
       }
     }
     return absl::OkStatus();

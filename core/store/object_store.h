@@ -26,6 +26,10 @@ namespace hfshim {
 struct ObjectInfo {
   std::string key;
   uint64_t size = 0;
+  // A tag that changes whenever the object's bytes do, as the store reports it (S3's ETag, an
+  // HTTP server's ETag header, a local file's mtime, size and inode); empty if it has none.
+  // Opaque: compare tags only with tags the same store gave.
+  std::string etag;
 };
 
 class ObjectStore {

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/base/log.h"
+#include "core/base/status_macros.h"
 #include "core/index/generation.h"
 
 namespace hfshim {
@@ -21,21 +22,22 @@ class StoreGenerations final : public GenerationSource {
   }
 
   absl::StatusOr<GenerationFile> LatestNow() override {
-    absl::StatusOr<std::optional<HeadRecord>> head =
-        FindLatestHead(store_, RequestDeadline(config_));
-    if (!head.ok()) {
-      absl::Status s(head.status().code(), absl::StrCat("reading the head of ", store_->Describe(),
-                                                        ": ", head.status().message()));
+    absl::StatusOr<Newest> newest = NewestHead();
+    if (!newest.ok()) {
+      absl::Status s(newest.status().code(),
+                     absl::StrCat("reading the head of ", store_->Describe(), ": ",
+                                  newest.status().message()));
       return LastKnown(s);
     }
-    if (!head->has_value()) {
+    const std::optional<HeadRecord>& head = newest->head;
+    if (!head.has_value()) {
       // Heads are never deleted: a store without any that this node read before has vanished
       // (an unmounted file system, a wrong bucket), which is no reason to stop serving.
       return LastKnown(
           absl::NotFoundError(absl::StrCat("nothing was pushed to ", store_->Describe())));
     }
     absl::StatusOr<std::string> path =
-        FetchGeneration(store_, **head, index_dir_, Env::Default(), RequestDeadline(config_));
+        FetchGeneration(store_, *head, index_dir_, Env::Default(), RequestDeadline(config_));
     if (!path.ok()) {
       // The head names a generation the store does not have: a damaged store, not "no index".
       absl::StatusCode code =
@@ -43,11 +45,12 @@ class StoreGenerations final : public GenerationSource {
       return LastKnown(absl::Status(
           code,
           absl::StrCat(
-              "fetching index generation ", (*head)->sequence, " from ", store_->Describe(), ": ",
+              "fetching index generation ", head->sequence, " from ", store_->Describe(), ": ",
               path.status().message(),
               code == absl::StatusCode::kDataLoss ? "; the store is damaged: push again" : "")));
     }
-    return GenerationFile{std::move(*path), (*head)->sequence};
+    if (!newest->noted) RememberHeadRead(index_dir_, *newest->listed, *head, Env::Default());
+    return GenerationFile{std::move(*path), head->sequence};
   }
 
  private:
@@ -64,6 +67,25 @@ class StoreGenerations final : public GenerationSource {
       return std::nullopt;
     }
     return GenerationFile{last->path, last->sequence, last->checked_ago};
+  }
+
+  struct Newest {
+    std::optional<ListedHead> listed;  // the newest head as the listing showed it, if any
+    std::optional<HeadRecord> head;    // what it records
+    bool noted = false;                // `head` came from the node's note, not a read
+  };
+  // The store's newest head: one request (the listing) when it shows the head this node read
+  // last unchanged (the node's note, HeadReadBefore), else two.
+  absl::StatusOr<Newest> NewestHead() {
+    Newest n;
+    ASSIGN_OR_RETURN(n.listed, ListNewestHead(store_, RequestDeadline(config_)));
+    if (!n.listed.has_value()) return n;
+    n.head = HeadReadBefore(index_dir_, *n.listed, Env::Default());
+    n.noted = n.head.has_value();
+    if (!n.noted) {
+      ASSIGN_OR_RETURN(n.head, ReadHead(store_, *n.listed, RequestDeadline(config_)));
+    }
+    return n;
   }
 
   // When the store cannot give its current generation (unreachable, vanished, refusing us): the

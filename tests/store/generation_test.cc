@@ -59,6 +59,7 @@ class CountingStore final : public ObjectStore {
  public:
   explicit CountingStore(ObjectStore* target) : target_(target) {}
   int lists = 0, heads = 0, gets = 0;
+  bool hide_etags = false;  // list as a store without etags would
 
   absl::Status GetRange(absl::string_view k, uint64_t o, uint64_t n, std::string* out,
                         absl::Time d) override {
@@ -80,7 +81,11 @@ class CountingStore final : public ObjectStore {
   }
   absl::StatusOr<std::vector<ObjectInfo>> List(absl::string_view prefix, absl::Time d) override {
     ++lists;
-    return target_->List(prefix, d);
+    auto listed = target_->List(prefix, d);
+    if (listed.ok() && hide_etags) {
+      for (ObjectInfo& o : *listed) o.etag.clear();
+    }
+    return listed;
   }
   std::string Describe() const override { return target_->Describe(); }
 
@@ -291,6 +296,77 @@ TEST_F(StoreGenerationsTest, ADamagedCopyOfTheRecentGenerationIsFetchedAgain) {
   EXPECT_EQ(g->file.sequence, 1u);
   EXPECT_TRUE(g->reader->Lookup("models--gen--1").ok());
   EXPECT_EQ(*ReadFile(Env::Default(), checked.path), good);
+}
+
+// A check whose listing shows the head the node read last, with the same etag, takes that one
+// request: the head is not read again. A head rewritten under the same key (a store emptied and
+// pushed again) has another etag and is read; a listing without etags always reads the head.
+TEST_F(StoreGenerationsTest, AnUnchangedHeadIsListedButNotReadAgain) {
+  CountingStore counting(store_.get());
+  Config config;
+  config.refresh_seconds = 0;  // every Latest() asks the store
+  auto source = MakeStoreGenerationSource(&counting, config, index_dir_);
+  ASSERT_EQ(source->Latest()->sequence, 1u);
+  EXPECT_EQ(counting.lists, 1);
+  const int gets = counting.gets, heads = counting.heads;
+  EXPECT_GE(gets, 2);  // the head, then the generation it names
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<GenerationFile> again =
+        MakeStoreGenerationSource(&counting, config, index_dir_)->Latest();
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ(again->sequence, 1u);
+    EXPECT_EQ(again->checked_ago, absl::ZeroDuration());
+  }
+  EXPECT_EQ(counting.lists, 4);
+  EXPECT_EQ(counting.gets, gets) << "an unchanged head was read again";
+  EXPECT_EQ(counting.heads, heads);
+
+  // The store is emptied and pushed again: heads/1 now names another generation.
+  std::string key, bytes;
+  PutGeneration(tmp_, store_.get(), &key, &bytes, "models--repushed--1");
+  ASSERT_EQ(unlink(tmp_.Sub("store/" + HeadKey(1)).c_str()), 0);
+  // (12 entries: a byte longer, so the etag differs even if the inode and the clock tick do not)
+  ASSERT_TRUE(store_->PutIfAbsent(HeadKey(1), EncodeHead({1, key, 0, 12}), Later()).ok());
+  absl::StatusOr<GenerationFile> repushed = source->Latest();
+  ASSERT_TRUE(repushed.ok()) << repushed.status();
+  EXPECT_EQ(*ReadFile(Env::Default(), repushed->path), bytes);
+  EXPECT_GT(counting.gets, gets);
+
+  // A store whose listing has no etags: every check reads the head.
+  counting.hide_etags = true;
+  for (int i = 0; i < 2; ++i) {
+    const int before = counting.gets;
+    ASSERT_TRUE(source->Latest().ok());
+    EXPECT_EQ(counting.gets, before + 1);
+  }
+}
+
+// The note names the head it was read from: one for another sequence, or a damaged one, is
+// not trusted.
+TEST_F(StoreGenerationsTest, TheNoteOfTheLastHeadReadMustMatchTheListing) {
+  ASSERT_EQ(FirstAnswer(0).sequence, 1u);
+  auto listed = ListNewestHead(store_.get(), Later());
+  ASSERT_TRUE(listed.ok() && listed->has_value()) << listed.status();
+  ASSERT_FALSE((*listed)->info.etag.empty());
+  std::optional<HeadRecord> noted = HeadReadBefore(index_dir_, **listed, Env::Default());
+  ASSERT_TRUE(noted.has_value());
+  EXPECT_EQ(noted->sequence, 1u);
+  ListedHead other = **listed;
+  other.info.etag += "x";
+  EXPECT_FALSE(HeadReadBefore(index_dir_, other, Env::Default()).has_value());
+  other = **listed;
+  other.sequence = 2;
+  EXPECT_FALSE(HeadReadBefore(index_dir_, other, Env::Default()).has_value());
+  for (const char* damaged : {"", "1 index/x.mdb\n", "1\n", "x index/y.mdb etag\n"}) {
+    ASSERT_TRUE(WriteFileAtomic(Env::Default(), index_dir_ + "/last-head", damaged).ok());
+    EXPECT_FALSE(HeadReadBefore(index_dir_, **listed, Env::Default()).has_value()) << damaged;
+  }
+  // An etag the one-line note cannot hold is not noted (and an old note is dropped).
+  ListedHead spaced = **listed;
+  spaced.info.etag = "a b";
+  RememberHeadRead(index_dir_, spaced, *noted, Env::Default());
+  EXPECT_FALSE(HeadReadBefore(index_dir_, spaced, Env::Default()).has_value());
+  EXPECT_FALSE(HeadReadBefore(index_dir_, **listed, Env::Default()).has_value());
 }
 
 }  // namespace

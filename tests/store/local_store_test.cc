@@ -57,6 +57,20 @@ TEST_F(LocalStoreTest, PutGetRangeHeadList) {
   EXPECT_TRUE(NewLocalStore(tmp_.Sub("empty"))->List("heads/", Later())->empty());
 }
 
+// An object's etag is the same from List and Head, and changes when its bytes are replaced, even
+// by as many other bytes.
+TEST_F(LocalStoreTest, ListingsAndHeadsGiveTheSameEtagUntilTheObjectChanges) {
+  ASSERT_TRUE(store_->Put("heads/1", "one", Later()).ok());
+  auto listed = store_->List("heads/", Later());
+  ASSERT_TRUE(listed.ok() && listed->size() == 1u) << listed.status();
+  const std::string etag = (*listed)[0].etag;
+  EXPECT_FALSE(etag.empty());
+  EXPECT_EQ(store_->Head("heads/1", Later())->etag, etag);
+  ASSERT_TRUE(store_->Put("heads/1", "uno", Later()).ok());
+  EXPECT_NE(store_->Head("heads/1", Later())->etag, etag);
+  EXPECT_NE((*store_->List("heads/", Later()))[0].etag, etag);
+}
+
 TEST_F(LocalStoreTest, AMissingDirectoryIsAnErrorUntilAPusherCreatesIt) {
   const std::string root = tmp_.Sub("not-yet/store");
   std::unique_ptr<ObjectStore> store = NewLocalStore(root);

@@ -160,6 +160,24 @@ TEST_F(S3StoreTest, ListIsSortedPrefixedAndStripsTheStorePrefix) {
   EXPECT_TRUE(none->empty());
 }
 
+// Listings and HEADs carry the object's ETag (how a node sees that the head it read last is
+// unchanged without reading it again), the same from both, and another one after a rewrite.
+TEST_F(S3StoreTest, ListingsAndHeadsGiveTheSameEtagUntilTheObjectChanges) {
+  auto store = Store();
+  ASSERT_TRUE(store->Put(HeadKey(1), "one", Soon()).ok());
+  auto listed = store->List("heads/", Soon());
+  ASSERT_TRUE(listed.ok() && listed->size() == 1u) << listed.status();
+  const std::string etag = (*listed)[0].etag;
+  EXPECT_FALSE(etag.empty());
+  auto head = store->Head(HeadKey(1), Soon());
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_EQ(head->etag, etag);
+  ASSERT_TRUE(store->Put(HeadKey(1), "uno", Soon()).ok());
+  listed = store->List("heads/", Soon());
+  ASSERT_TRUE(listed.ok() && listed->size() == 1u) << listed.status();
+  EXPECT_NE((*listed)[0].etag, etag);
+}
+
 TEST_F(S3StoreTest, PutFileStreamsSmallAndMultipartLargeFiles) {
   S3StoreOptions o;
   o.upload.multipart_threshold = 6 << 20;

@@ -75,7 +75,8 @@ class HttpStore final : public ObjectStore {
     if (cl == nullptr || !absl::SimpleAtoi(*cl, &size)) {
       return absl::UnavailableError(absl::StrCat("HEAD ", Shown(key), ": no Content-Length"));
     }
-    return ObjectInfo{std::string(key), size};
+    const std::string* etag = resp.Header("etag");
+    return ObjectInfo{std::string(key), size, etag != nullptr ? *etag : std::string()};
   }
 
   absl::Status Put(absl::string_view key, absl::string_view, absl::Time) override {

@@ -83,7 +83,8 @@ class S3Store final : public ObjectStore {
       return absl::UnavailableError(
           absl::StrCat("S3 HEAD ", client_.Name(call.full_key), ": no Content-Length"));
     }
-    return ObjectInfo{std::string(key), size};
+    const std::string* etag = r.Header("etag");
+    return ObjectInfo{std::string(key), size, etag != nullptr ? *etag : std::string()};
   }
 
   absl::Status Put(absl::string_view key, absl::string_view data, absl::Time deadline) override {

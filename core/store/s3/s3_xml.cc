@@ -137,6 +137,7 @@ absl::StatusOr<ListPage> ParseListObjectsV2(absl::string_view xml) {
   for (absl::string_view contents : XmlElements(xml, "Contents")) {
     ObjectInfo info;
     info.key = XmlText(contents, "Key");
+    info.etag = XmlText(contents, "ETag");
     if (!absl::SimpleAtoi(XmlText(contents, "Size"), &info.size) || info.key.empty()) {
       return absl::DataLossError(
           absl::StrCat("bad <Contents> in a listing: '", contents.substr(0, 120), "'"));
