@@ -177,15 +177,19 @@ int Main(int argc, char** argv) {
   auto store = OpenStore(store_url, config);
   if (!store.ok()) return ReportFailure(kTool, store.status());
   const absl::Time deadline = absl::Now() + absl::Hours(24);
-  auto head = FindLatestHead(store->get(), RequestDeadline(config));
-  if (!head.ok()) return ReportFailure(kTool, head.status());
-  if (!head->has_value()) {
+  // What is current in the store now (not the node's recent answer): a warm-up is for the
+  // generation jobs will open next.
+  auto check =
+      CheckNewestHead(store->get(), NodeIndexDir(config), Env::Default(), RequestDeadline(config));
+  if (!check.ok()) return ReportFailure(kTool, check.status());
+  if (!check->head.has_value()) {
     return ReportFailure(kTool, absl::NotFoundError(absl::StrCat(
                                     (*store)->Describe(), " is empty; push with hfshim-push")));
   }
-  auto path = FetchGeneration(store->get(), **head, NodeIndexDir(config), Env::Default(),
+  auto path = FetchGeneration(store->get(), *check->head, NodeIndexDir(config), Env::Default(),
                               RequestDeadline(config));
   if (!path.ok()) return ReportFailure(kTool, path.status());
+  NoteHeadChecked(NodeIndexDir(config), *check, Env::Default());
   auto index = IndexReader::Open(*path);
   if (!index.ok()) return ReportFailure(kTool, index.status());
   auto entries = SelectContents(**index, targets, store->get(), RequestDeadline(config));
@@ -224,7 +228,7 @@ int Main(int argc, char** argv) {
                               ", \"fetched\": ", r.fetched,
                               ", \"fetched_bytes\": ", r.fetched_bytes, ", \"failed\": ", r.failed,
                               ", \"corrupt_dropped\": ", r.corrupt_dropped,
-                              ", \"generation\": ", (*head)->sequence, "}\n");
+                              ", \"generation\": ", check->head->sequence, "}\n");
   } else if (r.fetched == 0 && r.failed == 0) {
     std::cout << "nothing to fetch: all " << r.files << " files (" << HumanBytes(r.bytes)
               << ") are already cached\n";

@@ -232,4 +232,22 @@ std::optional<HeadRecord> HeadReadBefore(const std::string& local_dir, const Lis
   return head;
 }
 
+absl::StatusOr<HeadCheck> CheckNewestHead(ObjectStore* store, const std::string& local_dir,
+                                          Env* env, absl::Time deadline) {
+  HeadCheck check;
+  ASSIGN_OR_RETURN(check.listed, ListNewestHead(store, deadline));
+  if (!check.listed.has_value()) return check;
+  check.head = HeadReadBefore(local_dir, *check.listed, env);
+  check.noted = check.head.has_value();
+  if (!check.noted) {
+    ASSIGN_OR_RETURN(check.head, ReadHead(store, *check.listed, deadline));
+  }
+  return check;
+}
+
+void NoteHeadChecked(const std::string& local_dir, const HeadCheck& check, Env* env) {
+  if (check.noted || !check.listed.has_value() || !check.head.has_value()) return;
+  RememberHeadRead(local_dir, *check.listed, *check.head, env);
+}
+
 }  // namespace hfshim

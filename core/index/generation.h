@@ -61,6 +61,19 @@ void RememberHeadRead(const std::string& local_dir, const ListedHead& listed,
 std::optional<HeadRecord> HeadReadBefore(const std::string& local_dir, const ListedHead& listed,
                                          Env* env);
 
+// A node's check of the store's newest head: the listing, then the head from the node's note when
+// the listing shows it unchanged (one request), else read from the store (two).
+struct HeadCheck {
+  std::optional<ListedHead> listed;  // nullopt: nothing was pushed yet
+  std::optional<HeadRecord> head;    // what the newest head records (set with `listed`)
+  bool noted = false;                // `head` came from the note in `local_dir`
+};
+absl::StatusOr<HeadCheck> CheckNewestHead(ObjectStore* store, const std::string& local_dir,
+                                          Env* env, absl::Time deadline);
+// Once the generation `check.head` names is fetched (FetchGeneration): notes the head for the
+// next check, unless it came from the note.
+void NoteHeadChecked(const std::string& local_dir, const HeadCheck& check, Env* env);
+
 // Makes generation `head.index_key` available as a local file in `local_dir` and returns its
 // path. Downloads it (verifying its content hash against the key, then temp + rename) unless a
 // verified copy is already there. A corrupt download is deleted and reported as DataLoss.

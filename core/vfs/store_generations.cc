@@ -5,7 +5,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/base/log.h"
-#include "core/base/status_macros.h"
 #include "core/index/generation.h"
 
 namespace hfshim {
@@ -22,14 +21,14 @@ class StoreGenerations final : public GenerationSource {
   }
 
   absl::StatusOr<GenerationFile> LatestNow() override {
-    absl::StatusOr<Newest> newest = NewestHead();
-    if (!newest.ok()) {
-      absl::Status s(newest.status().code(),
-                     absl::StrCat("reading the head of ", store_->Describe(), ": ",
-                                  newest.status().message()));
+    absl::StatusOr<HeadCheck> check =
+        CheckNewestHead(store_, index_dir_, Env::Default(), RequestDeadline(config_));
+    if (!check.ok()) {
+      absl::Status s(check.status().code(), absl::StrCat("reading the head of ", store_->Describe(),
+                                                         ": ", check.status().message()));
       return LastKnown(s);
     }
-    const std::optional<HeadRecord>& head = newest->head;
+    const std::optional<HeadRecord>& head = check->head;
     if (!head.has_value()) {
       // Heads are never deleted: a store without any that this node read before has vanished
       // (an unmounted file system, a wrong bucket), which is no reason to stop serving.
@@ -49,7 +48,7 @@ class StoreGenerations final : public GenerationSource {
               path.status().message(),
               code == absl::StatusCode::kDataLoss ? "; the store is damaged: push again" : "")));
     }
-    if (!newest->noted) RememberHeadRead(index_dir_, *newest->listed, *head, Env::Default());
+    NoteHeadChecked(index_dir_, *check, Env::Default());
     return GenerationFile{std::move(*path), head->sequence};
   }
 
@@ -67,25 +66,6 @@ class StoreGenerations final : public GenerationSource {
       return std::nullopt;
     }
     return GenerationFile{last->path, last->sequence, last->checked_ago};
-  }
-
-  struct Newest {
-    std::optional<ListedHead> listed;  // the newest head as the listing showed it, if any
-    std::optional<HeadRecord> head;    // what it records
-    bool noted = false;                // `head` came from the node's note, not a read
-  };
-  // The store's newest head: one request (the listing) when it shows the head this node read
-  // last unchanged (the node's note, HeadReadBefore), else two.
-  absl::StatusOr<Newest> NewestHead() {
-    Newest n;
-    ASSIGN_OR_RETURN(n.listed, ListNewestHead(store_, RequestDeadline(config_)));
-    if (!n.listed.has_value()) return n;
-    n.head = HeadReadBefore(index_dir_, *n.listed, Env::Default());
-    n.noted = n.head.has_value();
-    if (!n.noted) {
-      ASSIGN_OR_RETURN(n.head, ReadHead(store_, *n.listed, RequestDeadline(config_)));
-    }
-    return n;
   }
 
   // When the store cannot give its current generation (unreachable, vanished, refusing us): the

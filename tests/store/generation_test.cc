@@ -113,6 +113,35 @@ TEST(GenerationTest, FindingTheLatestHeadTakesTwoRequests) {
   EXPECT_EQ(counting.gets, 1);
 }
 
+// hfshim-warm's check and a process's: the head is read once, then taken from the node's note
+// while the listing shows it unchanged; a new head is read.
+TEST(GenerationTest, CheckingTheNewestHeadReadsItOnceThenTakesItFromTheNote) {
+  TempDir tmp;
+  auto store = NewLocalStore(tmp.Sub("store"));
+  ASSERT_TRUE(store->EnsureCreated(Later()).ok());
+  CountingStore counting(store.get());
+  const std::string node = tmp.Sub("cache/index");
+  ASSERT_TRUE(MakeDirs(Env::Default(), node).ok());
+  auto empty = CheckNewestHead(&counting, node, Env::Default(), Later());
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_FALSE(empty->listed.has_value() || empty->head.has_value());
+  std::string key, bytes;
+  PutGeneration(tmp, store.get(), &key, &bytes);
+  for (uint64_t n : {1, 2}) {
+    ASSERT_TRUE(store->PutIfAbsent(HeadKey(n), EncodeHead({n, key, 0, 1}), Later()).ok());
+    for (bool noted : {false, true, true}) {
+      const int gets = counting.gets;
+      auto check = CheckNewestHead(&counting, node, Env::Default(), Later());
+      ASSERT_TRUE(check.ok() && check->head.has_value()) << check.status();
+      EXPECT_EQ(check->head->sequence, n);
+      EXPECT_EQ(check->head->index_key, key);
+      EXPECT_EQ(check->noted, noted);
+      EXPECT_EQ(counting.gets, gets + (noted ? 0 : 1));
+      NoteHeadChecked(node, *check, Env::Default());
+    }
+  }
+}
+
 TEST(GenerationTest, LatestHeadAndFetch) {
   TempDir tmp;
   auto store = NewLocalStore(tmp.Sub("store"));
