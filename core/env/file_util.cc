@@ -59,25 +59,31 @@ bool NoUnnamedFiles(const absl::Status& s) {
 std::atomic<bool> g_cannot_link_unnamed{false};
 
 // WriteFileAtomic through an unnamed file (O_TMPFILE) named once complete: one directory change
-// instead of two (create, rename), and a killed process leaves no temp file. Unimplemented if
-// the file system or this process cannot; then nothing was written.
-absl::Status WriteUnnamedThenLink(Env* env, const std::string& path, absl::string_view data,
-                                  bool durable) {
+// instead of two (create, rename), and a killed process leaves no temp file. Sets *unsupported
+// (and the status says why) if the file system or this process cannot; then nothing is left.
+absl::Status WriteUnnamedThenLink(Env* env, const std::string& path,
+                                  const std::function<absl::Status(int fd)>& write, bool durable,
+                                  bool* unsupported) {
+  *unsupported = false;
   if (g_cannot_link_unnamed.load(std::memory_order_relaxed)) {
+    *unsupported = true;
     return absl::UnimplementedError("unnamed files cannot be linked here");
   }
   const size_t slash = path.rfind('/');
   const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
   absl::StatusOr<int> fd = env->Open(dir.empty() ? "/" : dir, O_TMPFILE | O_WRONLY, 0644);
   if (!fd.ok()) {
-    if (NoUnnamedFiles(fd.status())) return absl::UnimplementedError("no O_TMPFILE");
+    *unsupported = NoUnnamedFiles(fd.status());
     return fd.status();
   }
-  absl::Status s = WriteAll(env, *fd, data, 0);
+  absl::Status s = write(*fd);
   if (s.ok() && durable) s = env->Fsync(*fd);
   if (s.ok()) {
     s = env->LinkOpenFile(*fd, path);
-    if (absl::IsUnimplemented(s)) g_cannot_link_unnamed.store(true, std::memory_order_relaxed);
+    if (absl::IsUnimplemented(s)) {
+      g_cannot_link_unnamed.store(true, std::memory_order_relaxed);
+      *unsupported = true;
+    }
     if (absl::IsAlreadyExists(s)) {  // replacing a file: name it aside, then rename over
       const std::string tmp = TempPathFor(path);
       s = env->LinkOpenFile(*fd, tmp);
@@ -97,23 +103,26 @@ void ForgetUnnamedFileFailuresForTesting() { g_cannot_link_unnamed.store(false);
 
 absl::Status WriteFileAtomic(Env* env, const std::string& path, absl::string_view data,
                              bool durable) {
-  absl::Status unnamed = WriteUnnamedThenLink(env, path, data, durable);
-  if (!absl::IsUnimplemented(unnamed)) {
-    if (unnamed.ok()) return unnamed;
-    return absl::Status(unnamed.code(), absl::StrCat("write ", path, ": ", unnamed.message()));
-  }
+  absl::Status s = WriteFileAtomicWith(
+      env, path, [&](int fd) { return WriteAll(env, fd, data, 0); }, durable);
+  if (s.ok()) return s;
+  return absl::Status(s.code(), absl::StrCat("write ", path, ": ", s.message()));
+}
+
+absl::Status WriteFileAtomicWith(Env* env, const std::string& path,
+                                 const std::function<absl::Status(int fd)>& write, bool durable) {
+  bool unsupported = false;
+  absl::Status unnamed = WriteUnnamedThenLink(env, path, write, durable, &unsupported);
+  if (!unsupported) return unnamed;
   const std::string tmp = TempPathFor(path);
   ASSIGN_OR_RETURN(int fd, env->Open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644));
-  absl::Status s = WriteAll(env, fd, data, 0);
+  absl::Status s = write(fd);
   if (s.ok() && durable) s = env->Fsync(fd);
   absl::Status c = env->Close(fd);
   if (s.ok()) s = c;
   if (s.ok()) s = env->Rename(tmp, path);
-  if (!s.ok()) {
-    env->Unlink(tmp).IgnoreError();
-    return absl::Status(s.code(), absl::StrCat("write ", path, ": ", s.message()));
-  }
-  return absl::OkStatus();
+  if (!s.ok()) env->Unlink(tmp).IgnoreError();
+  return s;
 }
 
 absl::Status MakeDirs(Env* env, const std::string& path, mode_t mode) {

@@ -2,6 +2,7 @@
 #ifndef HFSHIM_CORE_ENV_FILE_UTIL_H_
 #define HFSHIM_CORE_ENV_FILE_UTIL_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -25,6 +26,13 @@ absl::Status WriteAll(Env* env, int fd, absl::string_view data, uint64_t off);
 // refetched). No temp file is left on failure. NotFound if the directory does not exist.
 absl::Status WriteFileAtomic(Env* env, const std::string& path, absl::string_view data,
                              bool durable = true);
+
+// WriteFileAtomic of the bytes `write(fd)` writes into a new, empty file from offset 0 (for
+// content streamed from elsewhere, without holding it in memory). `write` may be called a second
+// time, on another new file, if the first could not be named; its error is returned as is.
+absl::Status WriteFileAtomicWith(Env* env, const std::string& path,
+                                 const std::function<absl::Status(int fd)>& write,
+                                 bool durable = true);
 
 // Test-only: WriteFileAtomic tries unnamed files again after an Env could not link one.
 void ForgetUnnamedFileFailuresForTesting();

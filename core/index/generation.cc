@@ -3,6 +3,7 @@
 #include <fcntl.h>
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -10,11 +11,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/types/span.h"
 #include "core/base/hash.h"
 #include "core/base/status_macros.h"
 #include "core/env/file_util.h"
 #include "core/index/index_reader.h"
 #include "core/store/layout.h"
+#include "core/store/range_sink.h"
 
 namespace hfshim {
 namespace {
@@ -29,11 +32,65 @@ bool HashOfIndexKey(absl::string_view key, Hash128* hash) {
   return Hash128::FromHex(key, hash);
 }
 
+// The RangeSink of a generation download: the bytes go to `fd` from offset 0 in order, through
+// a staging buffer, and into the content hash as they are written (no buffer of the whole
+// object). Rewind keeps what was written. One thread at a time.
+class HashingFileSink final : public RangeSink {
+ public:
+  static constexpr size_t kStagingBytes = 256 << 10;
+
+  HashingFileSink(Env* env, int fd, uint64_t length)
+      : env_(env), fd_(fd), length_(length), staging_(new char[kStagingBytes]) {}
+
+  absl::Span<char> Room() override {
+    const uint64_t left = length_ - written_ - staged_;
+    return absl::Span<char>(staging_.get() + staged_,
+                            std::min<uint64_t>(left, kStagingBytes - staged_));
+  }
+  absl::Status Filled(size_t n) override {
+    staged_ += n;
+    return staged_ == kStagingBytes ? Flush() : absl::OkStatus();
+  }
+  uint64_t Rewind() override {
+    staged_ = 0;
+    return written_;
+  }
+  // Writes what is staged; DataLoss unless all `length` bytes arrived.
+  absl::Status Finish() {
+    RETURN_IF_ERROR(Flush());
+    if (written_ != length_) {
+      return absl::DataLossError(absl::StrCat(written_, " of ", length_, " bytes arrived"));
+    }
+    return absl::OkStatus();
+  }
+  Hash128 hash() const { return hasher_.Finish(); }
+
+ private:
+  absl::Status Flush() {
+    if (staged_ == 0) return absl::OkStatus();
+    const absl::string_view bytes(staging_.get(), staged_);
+    RETURN_IF_ERROR(WriteAll(env_, fd_, bytes, written_));
+    hasher_.Update(bytes);
+    written_ += staged_;
+    staged_ = 0;
+    return absl::OkStatus();
+  }
+
+  Env* const env_;
+  const int fd_;
+  const uint64_t length_;
+  std::unique_ptr<char[]> staging_;
+  uint64_t written_ = 0;  // bytes in the file (and in the hash)
+  size_t staged_ = 0;     // bytes in staging_ after them
+  ContentHasher hasher_;
+};
+
 }  // namespace
 
 std::string EncodeHead(const HeadRecord& h) {
   return absl::StrCat(kHeadMagic, "\nsequence ", h.sequence, "\nindex ", h.index_key,
-                      "\ncreated_unix_ns ", h.created_unix_ns, "\nentries ", h.entry_count, "\n");
+                      "\ncreated_unix_ns ", h.created_unix_ns, "\nentries ", h.entry_count, "\n",
+                      h.index_bytes != 0 ? absl::StrCat("index_bytes ", h.index_bytes, "\n") : "");
 }
 
 absl::StatusOr<HeadRecord> DecodeHead(absl::string_view text) {
@@ -63,6 +120,8 @@ absl::StatusOr<HeadRecord> DecodeHead(absl::string_view text) {
       ok = absl::SimpleAtoi(kv.second, &h.created_unix_ns);
     } else if (kv.first == "entries") {
       ok = absl::SimpleAtoi(kv.second, &h.entry_count);
+    } else if (kv.first == "index_bytes") {
+      ok = absl::SimpleAtoi(kv.second, &h.index_bytes);
     }  // unknown keys are ignored: later minor additions stay readable
     if (!ok) return absl::DataLossError(absl::StrCat("head record line '", lines[i], "' is bad"));
   }
@@ -160,15 +219,27 @@ absl::StatusOr<std::string> FetchGeneration(ObjectStore* store, const HeadRecord
         s.code(), absl::StrCat("cannot keep index generations in ", local_dir, ": ", s.message(),
                                "; set HFSHIM_CACHE_DIR to a writable directory"));
   }
-  ASSIGN_OR_RETURN(ObjectInfo info, store->Head(head.index_key, deadline));
-  std::string bytes;
-  RETURN_IF_ERROR(store->GetRange(head.index_key, 0, info.size, &bytes, deadline));
-  if (!(ContentHash(bytes) == want)) {
-    return absl::DataLossError(absl::StrCat(store->Describe(), "/", head.index_key,
-                                            " does not match its content hash; the store is "
-                                            "damaged: push again"));
+  uint64_t size = head.index_bytes;
+  if (size == 0) {
+    ASSIGN_OR_RETURN(ObjectInfo info, store->Head(head.index_key, deadline));
+    size = info.size;
   }
-  RETURN_IF_ERROR(WriteFileAtomic(env, path, bytes));
+  absl::Status download;  // the store's answer, apart from the local file's errors
+  absl::Status written = WriteFileAtomicWith(env, path, [&](int fd) {
+    HashingFileSink sink(env, fd, size);
+    download = store->GetRangeTo(head.index_key, 0, size, &sink, deadline);
+    if (download.ok()) download = sink.Finish();
+    if (download.ok() && !(sink.hash() == want)) {
+      download = absl::DataLossError(absl::StrCat(store->Describe(), "/", head.index_key,
+                                                  " does not match its content hash; the store "
+                                                  "is damaged: push again"));
+    }
+    return download;
+  });
+  if (!download.ok()) return download;
+  if (!written.ok()) {
+    return absl::Status(written.code(), absl::StrCat("write ", path, ": ", written.message()));
+  }
   auto reader = IndexReader::Open(path);
   if (!reader.ok()) {
     // Bytes that match their content hash yet are not an index were pushed that way (the store

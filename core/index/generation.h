@@ -21,11 +21,14 @@ struct HeadRecord {
   std::string index_key;  // "index/<hash32>.mdb"
   int64_t created_unix_ns = 0;
   uint64_t entry_count = 0;
+  // Size of the generation object, so a reader fetches it without asking (0: unknown, as in
+  // heads published before 2026-12-01; the reader then asks with a HEAD).
+  uint64_t index_bytes = 0;
   bool operator==(const HeadRecord&) const = default;
 };
 
-// Text, versioned (see core/index/FORMAT.md):
-//   hfshim-head 1\nsequence N\nindex KEY\ncreated_unix_ns T\nentries E\n
+// Text, versioned (see core/store/FORMAT.md):
+//   hfshim-head 1\nsequence N\nindex KEY\ncreated_unix_ns T\nentries E\n[index_bytes B\n]
 std::string EncodeHead(const HeadRecord& head);
 // DataLoss naming the problem on malformed input or an unknown version.
 absl::StatusOr<HeadRecord> DecodeHead(absl::string_view text);
@@ -75,9 +78,11 @@ absl::StatusOr<HeadCheck> CheckNewestHead(ObjectStore* store, const std::string&
 void NoteHeadChecked(const std::string& local_dir, const HeadCheck& check, Env* env);
 
 // Makes generation `head.index_key` available as a local file in `local_dir` and returns its
-// path. Downloads it (verifying its content hash against the key, then temp + rename) unless a
-// verified copy is already there. A corrupt download is deleted and reported as DataLoss.
-// Records it as the last generation fetched into `local_dir` (LastFetchedGeneration).
+// path. Downloads it unless a verified copy is already there: one GET (a HEAD first where
+// `head.index_bytes` is unknown), streamed into an unnamed file while its content hash is
+// computed, and named once the hash matches the key and the bytes are on disk. A corrupt download
+// is deleted and reported as DataLoss. Records it as the last generation fetched into `local_dir`
+// (LastFetchedGeneration).
 absl::StatusOr<std::string> FetchGeneration(ObjectStore* store, const HeadRecord& head,
                                             const std::string& local_dir, Env* env,
                                             absl::Time deadline);

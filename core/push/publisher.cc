@@ -72,7 +72,7 @@ absl::StatusOr<uint64_t> PublishGeneration(ObjectStore* store, Env* env, const P
     if (!bytes.ok()) return bytes.status();
     const std::string index_key = IndexKey(ContentHash(*bytes));
     RETURN_IF_ERROR(store->Put(index_key, *bytes, deadline));
-    HeadRecord head{sequence, index_key, absl::ToUnixNanos(absl::Now()), 0};
+    HeadRecord head{sequence, index_key, absl::ToUnixNanos(absl::Now()), 0, bytes->size()};
     absl::Status s = store->PutIfAbsent(HeadKey(sequence), EncodeHead(head), deadline);
     if (s.ok()) return sequence;
     if (!absl::IsAlreadyExists(s)) return s;

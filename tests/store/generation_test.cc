@@ -180,6 +180,42 @@ TEST(GenerationTest, CorruptDownloadIsDataLossAndNotKept) {
   EXPECT_TRUE(!names.ok() || names->empty());
 }
 
+// Heads published now carry the generation's size, so a node fetches it with one GET (older
+// heads: a HEAD first). The download is streamed to disk; a wrong size or a store that fails
+// midway leaves nothing behind.
+TEST(GenerationTest, AKnownIndexSizeSavesTheHeadAndWrongSizesKeepNothing) {
+  HeadRecord sized{3, IndexKey(ContentHash("x")), 5, 7, 123456};
+  EXPECT_EQ(EncodeHead(sized),
+            absl::StrCat("hfshim-head 1\nsequence 3\nindex ", sized.index_key,
+                         "\ncreated_unix_ns 5\nentries 7\nindex_bytes 123456\n"));
+  EXPECT_EQ(*DecodeHead(EncodeHead(sized)), sized);
+
+  TempDir tmp;
+  auto store = NewLocalStore(tmp.Sub("store"));
+  std::string key, bytes;
+  PutGeneration(tmp, store.get(), &key, &bytes);
+  CountingStore counting(store.get());
+  for (uint64_t wrong : {bytes.size() - 1, bytes.size() + 1}) {
+    const std::string dir = tmp.Sub("wrong-" + std::to_string(wrong));
+    auto path = FetchGeneration(&counting, {1, key, 0, 1, wrong}, dir, Env::Default(), Later());
+    EXPECT_FALSE(path.ok());
+    auto names = Env::Default()->ListDir(dir);
+    EXPECT_TRUE(!names.ok() || names->empty()) << wrong;
+  }
+  counting.heads = counting.gets = 0;
+  auto sized_fetch = FetchGeneration(&counting, {1, key, 0, 1, bytes.size()}, tmp.Sub("a"),
+                                     Env::Default(), Later());
+  ASSERT_TRUE(sized_fetch.ok()) << sized_fetch.status();
+  EXPECT_EQ(*ReadFile(Env::Default(), *sized_fetch), bytes);
+  EXPECT_EQ(counting.heads, 0);
+  EXPECT_EQ(counting.gets, 1);
+  auto unsized =
+      FetchGeneration(&counting, {1, key, 0, 1, 0}, tmp.Sub("b"), Env::Default(), Later());
+  ASSERT_TRUE(unsized.ok()) << unsized.status();
+  EXPECT_EQ(*ReadFile(Env::Default(), *unsized), bytes);
+  EXPECT_EQ(counting.heads, 1);
+}
+
 // A process that cannot map the index (an address-space limit, as under `ulimit -v` in batch
 // jobs) neither deletes the node's verified copy nor blames the store: it says what to raise.
 TEST(GenerationTest, ProcessThatCannotMapTheIndexKeepsTheCopyAndNamesTheLimit) {
