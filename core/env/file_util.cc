@@ -71,7 +71,7 @@ absl::Status WriteUnnamedThenLink(Env* env, const std::string& path,
   }
   const size_t slash = path.rfind('/');
   const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
-  absl::StatusOr<int> fd = env->Open(dir.empty() ? "/" : dir, O_TMPFILE | O_WRONLY, 0644);
+  absl::StatusOr<int> fd = env->Open(dir.empty() ? "/" : dir, O_TMPFILE | O_RDWR, 0644);
   if (!fd.ok()) {
     *unsupported = NoUnnamedFiles(fd.status());
     return fd.status();
@@ -115,7 +115,7 @@ absl::Status WriteFileAtomicWith(Env* env, const std::string& path,
   absl::Status unnamed = WriteUnnamedThenLink(env, path, write, durable, &unsupported);
   if (!unsupported) return unnamed;
   const std::string tmp = TempPathFor(path);
-  ASSIGN_OR_RETURN(int fd, env->Open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644));
+  ASSIGN_OR_RETURN(int fd, env->Open(tmp, O_RDWR | O_CREAT | O_EXCL, 0644));
   absl::Status s = write(fd);
   if (s.ok() && durable) s = env->Fsync(fd);
   absl::Status c = env->Close(fd);

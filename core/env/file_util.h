@@ -27,7 +27,8 @@ absl::Status WriteAll(Env* env, int fd, absl::string_view data, uint64_t off);
 absl::Status WriteFileAtomic(Env* env, const std::string& path, absl::string_view data,
                              bool durable = true);
 
-// WriteFileAtomic of the bytes `write(fd)` writes into a new, empty file from offset 0 (for
+// WriteFileAtomic of the bytes `write(fd)` writes into a new, empty file (open for reading and
+// writing) from offset 0 (for
 // content streamed from elsewhere, without holding it in memory). `write` may be called a second
 // time, on another new file, if the first could not be named; its error is returned as is.
 absl::Status WriteFileAtomicWith(Env* env, const std::string& path,

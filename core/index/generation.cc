@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -32,15 +33,15 @@ bool HashOfIndexKey(absl::string_view key, Hash128* hash) {
   return Hash128::FromHex(key, hash);
 }
 
-// The RangeSink of a generation download: the bytes go to `fd` from offset 0 in order, through
-// a staging buffer, and into the content hash as they are written (no buffer of the whole
-// object). Rewind keeps what was written. One thread at a time.
-class HashingFileSink final : public RangeSink {
+// The RangeSink of one part of a generation download: bytes [offset, offset + length) of the
+// object go to `fd` at the same offsets, through a staging buffer. Rewind keeps what was
+// written. One thread at a time.
+class FilePartSink final : public RangeSink {
  public:
   static constexpr size_t kStagingBytes = 256 << 10;
 
-  HashingFileSink(Env* env, int fd, uint64_t length)
-      : env_(env), fd_(fd), length_(length), staging_(new char[kStagingBytes]) {}
+  FilePartSink(Env* env, int fd, uint64_t offset, uint64_t length)
+      : env_(env), fd_(fd), offset_(offset), length_(length), staging_(new char[kStagingBytes]) {}
 
   absl::Span<char> Room() override {
     const uint64_t left = length_ - written_ - staged_;
@@ -63,14 +64,12 @@ class HashingFileSink final : public RangeSink {
     }
     return absl::OkStatus();
   }
-  Hash128 hash() const { return hasher_.Finish(); }
 
  private:
   absl::Status Flush() {
     if (staged_ == 0) return absl::OkStatus();
-    const absl::string_view bytes(staging_.get(), staged_);
-    RETURN_IF_ERROR(WriteAll(env_, fd_, bytes, written_));
-    hasher_.Update(bytes);
+    RETURN_IF_ERROR(
+        WriteAll(env_, fd_, absl::string_view(staging_.get(), staged_), offset_ + written_));
     written_ += staged_;
     staged_ = 0;
     return absl::OkStatus();
@@ -78,12 +77,47 @@ class HashingFileSink final : public RangeSink {
 
   Env* const env_;
   const int fd_;
-  const uint64_t length_;
+  const uint64_t offset_, length_;
   std::unique_ptr<char[]> staging_;
-  uint64_t written_ = 0;  // bytes in the file (and in the hash)
+  uint64_t written_ = 0;  // bytes in the file
   size_t staged_ = 0;     // bytes in staging_ after them
-  ContentHasher hasher_;
 };
+
+// A generation this large is fetched with parallel ranged GETs, up to kMaxIndexParts.
+constexpr uint64_t kIndexPartBytes = 8 << 20;
+constexpr uint64_t kMaxIndexParts = 4;
+
+// Writes the `size` bytes of object `key` into `fd` (opened for reading and writing), with
+// parallel ranged GETs for a large object, and returns the content hash of what the file then
+// holds. Nothing is held in memory beyond a staging buffer per GET.
+absl::StatusOr<Hash128> DownloadTo(ObjectStore* store, const std::string& key, uint64_t size,
+                                   Env* env, int fd, absl::Time deadline) {
+  const uint64_t parts = std::clamp<uint64_t>(size / kIndexPartBytes, 1, kMaxIndexParts);
+  const uint64_t part = (size + parts - 1) / parts;
+  std::vector<absl::Status> results(parts);
+  auto fetch = [&](uint64_t i) {
+    const uint64_t offset = i * part, length = std::min(part, size - offset);
+    FilePartSink sink(env, fd, offset, length);
+    results[i] = store->GetRangeTo(key, offset, length, &sink, deadline);
+    if (results[i].ok()) results[i] = sink.Finish();
+  };
+  std::vector<std::thread> threads;
+  for (uint64_t i = 1; i < parts; ++i) threads.emplace_back(fetch, i);
+  fetch(0);
+  for (std::thread& t : threads) t.join();
+  for (const absl::Status& s : results) RETURN_IF_ERROR(s);
+  ContentHasher hasher;  // over the file, as later readers will see it
+  std::unique_ptr<char[]> buffer(new char[FilePartSink::kStagingBytes]);
+  for (uint64_t off = 0; off < size;) {
+    ASSIGN_OR_RETURN(size_t n,
+                     env->Pread(fd, buffer.get(),
+                                std::min<uint64_t>(FilePartSink::kStagingBytes, size - off), off));
+    if (n == 0) return absl::DataLossError("the downloaded generation file shrank");
+    hasher.Update(absl::string_view(buffer.get(), n));
+    off += n;
+  }
+  return hasher.Finish();
+}
 
 }  // namespace
 
@@ -226,10 +260,9 @@ absl::StatusOr<std::string> FetchGeneration(ObjectStore* store, const HeadRecord
   }
   absl::Status download;  // the store's answer, apart from the local file's errors
   absl::Status written = WriteFileAtomicWith(env, path, [&](int fd) {
-    HashingFileSink sink(env, fd, size);
-    download = store->GetRangeTo(head.index_key, 0, size, &sink, deadline);
-    if (download.ok()) download = sink.Finish();
-    if (download.ok() && !(sink.hash() == want)) {
+    absl::StatusOr<Hash128> got = DownloadTo(store, head.index_key, size, env, fd, deadline);
+    download = got.status();
+    if (got.ok() && !(*got == want)) {
       download = absl::DataLossError(absl::StrCat(store->Describe(), "/", head.index_key,
                                                   " does not match its content hash; the store "
                                                   "is damaged: push again"));

@@ -78,9 +78,9 @@ absl::StatusOr<HeadCheck> CheckNewestHead(ObjectStore* store, const std::string&
 void NoteHeadChecked(const std::string& local_dir, const HeadCheck& check, Env* env);
 
 // Makes generation `head.index_key` available as a local file in `local_dir` and returns its
-// path. Downloads it unless a verified copy is already there: one GET (a HEAD first where
-// `head.index_bytes` is unknown), streamed into an unnamed file while its content hash is
-// computed, and named once the hash matches the key and the bytes are on disk. A corrupt download
+// path. Downloads it unless a verified copy is already there: ranged GETs (up to 4 at once for a
+// large generation; a HEAD first where `head.index_bytes` is unknown) written straight into an
+// unnamed file, which is named once its content hash matches the key and it is on disk. A corrupt download
 // is deleted and reported as DataLoss. Records it as the last generation fetched into `local_dir`
 // (LastFetchedGeneration).
 absl::StatusOr<std::string> FetchGeneration(ObjectStore* store, const HeadRecord& head,

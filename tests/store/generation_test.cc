@@ -216,6 +216,43 @@ TEST(GenerationTest, AKnownIndexSizeSavesTheHeadAndWrongSizesKeepNothing) {
   EXPECT_EQ(counting.heads, 1);
 }
 
+// A large generation (a dataset of many files) comes down in parallel ranged GETs, each written
+// at its offset, and the file holds exactly its bytes.
+TEST(GenerationTest, ALargeGenerationIsFetchedInParallelParts) {
+  TempDir tmp;
+  const std::string built = tmp.Sub("big.mdb");
+  auto w = IndexWriter::Create(built);
+  ASSERT_TRUE(w.ok());
+  Entry d;
+  d.type = EntryType::kDirectory;
+  d.mode = S_IFDIR | 0755;
+  ASSERT_TRUE((*w)->Add("datasets--a--b", d).ok());
+  Entry f;  // files with many block checksums make large records
+  f.type = EntryType::kFile;
+  f.mode = S_IFREG | 0644;
+  f.block_size = 4096;
+  f.size = 512 * 4096;
+  f.block_checksums.assign(512, 7);
+  f.location.object_key = "blobs/x";
+  f.location.length = f.size;
+  for (int i = 0; i < 5000; ++i) {
+    ASSERT_TRUE((*w)->Add(absl::StrCat("datasets--a--b/", 1000000 + i), f).ok());
+  }
+  ASSERT_TRUE((*w)->Finish(IndexMeta{}).ok());
+  const std::string bytes = *ReadFile(Env::Default(), built);
+  ASSERT_GT(bytes.size(), 16u << 20) << bytes.size() << " is not large enough for parallel parts";
+  auto store = NewLocalStore(tmp.Sub("store"));
+  const std::string key = IndexKey(ContentHash(bytes));
+  ASSERT_TRUE(store->Put(key, bytes, Later()).ok());
+  CountingStore counting(store.get());
+  auto path = FetchGeneration(&counting, {1, key, 0, 1, bytes.size()}, tmp.Sub("idx"),
+                              Env::Default(), Later());
+  ASSERT_TRUE(path.ok()) << path.status();
+  EXPECT_EQ(*ReadFile(Env::Default(), *path), bytes);
+  EXPECT_GE(counting.gets, 2);
+  EXPECT_LE(counting.gets, 4);
+}
+
 // A process that cannot map the index (an address-space limit, as under `ulimit -v` in batch
 // jobs) neither deletes the node's verified copy nor blames the store: it says what to raise.
 TEST(GenerationTest, ProcessThatCannotMapTheIndexKeepsTheCopyAndNamesTheLimit) {
