@@ -67,12 +67,14 @@ absl::StatusOr<uint64_t> PublishGeneration(ObjectStore* store, Env* env, const P
                      LoadLatestGeneration(store, env, req.work_dir, deadline));
     const uint64_t sequence = base.head.has_value() ? base.head->sequence + 1 : 1;
     ASSIGN_OR_RETURN(std::string path, BuildGeneration(base.reader.get(), req, sequence));
+    uint64_t entries = 0;  // for the head record
+    if (auto built = IndexReader::Open(path); built.ok()) entries = (*built)->meta().entry_count;
     auto bytes = ReadFile(env, path);
     env->Unlink(path).IgnoreError();
     if (!bytes.ok()) return bytes.status();
     const std::string index_key = IndexKey(ContentHash(*bytes));
     RETURN_IF_ERROR(store->Put(index_key, *bytes, deadline));
-    HeadRecord head{sequence, index_key, absl::ToUnixNanos(absl::Now()), 0, bytes->size()};
+    HeadRecord head{sequence, index_key, absl::ToUnixNanos(absl::Now()), entries, bytes->size()};
     absl::Status s = store->PutIfAbsent(HeadKey(sequence), EncodeHead(head), deadline);
     if (s.ok()) return sequence;
     if (!absl::IsAlreadyExists(s)) return s;

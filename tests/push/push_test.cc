@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "core/base/posix_error.h"
 #include "core/env/file_util.h"
+#include "core/index/generation.h"
 #include "core/index/index_reader.h"
 #include "core/push/catalog.h"
 #include "core/push/hub_scanner.h"
@@ -132,6 +133,14 @@ TEST_F(PushTest, ReproducesTheTreeExactly) {
   auto index = Latest();
   ASSERT_NE(index, nullptr);
   ExpectSameTree(tmp_.Sub("hub"), *index);
+  // The head records the generation's entry count and size.
+  auto head = FindLatestHead(store_.get(), Later());
+  ASSERT_TRUE(head.ok() && head->has_value()) << head.status();
+  EXPECT_EQ((*head)->entry_count, index->meta().entry_count);
+  EXPECT_GT((*head)->entry_count, 3000u);
+  auto object = store_->Head((*head)->index_key, Later());
+  ASSERT_TRUE(object.ok()) << object.status();
+  EXPECT_EQ((*head)->index_bytes, object->size);
   // Refs, including refs/pr/1, and both revisions are there.
   auto repos = DescribeRepos(*index, store_.get(), Later());
   ASSERT_TRUE(repos.ok());
