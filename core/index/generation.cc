@@ -308,8 +308,7 @@ absl::StatusOr<LocalGeneration> LastFetchedGeneration(const std::string& local_d
 
 void RememberHeadRead(const std::string& local_dir, const ListedHead& listed,
                       const HeadRecord& head, Env* env) {
-  if (!NotableEtag(listed.info.etag) || head.sequence != listed.sequence ||
-      !NotableEtag(head.index_key)) {
+  if (!NotableEtag(listed.info.etag) || head.sequence != listed.sequence) {
     env->Unlink(LastHeadPath(local_dir)).IgnoreError();  // never leave a note for another head
     return;
   }

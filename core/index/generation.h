@@ -80,9 +80,9 @@ void NoteHeadChecked(const std::string& local_dir, const HeadCheck& check, Env* 
 // Makes generation `head.index_key` available as a local file in `local_dir` and returns its
 // path. Downloads it unless a verified copy is already there: ranged GETs (up to 4 at once for a
 // large generation; a HEAD first where `head.index_bytes` is unknown) written straight into an
-// unnamed file, which is named once its content hash matches the key and it is on disk. A corrupt download
-// is deleted and reported as DataLoss. Records it as the last generation fetched into `local_dir`
-// (LastFetchedGeneration).
+// unnamed file, which is named once its content hash matches the key and it is on disk. A corrupt
+// download is deleted and reported as DataLoss. Records it as the last generation fetched into
+// `local_dir` (LastFetchedGeneration).
 absl::StatusOr<std::string> FetchGeneration(ObjectStore* store, const HeadRecord& head,
                                             const std::string& local_dir, Env* env,
                                             absl::Time deadline);

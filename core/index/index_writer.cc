@@ -103,6 +103,8 @@ class LmdbIndexWriter final : public IndexWriter {
     return absl::OkStatus();
   }
 
+  uint64_t entry_count() const override { return paths_.size(); }
+
   absl::Status Finish(const IndexMeta& meta_in) override {
     // Every entry's parent must be a directory of the tree (or the root).
     for (const std::string& p : paths_) {
@@ -130,7 +132,7 @@ class LmdbIndexWriter final : public IndexWriter {
     RETURN_IF_ERROR(WriteEntriesAndPathTable());
     IndexMeta meta = meta_in;
     meta.format_version = kIndexFormatVersion;
-    meta.entry_count = paths_.size();
+    meta.entry_count = entry_count();
     const std::string encoded = EncodeMeta(meta);
     MDB_val mk = Val(kMetaKey), mv = Val(encoded);
     int rc = mdb_put(txn_, meta_, &mk, &mv, 0);

@@ -31,6 +31,9 @@ class IndexWriter {
 
   // Writes the generation. meta.entry_count and format_version are filled in by the writer.
   virtual absl::Status Finish(const IndexMeta& meta) = 0;
+
+  // The distinct paths added so far: the entry count Finish records.
+  virtual uint64_t entry_count() const = 0;
 };
 
 // The stable inode number for `rel_path`: PathHash with 0 mapped away and the top bit clear.

@@ -19,9 +19,14 @@ namespace {
 
 absl::string_view TopDir(absl::string_view path) { return path.substr(0, path.find('/')); }
 
-// Builds base (minus replaced repos) + new entries into a generation file; returns its path.
-absl::StatusOr<std::string> BuildGeneration(const IndexReader* base, const PublishRequest& req,
-                                            uint64_t sequence) {
+struct BuiltGeneration {
+  std::string path;
+  uint64_t entry_count = 0;
+};
+
+// Builds base (minus replaced repos) + new entries into a generation file.
+absl::StatusOr<BuiltGeneration> BuildGeneration(const IndexReader* base, const PublishRequest& req,
+                                                uint64_t sequence) {
   const std::string path = absl::StrCat(req.work_dir, "/build-", getpid(), ".mdb");
   ASSIGN_OR_RETURN(auto writer, IndexWriter::Create(path));
   if (base != nullptr) {
@@ -42,7 +47,7 @@ absl::StatusOr<std::string> BuildGeneration(const IndexReader* base, const Publi
   meta.sequence = sequence;
   meta.created_unix_ns = absl::ToUnixNanos(absl::Now());
   RETURN_IF_ERROR(writer->Finish(meta));
-  return path;
+  return BuiltGeneration{path, writer->entry_count()};
 }
 
 }  // namespace
@@ -66,15 +71,14 @@ absl::StatusOr<uint64_t> PublishGeneration(ObjectStore* store, Env* env, const P
     ASSIGN_OR_RETURN(LoadedGeneration base,
                      LoadLatestGeneration(store, env, req.work_dir, deadline));
     const uint64_t sequence = base.head.has_value() ? base.head->sequence + 1 : 1;
-    ASSIGN_OR_RETURN(std::string path, BuildGeneration(base.reader.get(), req, sequence));
-    uint64_t entries = 0;  // for the head record
-    if (auto built = IndexReader::Open(path); built.ok()) entries = (*built)->meta().entry_count;
-    auto bytes = ReadFile(env, path);
-    env->Unlink(path).IgnoreError();
+    ASSIGN_OR_RETURN(BuiltGeneration built, BuildGeneration(base.reader.get(), req, sequence));
+    auto bytes = ReadFile(env, built.path);
+    env->Unlink(built.path).IgnoreError();
     if (!bytes.ok()) return bytes.status();
     const std::string index_key = IndexKey(ContentHash(*bytes));
     RETURN_IF_ERROR(store->Put(index_key, *bytes, deadline));
-    HeadRecord head{sequence, index_key, absl::ToUnixNanos(absl::Now()), entries, bytes->size()};
+    HeadRecord head{sequence, index_key, absl::ToUnixNanos(absl::Now()), built.entry_count,
+                    bytes->size()};
     absl::Status s = store->PutIfAbsent(HeadKey(sequence), EncodeHead(head), deadline);
     if (s.ok()) return sequence;
     if (!absl::IsAlreadyExists(s)) return s;

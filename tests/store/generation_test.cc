@@ -93,6 +93,13 @@ class CountingStore final : public ObjectStore {
   ObjectStore* const target_;
 };
 
+// The bytes of the file FetchGeneration made of `head` in `dir`; "" (and a failure) if it failed.
+std::string FetchedBytes(ObjectStore* store, const HeadRecord& head, const std::string& dir) {
+  absl::StatusOr<std::string> path = FetchGeneration(store, head, dir, Env::Default(), Later());
+  EXPECT_TRUE(path.ok()) << path.status();
+  return path.ok() ? *ReadFile(Env::Default(), *path) : "";
+}
+
 // Every process of a node asks for the latest head once HFSHIM_REFRESH has passed: a listing
 // and one read, no HEAD in between (the listing gives the size).
 TEST(GenerationTest, FindingTheLatestHeadTakesTwoRequests) {
@@ -203,16 +210,10 @@ TEST(GenerationTest, AKnownIndexSizeSavesTheHeadAndWrongSizesKeepNothing) {
     EXPECT_TRUE(!names.ok() || names->empty()) << wrong;
   }
   counting.heads = counting.gets = 0;
-  auto sized_fetch = FetchGeneration(&counting, {1, key, 0, 1, bytes.size()}, tmp.Sub("a"),
-                                     Env::Default(), Later());
-  ASSERT_TRUE(sized_fetch.ok()) << sized_fetch.status();
-  EXPECT_EQ(*ReadFile(Env::Default(), *sized_fetch), bytes);
+  EXPECT_EQ(FetchedBytes(&counting, {1, key, 0, 1, bytes.size()}, tmp.Sub("a")), bytes);
   EXPECT_EQ(counting.heads, 0);
   EXPECT_EQ(counting.gets, 1);
-  auto unsized =
-      FetchGeneration(&counting, {1, key, 0, 1, 0}, tmp.Sub("b"), Env::Default(), Later());
-  ASSERT_TRUE(unsized.ok()) << unsized.status();
-  EXPECT_EQ(*ReadFile(Env::Default(), *unsized), bytes);
+  EXPECT_EQ(FetchedBytes(&counting, {1, key, 0, 1, 0}, tmp.Sub("b")), bytes);
   EXPECT_EQ(counting.heads, 1);
 }
 
@@ -245,10 +246,7 @@ TEST(GenerationTest, ALargeGenerationIsFetchedInParallelParts) {
   const std::string key = IndexKey(ContentHash(bytes));
   ASSERT_TRUE(store->Put(key, bytes, Later()).ok());
   CountingStore counting(store.get());
-  auto path = FetchGeneration(&counting, {1, key, 0, 1, bytes.size()}, tmp.Sub("idx"),
-                              Env::Default(), Later());
-  ASSERT_TRUE(path.ok()) << path.status();
-  EXPECT_EQ(*ReadFile(Env::Default(), *path), bytes);
+  EXPECT_EQ(FetchedBytes(&counting, {1, key, 0, 1, bytes.size()}, tmp.Sub("idx")), bytes);
   EXPECT_GE(counting.gets, 2);
   EXPECT_LE(counting.gets, 4);
 }
