@@ -11,8 +11,8 @@ the whole dataset, or over its first N files in path order with --first N (one d
 dataset, read in order). Prints files/s, the probe's CPU seconds, the node cache's size after the
 read and, with --s3rver, the store server's CPU seconds.
 
-Old node caches are moved aside and removed at the end: a file system that deleted many files in
-the last minutes allocates new ones slower (ext4 without a journal, bench/README.md).
+Old node caches are set aside and removed at the end (macro/graves.py: deleting right before a
+measured run slows it on this machine).
 """
 
 import argparse
@@ -25,6 +25,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from macro import dataset, servers  # noqa: E402
+from macro.graves import Graves  # noqa: E402
 
 PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "macro", "probe.py")
 
@@ -62,8 +63,7 @@ def main():
             f.write(os.path.join(base, "%03d/%06d.jpg" % (i // 1000, i)) + "\n")
     prefix = os.path.join(work, "prefix")
     os.makedirs(prefix, exist_ok=True)
-    graves = os.path.join(work, "old-caches")
-    os.makedirs(graves, exist_ok=True)
+    graves = Graves()
     s3 = servers.S3rver(work) if args.s3rver else None
     env = dict(os.environ)
     if s3:
@@ -76,13 +76,10 @@ def main():
             subprocess.check_call([os.path.join(install, "bin", "hfshim-push"), "--store", url,
                                    hub], env=env, stdout=subprocess.DEVNULL)
             stores.append(url)
-        n = 0
         for _ in range(args.rounds):
             for install, url in zip(args.install, stores):
-                n += 1
                 cache = os.path.join(work, "cache")
-                if os.path.exists(cache):
-                    os.rename(cache, os.path.join(graves, str(n)))
+                graves.set_aside(cache)
                 servers.drop_page_cache()
                 e = dict(env)
                 e.update({"HFSHIM_STORE": url, "HFSHIM_CACHE_DIR": cache, "HFSHIM_PREFIX": prefix,
@@ -107,7 +104,7 @@ def main():
     finally:
         if s3:
             s3.stop()
-        shutil.rmtree(graves, ignore_errors=True)
+        graves.bury()
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
 

@@ -27,6 +27,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from macro import dataset, servers  # noqa: E402
 from macro.configs import Fuse, Hfshim, Native  # noqa: E402
+from macro.graves import Graves  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
 PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "macro", "probe.py")
@@ -121,6 +122,7 @@ def measure_warm_and_raw(configs, args, work, file_store, dropped, wanted):
     two rows compares runs made at the same time on this noisy machine, not minutes apart.
     """
     from macro import raw
+    downloads = Graves()  # the raw downloads to files, deleted once all rows are measured
     jobs = []  # (probe, label, config name, function returning MB/s or None on failure)
     warm_bin = os.path.join(args.install, "bin", "hfshim-warm")
 
@@ -157,7 +159,8 @@ def measure_warm_and_raw(configs, args, work, file_store, dropped, wanted):
                 ("raw s3rver 8M GETs", raw.AWS_CLI_CHUNK, None),
                 ("raw s3rver to file", raw.CHUNK, os.path.join(work, "raw-downloads"))):
             stores.append((label, lambda sub, c=chunk, d=to_dir: raw.read_s3_store(
-                s3, servers.BUCKET, "hub", os.path.join(work, "s3rver-data"), sub, c, d)))
+                s3, servers.BUCKET, "hub", os.path.join(work, "s3rver-data"), sub, c, d,
+                downloads)))
 
     def raw_rate(fn, subdirs):
         dropped[0] &= servers.drop_page_cache()
@@ -170,11 +173,14 @@ def measure_warm_and_raw(configs, args, work, file_store, dropped, wanted):
             for name, fn in stores:
                 jobs.append((probe, name, lambda f=fn, d=subdirs: raw_rate(f, d)))
     runs = {i: [] for i in range(len(jobs))}
-    for _ in range(args.repeat):
-        for i, (_, _, fn) in enumerate(jobs):
-            r = fn()
-            if r is not None:
-                runs[i].append(r)
+    try:
+        for _ in range(args.repeat):
+            for i, (_, _, fn) in enumerate(jobs):
+                r = fn()
+                if r is not None:
+                    runs[i].append(r)
+    finally:
+        downloads.bury()
     return [_row(label, 8, "cold", name, "MB/s", runs[i])
             for i, (label, name, _) in enumerate(jobs) if runs[i]]
 

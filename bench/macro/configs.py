@@ -6,8 +6,8 @@ itself cold (caches emptied) and what its daemon costs (FUSE peers).
 
 import os
 import re
-import shutil
 
+from macro.graves import Graves
 from macro.servers import drop_page_cache
 
 
@@ -43,7 +43,7 @@ class Hfshim:
         os.makedirs(self.root, exist_ok=True)
         self.extra_env = extra_env or {}
         self.server = server  # the store's server process (s3rver), whose cost is counted too
-        self.graves = []  # earlier runs' caches, moved aside by make_cold
+        self.graves = Graves()  # earlier runs' caches, set aside by make_cold
 
     def env(self):
         env = {"LD_PRELOAD": self.lib, "HFSHIM_STORE": self.store_url,
@@ -52,20 +52,9 @@ class Hfshim:
         return env
 
     def make_cold(self):
-        # The previous run's cache is moved aside, not deleted: journal-less ext4 (this
-        # machine's /) avoids reusing an inode deleted in the last minutes, so every file
-        # created after 20,000 deletions scans past them (fs/ext4/ialloc.c, recently_deleted;
-        # perf: 45% of a cold run). A node does not mass-delete its cache before a cold read.
-        # Large files are deleted at once (few inodes, much disk); the rest goes in close().
-        # lstat: a pack window's link outlives the process that published it (FORMAT.md).
-        if os.path.exists(self.cache):
-            for d, _, files in os.walk(self.cache):
-                for f in files:
-                    p = os.path.join(d, f)
-                    if os.lstat(p).st_size >= 1 << 20 and not os.path.islink(p):
-                        os.unlink(p)
-            self.graves.append("%s-old-%d" % (self.cache, len(self.graves)))
-            os.rename(self.cache, self.graves[-1])
+        # The previous run's cache is set aside, not deleted (macro/graves.py: deleting before a
+        # measured run slows it on this machine); close() deletes it.
+        self.graves.set_aside(self.cache)
         return drop_page_cache()
 
     def daemon_usage(self):
@@ -73,8 +62,7 @@ class Hfshim:
         return self.server.usage() if self.server else (0.0, 0)
 
     def close(self):
-        for grave in self.graves:
-            shutil.rmtree(grave, ignore_errors=True)
+        self.graves.bury()
 
 
 class Fuse:

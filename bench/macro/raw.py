@@ -65,12 +65,13 @@ def read_file_store(store_dir, subdirs=("packs", "data")):
 
 
 def read_s3_store(s3, bucket, prefix, data_dir, subdirs=("packs", "data"), chunk=CHUNK,
-                  to_dir=None):
+                  to_dir=None, graves=None):
     """GETs every packs/ and data/ object of s3rver's bucket (object list from its data dir).
 
     With `to_dir`, each GET's body is written to its own file there (what a download does: the
     bytes end in the page cache, as hfshim's fills do), removed after the timing; else to
-    /dev/null."""
+    /dev/null. The downloads are set aside in `graves` (a macro.graves.Graves, deleted by the
+    caller after the measuring) or else deleted after the timing."""
     root = os.path.join(data_dir, bucket, prefix)
     keys = []
     items = []
@@ -111,7 +112,9 @@ def read_s3_store(s3, bucket, prefix, data_dir, subdirs=("packs", "data"), chunk
     if to_dir is not None:
         os.makedirs(to_dir, exist_ok=True)
     secs, nbytes = _parallel(groups, get_group)
-    if to_dir is not None:
+    if to_dir is not None and graves is not None:
+        graves.set_aside(to_dir)
+    elif to_dir is not None:
         for name in os.listdir(to_dir):
             os.unlink(os.path.join(to_dir, name))
     return {"seconds": secs, "bytes": nbytes, "objects": len(keys)}
