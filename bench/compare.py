@@ -301,7 +301,7 @@ def main():
         print("hfshim macro benchmark: %d small files (%.0f MB), model %d MiB, %d cores, "
               "median of %d" % (info["small_files"], info["small_bytes"] / 1e6, args.model_mb,
                                 os.cpu_count(), args.repeat))
-        print("cold = caches deleted%s" % (" + page cache dropped" if dropped[0] else
+        print("cold = caches emptied (set aside, deleted after the run)%s" % (" + page cache dropped" if dropped[0] else
                                            " (dropping the page cache was NOT permitted)"))
         print("push seconds: %s" % push_seconds)
         print_table(rows, fuse_names)
