@@ -301,8 +301,9 @@ def main():
         print("hfshim macro benchmark: %d small files (%.0f MB), model %d MiB, %d cores, "
               "median of %d" % (info["small_files"], info["small_bytes"] / 1e6, args.model_mb,
                                 os.cpu_count(), args.repeat))
-        print("cold = caches emptied (set aside, deleted after the run)%s" % (" + page cache dropped" if dropped[0] else
-                                           " (dropping the page cache was NOT permitted)"))
+        print("cold = caches emptied (set aside, deleted after the run)%s" % (
+            " + page cache dropped" if dropped[0]
+            else " (dropping the page cache was NOT permitted)"))
         print("push seconds: %s" % push_seconds)
         print_table(rows, fuse_names)
         if args.json:
