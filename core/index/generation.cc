@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <memory>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -14,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/types/span.h"
 #include "core/base/hash.h"
+#include "core/base/parallel_parts.h"
 #include "core/base/status_macros.h"
 #include "core/env/file_util.h"
 #include "core/index/index_reader.h"
@@ -94,18 +94,12 @@ absl::StatusOr<Hash128> DownloadTo(ObjectStore* store, const std::string& key, u
                                    Env* env, int fd, absl::Time deadline) {
   const uint64_t parts = std::clamp<uint64_t>(size / kIndexPartBytes, 1, kMaxIndexParts);
   const uint64_t part = (size + parts - 1) / parts;
-  std::vector<absl::Status> results(parts);
-  auto fetch = [&](uint64_t i) {
+  RETURN_IF_ERROR(RunParts(parts, parts, [&](uint64_t i, int) {
     const uint64_t offset = i * part, length = std::min(part, size - offset);
     FilePartSink sink(env, fd, offset, length);
-    results[i] = store->GetRangeTo(key, offset, length, &sink, deadline);
-    if (results[i].ok()) results[i] = sink.Finish();
-  };
-  std::vector<std::thread> threads;
-  for (uint64_t i = 1; i < parts; ++i) threads.emplace_back(fetch, i);
-  fetch(0);
-  for (std::thread& t : threads) t.join();
-  for (const absl::Status& s : results) RETURN_IF_ERROR(s);
+    RETURN_IF_ERROR(store->GetRangeTo(key, offset, length, &sink, deadline));
+    return sink.Finish();
+  }));
   ContentHasher hasher;  // over the file, as later readers will see it
   std::unique_ptr<char[]> buffer(new char[FilePartSink::kStagingBytes]);
   for (uint64_t off = 0; off < size;) {

@@ -1,15 +1,14 @@
 #include "core/store/http/ranged_get.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
-#include <mutex>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/base/parallel_parts.h"
+#include "core/base/status_macros.h"
 
 namespace hfshim {
 
@@ -127,33 +126,18 @@ absl::Status FetchInParts(uint64_t offset, uint64_t length, uint64_t part_size, 
   }
   const uint64_t parts = (length + part_size - 1) / part_size;
   out->resize(length);
-  std::atomic<uint64_t> next{0};
-  std::mutex mu;
-  absl::Status first_error;
-  std::atomic<bool> failed{false};
-  auto worker = [&] {
-    std::string buf;
-    for (uint64_t i = next++; i < parts && !failed.load(); i = next++) {
-      const uint64_t off = i * part_size;
-      const uint64_t len = std::min(part_size, length - off);
-      absl::Status s = fetch(offset + off, len, &buf);
-      if (s.ok() && buf.size() != len) s = absl::InternalError("part fetch returned a wrong size");
-      if (!s.ok()) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (first_error.ok()) first_error = s;
-        failed = true;
-        return;
-      }
-      std::memcpy(out->data() + off, buf.data(), len);
-    }
-  };
-  const int n = static_cast<int>(std::min<uint64_t>(parallel, parts));
-  std::vector<std::thread> threads;
-  for (int i = 1; i < n; ++i) threads.emplace_back(worker);
-  worker();
-  for (std::thread& t : threads) t.join();
-  if (!first_error.ok()) out->clear();
-  return first_error;
+  std::vector<std::string> buffers(std::min<uint64_t>(parallel, parts));  // one per worker
+  absl::Status s = RunParts(parts, parallel, [&](uint64_t i, int worker) {
+    const uint64_t off = i * part_size;
+    const uint64_t len = std::min(part_size, length - off);
+    std::string& buf = buffers[worker];
+    RETURN_IF_ERROR(fetch(offset + off, len, &buf));
+    if (buf.size() != len) return absl::InternalError("part fetch returned a wrong size");
+    std::memcpy(out->data() + off, buf.data(), len);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) out->clear();
+  return s;
 }
 
 }  // namespace hfshim

@@ -4,12 +4,10 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <atomic>
-#include <mutex>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/parallel_parts.h"
 #include "core/base/status_macros.h"
 #include "core/store/retry_policy.h"
 #include "core/store/s3/s3_xml.h"
@@ -81,38 +79,18 @@ absl::Status Multipart(const S3Client& client, Env* env, int fd, uint64_t size,
   }));
 
   std::vector<std::string> etags(parts);
-  std::atomic<uint64_t> next{0};
-  std::atomic<bool> failed{false};
-  std::mutex mu;
-  absl::Status first_error;
-  auto worker = [&] {
-    for (uint64_t i = next++; i < parts && !failed.load(); i = next++) {
-      const uint64_t off = i * part_size;
-      const uint64_t len = std::min(part_size, size - off);
-      const QueryParams q = {{"partNumber", absl::StrCat(i + 1)}, {"uploadId", upload_id}};
-      absl::Status s = policy.Run(deadline, [&]() -> absl::Status {
-        ASSIGN_OR_RETURN(etags[i], PutRegion(client, env, fd, off, len, full_key, q, deadline));
-        return absl::OkStatus();
-      });
-      if (!s.ok()) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (first_error.ok()) {
-          first_error =
-              absl::AbortedError(absl::StrCat("multipart upload of ", client.Name(full_key),
-                                              ": part ", i + 1, " of ", parts, ": ", s.message()));
-        }
-        failed = true;
-        return;
-      }
-    }
-  };
-  const int n = static_cast<int>(std::min<uint64_t>(std::max(o.parallel, 1), parts));
-  std::vector<std::thread> threads;
-  for (int i = 1; i < n; ++i) threads.emplace_back(worker);
-  worker();
-  for (std::thread& t : threads) t.join();
-
-  absl::Status result = first_error;
+  absl::Status result = RunParts(parts, o.parallel, [&](uint64_t i, int) -> absl::Status {
+    const uint64_t off = i * part_size;
+    const uint64_t len = std::min(part_size, size - off);
+    const QueryParams q = {{"partNumber", absl::StrCat(i + 1)}, {"uploadId", upload_id}};
+    absl::Status s = policy.Run(deadline, [&]() -> absl::Status {
+      ASSIGN_OR_RETURN(etags[i], PutRegion(client, env, fd, off, len, full_key, q, deadline));
+      return absl::OkStatus();
+    });
+    if (s.ok()) return s;
+    return absl::AbortedError(absl::StrCat("multipart upload of ", client.Name(full_key), ": part ",
+                                           i + 1, " of ", parts, ": ", s.message()));
+  });
   if (result.ok()) {
     std::string xml = "<CompleteMultipartUpload>";
     for (uint64_t i = 0; i < parts; ++i) {
