@@ -36,6 +36,11 @@ class LmdbIndexReader final : public IndexReader {
     if (::stat(path_.c_str(), &st) != 0) return ErrnoStatus(errno, "open index " + path_);
     int rc = mdb_env_create(&env_);
     if (rc == 0) rc = mdb_env_set_maxdbs(env_, 8);
+    // Map what the file holds, not the map size it was built with (the writer's, 1 TiB of
+    // address space): LMDB raises a smaller map size to the committed pages, and a process
+    // under `ulimit -v` can then still read the index. An empty file (map size 0 means "as
+    // written") is rejected below as truncated.
+    if (rc == 0 && st.st_size > 0) rc = mdb_env_set_mapsize(env_, static_cast<size_t>(st.st_size));
     if (rc == 0) {
       rc = mdb_env_open(env_, path_.c_str(),
                         MDB_RDONLY | MDB_NOLOCK | MDB_NOSUBDIR | MDB_NOTLS | MDB_NORDAHEAD, 0);

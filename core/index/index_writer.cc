@@ -2,9 +2,11 @@
 
 #include <fcntl.h>
 #include <lmdb.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <string>
@@ -28,6 +30,15 @@ constexpr char kStagingDb[] = "staging";
 
 constexpr size_t kBuildMapSize = size_t{1} << 40;  // address space only; the file grows as used
 
+// The map size to build with: kBuildMapSize, or half the address space this process may still
+// have under `ulimit -v` (RLIMIT_AS), whichever is smaller. A build that outgrows it fails with
+// MDB_MAP_FULL (LmdbError says to raise the limit).
+size_t BuildMapSize() {
+  struct rlimit as;
+  if (getrlimit(RLIMIT_AS, &as) != 0 || as.rlim_cur == RLIM_INFINITY) return kBuildMapSize;
+  return std::min<size_t>(kBuildMapSize, as.rlim_cur / 2);
+}
+
 std::string ParentOf(absl::string_view path) {
   size_t slash = path.rfind('/');
   return slash == absl::string_view::npos ? std::string() : std::string(path.substr(0, slash));
@@ -48,7 +59,7 @@ class LmdbIndexWriter final : public IndexWriter {
 
   absl::Status Init() {
     int rc = mdb_env_create(&env_);
-    if (rc == 0) rc = mdb_env_set_mapsize(env_, kBuildMapSize);
+    if (rc == 0) rc = mdb_env_set_mapsize(env_, BuildMapSize());
     if (rc == 0) rc = mdb_env_set_maxdbs(env_, 8);
     if (rc == 0) {
       rc = mdb_env_open(env_, build_path_.c_str(),

@@ -14,6 +14,10 @@ absl::Status LmdbError(int rc, absl::string_view what, absl::string_view path) {
     return absl::DataLossError(
         absl::StrCat(msg, "; the index generation is damaged: delete it so it is fetched again"));
   }
+  if (rc == MDB_MAP_FULL) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        msg, "; the index outgrew the address space this process may map: raise ulimit -v"));
+  }
   return absl::InternalError(msg);
 }
 

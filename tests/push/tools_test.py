@@ -81,6 +81,12 @@ try:
     r = run(warm, "--all", "--json")
     check("warm --all", r.returncode == 0 and json.loads(r.stdout)["failed"] == 0, r.stderr)
 
+    # Under `ulimit -v` the push builds its index in a map that fits the limit.
+    r = subprocess.run(["sh", "-c", 'ulimit -v 1048576 && exec "$0" --store "$1" --json "$2"',
+                        push, "file://" + os.path.join(tmp, "store-ulimit"), hub],
+                       capture_output=True, text=True, timeout=240)
+    check("push under ulimit -v 1 GiB", r.returncode == 0 and
+          json.loads(r.stdout or "{}").get("generation") == 1, r.stderr)
     r = run(push, "--bogus")
     check("unknown option exits 2", r.returncode == 2 and "Try 'hfshim-push --help'" in r.stderr,
           r.stderr)

@@ -267,12 +267,12 @@ TEST(GenerationTest, ProcessThatCannotMapTheIndexKeepsTheCopyAndNamesTheLimit) {
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    // No room for another mapping: LMDB maps at least 10 MiB.
+    // No room for another mapping: LMDB maps the whole file, and not a byte more is left.
     long pages = 0;
     FILE* statm = fopen("/proc/self/statm", "r");
     if (statm == nullptr || fscanf(statm, "%ld", &pages) != 1) _exit(2);
     fclose(statm);
-    const rlim_t limit = static_cast<rlim_t>(pages) * sysconf(_SC_PAGESIZE) + (2 << 20);
+    const rlim_t limit = static_cast<rlim_t>(pages) * sysconf(_SC_PAGESIZE);
     const struct rlimit rl { limit, limit };
     if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(3);
     auto again = FetchGeneration(store.get(), head, tmp.Sub("idx"), Env::Default(), Later());
