@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -182,11 +183,49 @@ absl::StatusOr<Resolved> ResolvePath(absl::string_view rel_path, bool follow_las
   return Walk("", nullptr, 0, rel_path, follow_last, lookup, links);
 }
 
+namespace {
+
+// A single plain name (no '/', not "", "." or ".."): what Walk does for it, without its
+// stacks. The walk of opening or stating one file of a directory resolved before.
+bool IsPlainName(absl::string_view name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == absl::string_view::npos;
+}
+
+}  // namespace
+
 absl::StatusOr<Resolved> ResolvePathFrom(absl::string_view base, const Entry& base_entry,
                                          int base_hops, absl::string_view rel_path,
                                          bool follow_last, EntryLookup lookup,
                                          const IndexReader* links) {
-  return Walk(base, &base_entry, base_hops, rel_path, follow_last, lookup, links);
+  if (!IsPlainName(rel_path) || rel_path.size() > 255 || base.size() > kMaxPathBytes) {
+    return Walk(base, &base_entry, base_hops, rel_path, follow_last, lookup, links);
+  }
+  char buf[kMaxPathBytes + 1 + 256];
+  size_t n = base.size();
+  std::memcpy(buf, base.data(), n);
+  if (n != 0) buf[n++] = '/';
+  std::memcpy(buf + n, rel_path.data(), rel_path.size());
+  const absl::string_view path(buf, n + rel_path.size());
+  absl::StatusOr<Entry> entry = lookup(path, /*last=*/true);
+  if (!entry.ok()) return entry.status();
+  Resolved out;
+  if (entry->type == EntryType::kSymlink && follow_last) {
+    const int hops = base_hops + 1;
+    if (hops > kMaxSymlinkHops) {
+      return PosixError(ELOOP, absl::StrCat("too many levels of symbolic links at ", path));
+    }
+    if (links == nullptr || entry->link_record == 0 ||
+        base_hops + static_cast<int64_t>(entry->link_hops) > kMaxSymlinkHops) {
+      return Walk(base, &base_entry, base_hops, rel_path, follow_last, lookup, links);
+    }
+    ASSIGN_OR_RETURN(out.entry, links->LinkedFile(entry->link_record, &out.path));
+    out.symlink_hops = base_hops + static_cast<int>(entry->link_hops);
+    return out;
+  }
+  out.entry = *std::move(entry);
+  out.path.assign(path.data(), path.size());
+  out.symlink_hops = base_hops;
+  return out;
 }
 
 }  // namespace hfshim

@@ -180,17 +180,23 @@ bool CacheableError(int err) {
 }  // namespace
 
 absl::StatusOr<Vfs::Target> Vfs::Find(int dirfd, absl::string_view path, bool follow,
-                                      bool probe_cache) {
-  char buf[kVfsPathMax + 1];
-  const absl::string_view key =
-      resolve_cache_.enabled() ? ResolveCacheKey(path, follow, buf) : absl::string_view();
-  if (key.empty()) return FindUncached(dirfd, path, follow);
+                                      const Hash128* missed_id) {
+  Hash128 id;  // the key's, hashed once for the lookup, the offer and the insert
+  if (missed_id != nullptr) {
+    id = *missed_id;
+  } else {
+    char buf[kVfsPathMax + 1];
+    const absl::string_view key =
+        resolve_cache_.enabled() ? ResolveCacheKey(path, follow, buf) : absl::string_view();
+    if (key.empty()) return FindUncached(dirfd, path, follow);
+    id = ResolveCache::KeyId(key);
+  }
   const Generation* gen = generations_.Current();
   if (gen == nullptr) return FindUncached(dirfd, path, follow);
   Target t;
   int err = 0;
   bool trimmed = false;
-  if (probe_cache && resolve_cache_.Lookup(gen, key, [&](const CachedResolution& c) {
+  if (missed_id == nullptr && resolve_cache_.Lookup(gen, id, [&](const CachedResolution& c) {
         err = c.error;
         if (err != 0) return;
         t.virtual_entry = c.virtual_entry;
@@ -219,7 +225,7 @@ absl::StatusOr<Vfs::Target> Vfs::Find(int dirfd, absl::string_view path, bool fo
   // unchanged pointer after the walk means no refresh happened in between.
   if (generations_.Peek() != gen) return r;
   // Only a path asked for before: a pass over a dataset asks for each path once.
-  if (!resolve_cache_.OfferedBefore(key)) return r;
+  if (!resolve_cache_.OfferedBefore(id)) return r;
   CachedResolution c;
   if (!r.ok()) {
     c.error = StatusToErrno(r.status());
@@ -235,7 +241,7 @@ absl::StatusOr<Vfs::Target> Vfs::Find(int dirfd, absl::string_view path, bool fo
       c.SetEntry(&r->resolved.entry);
     }
   }
-  resolve_cache_.Insert(gen, key, std::move(c));
+  resolve_cache_.Insert(gen, id, std::move(c));
   return r;
 }
 
@@ -304,13 +310,14 @@ bool Vfs::FindViaParent(const Generation* gen, absl::string_view path, bool foll
 }
 
 bool Vfs::StatCached(absl::string_view path, bool follow, struct stat* st, Outcome* out,
-                     std::string* canonical) {
+                     std::string* canonical, std::optional<Hash128>* missed_id) {
   char buf[kVfsPathMax + 1];
   const absl::string_view key =
       resolve_cache_.enabled() ? ResolveCacheKey(path, follow, buf) : absl::string_view();
   if (key.empty()) return false;
   const Generation* gen = generations_.Current();
-  return resolve_cache_.Lookup(gen, key, [&](const CachedResolution& c) {
+  const Hash128 id = ResolveCache::KeyId(key);
+  const bool hit = resolve_cache_.Lookup(gen, id, [&](const CachedResolution& c) {
     if (c.error != 0) {
       *out = Fail(c.error);
     } else if (!c.virtual_entry) {
@@ -321,6 +328,8 @@ bool Vfs::StatCached(absl::string_view path, bool follow, struct stat* st, Outco
       *out = Outcome::Result(0);
     }
   });
+  if (!hit) *missed_id = id;
+  return hit;
 }
 
 absl::StatusOr<Vfs::Target> Vfs::FindUncached(int dirfd, absl::string_view path, bool follow) {

@@ -35,14 +35,15 @@ Outcome Vfs::Stat(int dirfd, absl::string_view path, int flags, struct stat* st)
   std::string canonical;
   const bool profile = ProfileEnabled();
   Outcome cached;
-  if (StatCached(path, follow, st, &cached, profile ? &canonical : nullptr)) {
+  std::optional<Hash128> missed_id;
+  if (StatCached(path, follow, st, &cached, profile ? &canonical : nullptr, &missed_id)) {
     if (cached.rc == 0 && !cached.passthrough) {
       Count(Counter::kVirtualStats);
       if (profile) RecordProfile("stat", canonical, 0, 0, 0, "index");
     }
     return cached;
   }
-  absl::StatusOr<Target> t = Find(dirfd, path, follow, /*probe_cache=*/false);
+  absl::StatusOr<Target> t = Find(dirfd, path, follow, missed_id ? &*missed_id : nullptr);
   if (!t.ok()) return Fail(t.status());
   if (!t->virtual_entry) return StatPassthrough(std::move(t->real_path), t->prefix_root);
   Count(Counter::kVirtualStats);
@@ -126,13 +127,13 @@ Outcome Vfs::OpenLazy(const Resolved& r, int kept_flags, int flags) {
 
 Outcome Vfs::Open(int dirfd, absl::string_view path, int flags, mode_t mode) {
   Outcome remembered;
-  bool not_remembered = false;
-  if (OpenRemembered(path, flags, &remembered, &not_remembered)) return remembered;
+  std::optional<Hash128> missed_id;
+  if (OpenRemembered(path, flags, &remembered, &missed_id)) return remembered;
   int linked;
   absl::string_view rest;
   if (VirtualFdLink(path, &linked, &rest)) return OpenFdLink(linked, path, rest, flags, mode);
   absl::StatusOr<Target> t =
-      Find(dirfd, path, (flags & O_NOFOLLOW) == 0, /*probe_cache=*/!not_remembered);
+      Find(dirfd, path, (flags & O_NOFOLLOW) == 0, missed_id ? &*missed_id : nullptr);
   if (!t.ok()) {
     if ((flags & O_CREAT) && absl::IsNotFound(t.status())) {
       // A new name in a virtual directory: EROFS if that directory exists.
@@ -215,7 +216,8 @@ Outcome Vfs::Open(int dirfd, absl::string_view path, int flags, mode_t mode) {
   return FinishContentOpen(*fd, ContentRecord(r.entry, 0, 0), r.entry.size);
 }
 
-bool Vfs::OpenRemembered(absl::string_view path, int flags, Outcome* out, bool* absent) {
+bool Vfs::OpenRemembered(absl::string_view path, int flags, Outcome* out,
+                         std::optional<Hash128>* missed_id) {
   if (WriteIntent(flags) || (flags & O_DIRECTORY) || !resolve_cache_.enabled()) return false;
   char buf[kVfsPathMax + 1];
   const absl::string_view key = ResolveCacheKey(path, (flags & O_NOFOLLOW) == 0, buf);
@@ -228,7 +230,8 @@ bool Vfs::OpenRemembered(absl::string_view path, int flags, Outcome* out, bool* 
   uint64_t size = 0;
   ContentFd record;
   std::string profile_path;
-  *absent = !resolve_cache_.Lookup(gen, key, [&](const CachedResolution& c) {
+  const Hash128 id = ResolveCache::KeyId(key);
+  const bool hit = resolve_cache_.Lookup(gen, id, [&](const CachedResolution& c) {
     if (c.error != 0 || !c.virtual_entry || c.entry.type != EntryType::kFile ||
         FilledByBlocks(c.entry)) {
       return;
@@ -239,6 +242,7 @@ bool Vfs::OpenRemembered(absl::string_view path, int flags, Outcome* out, bool* 
     record = ContentRecord(c.entry, 0, 0);
     if (profile) profile_path = c.path;
   });
+  if (!hit) *missed_id = id;
   if (!file) return false;
   absl::StatusOr<int> fd = OpenCachedContent(hash, flags, profile_path, size);
   if (!fd.ok()) return false;  // not cached: Open's full path fetches it

@@ -225,16 +225,12 @@ bool Prefix::MatchForm(absl::string_view form, absl::string_view path, absl::str
 }
 
 bool Prefix::Match(absl::string_view path, char* scratch, absl::string_view* rel) const {
-  return MatchKnown(path, NeedsLexicalClean(path), scratch, rel);
-}
-
-bool Prefix::MatchKnown(absl::string_view path, bool messy, char* scratch,
-                        absl::string_view* rel) const {
   if (literal_len_ == 0 || path.empty() || path[0] != '/') return false;
   if (MatchForm(literal(), path, rel) || (real_differs_ && MatchForm(real(), path, rel))) {
     return true;
   }
-  if (!messy) return false;
+  // Only a path that does not start with a form as written needs cleaning to tell.
+  if (!NeedsLexicalClean(path)) return false;
   size_t n = LexicalClean(path, scratch);
   if (n == 0) return false;
   absl::string_view clean(scratch, n);

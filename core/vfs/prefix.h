@@ -46,9 +46,6 @@ class Prefix {
   // prefix from another top-level directory through ".." is not recognised.) PRELOAD-SAFE.
   bool FirstComponentMayMatch(const char* path) const;
 
-  // Match() for a path already known to need no lexical clean-up (`messy` false) or to need it.
-  bool MatchKnown(absl::string_view path, bool messy, char* scratch, absl::string_view* rel) const;
-
   // True if `name` equals a component of the prefix (either form): a relative path starting
   // with it may reach the prefix from an ancestor directory. PRELOAD-SAFE.
   bool IsPrefixComponent(absl::string_view name) const;

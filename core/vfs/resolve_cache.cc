@@ -38,9 +38,8 @@ ResolveCache::ResolveCache(size_t capacity)
 
 void ResolveCache::Free::operator()(uint64_t* p) const { free(p); }
 
-bool ResolveCache::OfferedBefore(absl::string_view key) {
+bool ResolveCache::OfferedBefore(const Hash128& id) {
   if (offered_ == nullptr) return false;
-  const Hash128 id = KeyHash(key);
   const uint64_t tag = id.lo | 1;
   std::atomic_ref<uint64_t> slot(offered_[id.hi % kOfferSlots]);
   if (slot.load(std::memory_order_relaxed) == tag) return true;
@@ -48,12 +47,9 @@ bool ResolveCache::OfferedBefore(absl::string_view key) {
   return false;
 }
 
-Hash128 ResolveCache::KeyHash(absl::string_view key) { return ContentHash(key); }
-
-bool ResolveCache::Lookup(const void* gen, absl::string_view key,
+bool ResolveCache::Lookup(const void* gen, const Hash128& id,
                           absl::FunctionRef<void(const CachedResolution&)> visit) const {
   if (per_shard_ == 0 || gen == nullptr) return false;
-  const Hash128 id = KeyHash(key);
   Shard& s = ShardFor(id);
   absl::ReaderMutexLock lock(&s.mu);
   if (s.gen != gen) return false;
@@ -63,14 +59,13 @@ bool ResolveCache::Lookup(const void* gen, absl::string_view key,
   return true;
 }
 
-void ResolveCache::Insert(const void* gen, absl::string_view key, CachedResolution value) {
+void ResolveCache::Insert(const void* gen, const Hash128& id, CachedResolution value) {
   if (per_shard_ == 0 || gen == nullptr) return;
   if (value.entry.block_checksums.size() > kMaxStoredChecksums) {
     value.entry.block_checksums.clear();
     value.entry.block_checksums.shrink_to_fit();
     value.entry_trimmed = true;
   }
-  const Hash128 id = KeyHash(key);
   Shard& s = ShardFor(id);
   absl::MutexLock lock(&s.mu);
   if (s.gen != gen) {

@@ -83,14 +83,25 @@ class ResolveCache {
 
   bool enabled() const { return per_shard_ > 0; }
 
+  // The identity `key` is stored under (its XXH3-128). Callers that look a key up, offer it and
+  // insert it compute it once and pass it to the overloads below.
+  static Hash128 KeyId(absl::string_view key) { return ContentHash(key); }
+
   // If `key` holds a value stored under `gen`, calls `visit` with it (under the shard's shared
   // lock) and returns true; false otherwise.
   bool Lookup(const void* gen, absl::string_view key,
+              absl::FunctionRef<void(const CachedResolution&)> visit) const {
+    return Lookup(gen, KeyId(key), visit);
+  }
+  bool Lookup(const void* gen, const Hash128& id,
               absl::FunctionRef<void(const CachedResolution&)> visit) const;
 
   // Stores `value` for `key` under `gen` (replacing any value; emptying the shard first if it
   // holds another generation's values; evicting one value if the shard is full).
-  void Insert(const void* gen, absl::string_view key, CachedResolution value);
+  void Insert(const void* gen, absl::string_view key, CachedResolution value) {
+    Insert(gen, KeyId(key), std::move(value));
+  }
+  void Insert(const void* gen, const Hash128& id, CachedResolution value);
 
   // Second-sight admission: true if `key` was offered here before (recently); records it either
   // way. Callers that resolve many paths once each (a pass stating or opening every file of a
@@ -100,7 +111,8 @@ class ResolveCache {
   // forgotten when another lands on its slot, and a 64-bit hash collision can admit a key seen
   // once; either changes only what is remembered, never an answer. Thread-safe (relaxed atomics);
   // the table is kept across fork.
-  bool OfferedBefore(absl::string_view key);
+  bool OfferedBefore(absl::string_view key) { return OfferedBefore(KeyId(key)); }
+  bool OfferedBefore(const Hash128& id);
 
   // Values held now (all generations), for tests and statistics.
   size_t size() const;
@@ -114,8 +126,6 @@ class ResolveCache {
     const void* gen ABSL_GUARDED_BY(mu) = nullptr;
     absl::flat_hash_map<Hash128, CachedResolution> map ABSL_GUARDED_BY(mu);
   };
-  // The identity a key is stored under (KeyHash) and its shard.
-  static Hash128 KeyHash(absl::string_view key);
   Shard& ShardFor(const Hash128& id) const { return shards_[id.hi % kShards]; }
 
   static constexpr size_t kOfferSlots = 1 << 14;  // 128 KiB, touched as used

@@ -34,6 +34,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -211,9 +212,10 @@ class Vfs {
   // Find answers absolute paths from resolve_cache_ when it can (exactly what FindUncached
   // would answer on the same generation), else resolves, and remembers the result if the path
   // was asked for before (ResolveCache::OfferedBefore).
-  // `probe_cache` false: the caller just missed in resolve_cache_ (resolve and remember).
+  // `missed_id` not null: the caller just looked the path up in resolve_cache_ and missed; it is
+  // the key's id (ResolveCache::KeyId), so Find neither probes nor hashes it again.
   absl::StatusOr<Target> Find(int dirfd, absl::string_view path, bool follow,
-                              bool probe_cache = true);
+                              const Hash128* missed_id = nullptr);
   absl::StatusOr<Target> FindUncached(int dirfd, absl::string_view path, bool follow);
   // Find of a plainly spelled absolute path from its parent directory's remembered resolution
   // (resolve_cache_ key "P<parent>"): true with *out set when that gives the exact answer,
@@ -223,8 +225,9 @@ class Vfs {
   // Stat from resolve_cache_ alone (absolute paths): true if remembered, with *out the answer
   // (a failure, a passthrough, or success with *st filled and *canonical, the entry's path, if
   // not null). Counts what Fail and Passthrough count; the caller counts a virtual stat.
+  // *missed_id: set to the key's id when the path was looked up and is not remembered (for Find).
   bool StatCached(absl::string_view path, bool follow, struct stat* st, Outcome* out,
-                  std::string* canonical);
+                  std::string* canonical, std::optional<Hash128>* missed_id);
   // The index entry at exact path `p` of `gen`, directories remembered in resolve_cache_
   // (`last`: the walk's final component, usually a file: not looked for there first).
   absl::StatusOr<Entry> LookupEntry(const Generation* gen, absl::string_view p, bool last = false);
@@ -260,9 +263,11 @@ class Vfs {
 
   // Open's hot path: an absolute path remembered in resolve_cache_ as a complete file whose
   // content is in the node cache is opened with one lookup and one openat, allocating nothing.
-  // False (nothing done) when that does not apply; Open's full path then answers, and *absent
-  // says whether resolve_cache_ was probed and had nothing for the path (no second probe).
-  bool OpenRemembered(absl::string_view path, int flags, Outcome* out, bool* absent);
+  // False (nothing done) when that does not apply; Open's full path then answers, and
+  // *missed_id is set to the key's id when resolve_cache_ was probed and had nothing for the path
+  // (for Find: no second probe, no second hash).
+  bool OpenRemembered(absl::string_view path, int flags, Outcome* out,
+                      std::optional<Hash128>* missed_id);
   // Complete content `hash` opened from the node cache with the caller's kept `flags` (a hit is
   // counted and profiled under `path`, which may be empty when profiling is off); NotFound if it
   // is not cached.

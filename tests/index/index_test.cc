@@ -650,6 +650,30 @@ TEST(IndexLinksTest, RecordedFilesResolveAsTheWalkDoes) {
     }
   }
   EXPECT_GT(recorded, 4);
+
+  // One plain name from a resolved directory (ResolvePathFrom's own step) answers as the
+  // general walk does ("./name" takes the walk): hop limits, links recorded or not, no link
+  // table, missing names, names too long.
+  const absl::StatusOr<Entry> d = r.Lookup("r/d");
+  ASSERT_TRUE(d.ok());
+  auto lookup = [&](absl::string_view q, bool) { return r.Lookup(q); };
+  int compared = 0;
+  for (int hops : {0, 1, 2, 38, 39, 40}) {
+    for (const std::string& name :
+         std::vector<std::string>{"c38_0", "c39_0", "c40_0", "c41_0", "up", "file", "missing",
+                                  "c40_39", std::string(256, 'x')}) {
+      for (bool follow : {true, false}) {
+        for (const IndexReader* links : {&r, static_cast<const IndexReader*>(nullptr)}) {
+          EXPECT_EQ(describe(ResolvePathFrom("r/d", *d, hops, name, follow, lookup, links)),
+                    describe(ResolvePathFrom("r/d", *d, hops, "./" + name, follow, lookup, links)))
+              << name << " hops " << hops << " follow " << follow << " links "
+              << (links != nullptr);
+          ++compared;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(compared, 6 * 9 * 2 * 2);
 }
 
 }  // namespace
