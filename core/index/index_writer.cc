@@ -173,52 +173,88 @@ class LmdbIndexWriter final : public IndexWriter {
 
  private:
   // Turns the staged entries into the final layout (FORMAT.md, version 3): a path table record
-  // per entry, in key order (so a directory's children are adjacent records), and the entries
-  // database mapping each key to its record's locator, appended in key order so its pages are
-  // full. A symlink whose walk ends at a file records that file's locator (planned before the
-  // records are written: a blob's record may come after its links'). The staging database is
-  // dropped: the compacting copy leaves its pages out.
+  // per entry and the entries database mapping each key to its record's locator, appended in
+  // key order so its pages are full. Records are placed in key order (a directory's children
+  // are adjacent records), except that a file symlinks lead to (a blob) is placed right after
+  // the first of those links: resolving a snapshot file then reads two neighbouring records
+  // instead of two far apart. Each such link records its file's locator. The staging database
+  // is dropped: the compacting copy leaves its pages out.
   absl::Status WriteEntriesAndPathTable() {
     ASSIGN_OR_RETURN(LinkedFiles links, PlanLinkedFiles());
-    absl::flat_hash_map<std::string, uint64_t> file_locators;  // of the linked files
-    if (!links.empty()) {
-      absl::flat_hash_set<std::string> files;
-      for (const auto& [link, plan] : links) files.insert(plan.file);
-      RecordPlacer placer;
-      RETURN_IF_ERROR(ForEachStaged([&](absl::string_view key, absl::string_view value) {
-        const std::string path = PathOfEntryKey(key);
-        size_t entry_size = value.size();
-        if (links.contains(path)) {  // the link's fields have a fixed size: any value will do
-          ASSIGN_OR_RETURN(std::string sized, WithLinkedFile(value, {path, 1}, 1));
-          entry_size = sized.size();
-        }
-        ASSIGN_OR_RETURN(uint64_t locator,
-                         placer.Place(RecordPlacer::RecordSize(path, entry_size)));
-        if (files.contains(path)) file_locators[path] = locator;
-        return absl::OkStatus();
-      }));
-    }
+    absl::flat_hash_set<std::string> linked_files;  // placed after their first link
+    for (const auto& [link, plan] : links) linked_files.insert(plan.file);
+    absl::flat_hash_map<std::string, uint64_t> file_locators;  // linked files placed so far
+    // Entry i in key order -> its record's locator (kUnplaced until placed).
+    constexpr uint64_t kUnplaced = ~uint64_t{0};
+    std::vector<uint64_t> locators;
+    absl::flat_hash_map<std::string, size_t> waiting;  // linked files met before their link
     PathTableBuilder table(txn_, pathtable_, build_path_);
+    RecordPlacer placer;  // follows `table`'s placement, to tell a file's locator in advance
+    auto add = [&](absl::string_view path, absl::string_view value) -> absl::StatusOr<uint64_t> {
+      ASSIGN_OR_RETURN(const uint64_t planned,
+                       placer.Place(RecordPlacer::RecordSize(path, value.size())));
+      ASSIGN_OR_RETURN(const uint64_t locator, table.Add(path, value));
+      if (locator != planned) {
+        return absl::InternalError(
+            absl::StrCat("index writer placed ", path, " at ", locator, ", planned ", planned));
+      }
+      return locator;
+    };
     RETURN_IF_ERROR(ForEachStaged([&](absl::string_view key, absl::string_view value) {
       const std::string path = PathOfEntryKey(key);
-      std::string linked;
-      if (auto link = links.find(path); link != links.end()) {
-        ASSIGN_OR_RETURN(
-            linked, WithLinkedFile(value, link->second, file_locators.at(link->second.file) + 1));
-        value = linked;
+      const size_t index = locators.size();
+      locators.push_back(kUnplaced);
+      if (linked_files.contains(path)) {
+        if (auto placed = file_locators.find(path); placed != file_locators.end()) {
+          locators[index] = placed->second;
+        } else {
+          waiting.emplace(path, index);
+        }
+        return absl::OkStatus();
       }
-      ASSIGN_OR_RETURN(uint64_t locator, table.Add(path, value));
-      if (auto planned = file_locators.find(path);
-          planned != file_locators.end() && planned->second != locator) {
-        return absl::InternalError(absl::StrCat("index writer placed ", path, " at ", locator,
-                                                ", planned ", planned->second));
+      auto link = links.find(path);
+      if (link == links.end()) {
+        ASSIGN_OR_RETURN(locators[index], add(path, value));
+        return absl::OkStatus();
       }
-      MDB_val k = Val(key), lv{sizeof(locator), &locator};
+      const std::string& file = link->second.file;
+      if (auto placed = file_locators.find(file); placed != file_locators.end()) {
+        ASSIGN_OR_RETURN(std::string linked,
+                         WithLinkedFile(value, link->second, placed->second + 1));
+        ASSIGN_OR_RETURN(locators[index], add(path, linked));
+        return absl::OkStatus();
+      }
+      // The first link to `file`: the link, then the file right after it.
+      ASSIGN_OR_RETURN(const std::string file_value, StagedValue(file));
+      ASSIGN_OR_RETURN(const std::string sized, WithLinkedFile(value, link->second, 1));
+      RecordPlacer ahead = placer;
+      RETURN_IF_ERROR(ahead.Place(RecordPlacer::RecordSize(path, sized.size())).status());
+      ASSIGN_OR_RETURN(const uint64_t file_locator,
+                       ahead.Place(RecordPlacer::RecordSize(file, file_value.size())));
+      ASSIGN_OR_RETURN(std::string linked, WithLinkedFile(value, link->second, file_locator + 1));
+      ASSIGN_OR_RETURN(locators[index], add(path, linked));
+      ASSIGN_OR_RETURN(const uint64_t placed, add(file, file_value));
+      if (placed != file_locator) {
+        return absl::InternalError(
+            absl::StrCat("index writer placed ", file, " at ", placed, ", planned ", file_locator));
+      }
+      file_locators.emplace(file, placed);
+      if (auto w = waiting.find(file); w != waiting.end()) locators[w->second] = placed;
+      return absl::OkStatus();
+    }));
+    RETURN_IF_ERROR(table.Finish());
+    size_t index = 0;
+    RETURN_IF_ERROR(ForEachStaged([&](absl::string_view key, absl::string_view) {
+      const uint64_t locator = locators[index++];
+      if (locator == kUnplaced) {
+        return absl::InternalError(
+            absl::StrCat("index writer left ", PathOfEntryKey(key), " without a record"));
+      }
+      MDB_val k = Val(key), lv{sizeof(locator), const_cast<uint64_t*>(&locator)};
       int put = mdb_put(txn_, entries_, &k, &lv, MDB_APPEND);
       if (put != 0) return LmdbError(put, "write index entries", build_path_);
       return absl::OkStatus();
     }));
-    RETURN_IF_ERROR(table.Finish());
     int rc = mdb_drop(txn_, staging_, /*del=*/1);
     if (rc != 0) return LmdbError(rc, "drop index staging", build_path_);
     return absl::OkStatus();
@@ -256,6 +292,16 @@ class LmdbIndexWriter final : public IndexWriter {
     return links;
   }
 
+  // The encoded staged entry at `rel_path` (not the root); ENOENT if there is none.
+  absl::StatusOr<std::string> StagedValue(absl::string_view rel_path) {
+    const std::string key = EntryKey(rel_path);
+    MDB_val k = Val(key), v;
+    int rc = mdb_get(txn_, staging_, &k, &v);
+    if (rc == MDB_NOTFOUND) return PosixError(ENOENT, absl::StrCat(rel_path, " is not staged"));
+    if (rc != 0) return LmdbError(rc, "read back index", build_path_);
+    return std::string(View(v));
+  }
+
   // The staged entry at `rel_path` ("" = the root, synthesised); ENOENT if there is none.
   absl::StatusOr<Entry> StagedEntry(absl::string_view rel_path) {
     if (rel_path.empty()) {
@@ -264,12 +310,8 @@ class LmdbIndexWriter final : public IndexWriter {
       root.mode = S_IFDIR | 0755;
       return root;
     }
-    const std::string key = EntryKey(rel_path);
-    MDB_val k = Val(key), v;
-    int rc = mdb_get(txn_, staging_, &k, &v);
-    if (rc == MDB_NOTFOUND) return PosixError(ENOENT, absl::StrCat(rel_path, " is not staged"));
-    if (rc != 0) return LmdbError(rc, "read back index", build_path_);
-    return DecodeEntry(View(v));
+    ASSIGN_OR_RETURN(const std::string value, StagedValue(rel_path));
+    return DecodeEntry(value);
   }
 
   // The encoded symlink `value` recording its linked file, whose record is `record`.

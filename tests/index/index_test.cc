@@ -602,6 +602,75 @@ TEST_F(IndexTest, LinksToFilesRecordTheirFile) {
   EXPECT_EQ(StatusToErrno(reader_->LinkedFile(1ull << 39, &path).status()), EIO);  // damaged
 }
 
+// A file that symlinks lead to is placed right after the first of those links (in key order),
+// wherever its own key sorts: resolving a snapshot file reads neighbouring records. Every entry
+// still maps to its own record.
+TEST(IndexLinksTest, LinkedFilesAreRecordedRightAfterTheirFirstLink) {
+  TempDir tmp;
+  const std::string path = tmp.Sub("gen.mdb");
+  auto w = IndexWriter::Create(path);
+  ASSERT_TRUE(w.ok());
+  AddTree(w->get(), {{"r", Dir()},
+                     {"r/blobs", Dir()},
+                     {"r/blobs/b1", File(3)},
+                     {"r/blobs/b2", File(5)},
+                     {"r/blobs/lonely", File(7)},
+                     {"r/a", Dir()},
+                     {"r/a/x", Link("../blobs/b2")},  // first link to b2
+                     {"r/a/y", Link("../blobs/b1")},  // first link to b1
+                     {"r/a/z", Link("../blobs/b1")},  // second link to b1
+                     {"r/a/xchain", Link("x")},       // b2 through x
+                     {"r/a/zlast", Link("../zz/late")},
+                     {"r/zz", Dir()},
+                     {"r/zz/late", File(2)}});  // sorts after its link
+  ASSERT_TRUE((*w)->Finish(IndexMeta{}).ok());
+  auto reader = IndexReader::Open(path);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  MDB_env* env = nullptr;
+  MDB_txn* txn = nullptr;
+  MDB_dbi entries;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  ASSERT_EQ(mdb_env_set_maxdbs(env, 8), 0);
+  ASSERT_EQ(mdb_env_open(env, path.c_str(), MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK, 0), 0);
+  ASSERT_EQ(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), 0);
+  ASSERT_EQ(mdb_dbi_open(txn, kEntriesDb, 0, &entries), 0);
+  auto locator = [&](const std::string& p) {
+    const std::string key = EntryKey(p);
+    MDB_val k = Val(key), v;
+    uint64_t loc = ~0ull;
+    if (mdb_get(txn, entries, &k, &v) == 0 && v.mv_size == 8) std::memcpy(&loc, v.mv_data, 8);
+    return loc;
+  };
+  auto right_after = [&](const std::string& link) -> uint64_t {
+    const absl::StatusOr<Entry> e = (*reader)->Lookup(link);
+    if (!e.ok()) return ~0ull;
+    return locator(link) + RecordPlacer::RecordSize(link, EncodeEntry(*e).size());
+  };
+  EXPECT_EQ(locator("r/blobs/b2"), right_after("r/a/x"));
+  EXPECT_EQ(locator("r/blobs/b1"), right_after("r/a/y"));
+  EXPECT_EQ(locator("r/zz/late"), right_after("r/a/zlast"));
+  for (const char* link : {"r/a/x", "r/a/y", "r/a/z", "r/a/xchain", "r/a/zlast"}) {
+    const absl::StatusOr<Entry> e = (*reader)->Lookup(link);
+    ASSERT_TRUE(e.ok()) << link;
+    const absl::StatusOr<Resolved> target = (*reader)->Resolve(link, true);
+    ASSERT_TRUE(target.ok()) << link;
+    EXPECT_EQ(e->link_record, locator(target->path) + 1) << link;
+  }
+  // Every entry is found, listed and resolved as written.
+  for (const char* p : {"r/blobs/b1", "r/blobs/b2", "r/blobs/lonely", "r/zz/late", "r/a/z"}) {
+    EXPECT_TRUE((*reader)->Lookup(p).ok()) << p;
+  }
+  EXPECT_EQ((*reader)->Lookup("r/blobs/lonely")->size, 7u);
+  EXPECT_EQ((*reader)->Resolve("r/a/xchain", true)->path, "r/blobs/b2");
+  auto listing = (*reader)->List("r/blobs", "", 100);
+  ASSERT_TRUE(listing.ok()) << listing.status();
+  ASSERT_EQ(listing->size(), 3u);
+  EXPECT_EQ((*listing)[0].name, "b1");
+  EXPECT_EQ((*listing)[2].entry.size, 7u);
+  mdb_txn_abort(txn);
+  mdb_env_close(env);
+}
+
 // Resolving with the recorded files gives what walking every link gives, hop limit included:
 // chains of 38 to 41 links to a file, reached directly and through a directory link.
 TEST(IndexLinksTest, RecordedFilesResolveAsTheWalkDoes) {
