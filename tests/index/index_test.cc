@@ -459,6 +459,40 @@ TEST_F(IndexTest, DamagedPathTableIsDataLoss) {
 
 // Golden bytes of a minimal path table (FORMAT.md, "pathtable"): this test fails when the layout
 // changes, which requires bumping the table version and updating core/index/FORMAT.md.
+// A generation file opened with LMDB directly, read-only, to check its raw layout.
+class RawGeneration {
+ public:
+  explicit RawGeneration(const std::string& path) {
+    ok_ = mdb_env_create(&env_) == 0 && mdb_env_set_maxdbs(env_, 8) == 0 &&
+          mdb_env_open(env_, path.c_str(), MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK, 0) == 0 &&
+          mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn_) == 0;
+  }
+  ~RawGeneration() {
+    if (txn_ != nullptr) mdb_txn_abort(txn_);
+    if (env_ != nullptr) mdb_env_close(env_);
+  }
+  bool ok() const { return ok_; }
+  // The value of `key` in database `db` ("" if there is none).
+  std::string Get(const char* db, absl::string_view key) {
+    MDB_dbi dbi;
+    MDB_val k = Val(key), v;
+    if (mdb_dbi_open(txn_, db, 0, &dbi) != 0 || mdb_get(txn_, dbi, &k, &v) != 0) return "";
+    return std::string(static_cast<const char*>(v.mv_data), v.mv_size);
+  }
+  // The record locator the entries database holds for `path` (~0 if none).
+  uint64_t Locator(absl::string_view path) {
+    const std::string v = Get(kEntriesDb, EntryKey(path));
+    uint64_t loc = ~uint64_t{0};
+    if (v.size() == 8) std::memcpy(&loc, v.data(), 8);
+    return loc;
+  }
+
+ private:
+  MDB_env* env_ = nullptr;
+  MDB_txn* txn_ = nullptr;
+  bool ok_ = false;
+};
+
 TEST(PathTableTest, LayoutIsPinned) {
   TempDir tmp;
   const std::string path = tmp.Sub("g.mdb");
@@ -473,19 +507,9 @@ TEST(PathTableTest, LayoutIsPinned) {
     ASSERT_TRUE((*w)->Add("a/b", l).ok());
     ASSERT_TRUE((*w)->Finish(IndexMeta{}).ok());
   }
-  MDB_env* env = nullptr;
-  MDB_txn* txn = nullptr;
-  MDB_dbi dbi;
-  ASSERT_EQ(mdb_env_create(&env), 0);
-  ASSERT_EQ(mdb_env_set_maxdbs(env, 8), 0);
-  ASSERT_EQ(mdb_env_open(env, path.c_str(), MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK, 0), 0);
-  ASSERT_EQ(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), 0);
-  ASSERT_EQ(mdb_dbi_open(txn, kPathTableDb, 0, &dbi), 0);
-  auto get = [&](absl::string_view key) {
-    MDB_val k = Val(key), v;
-    EXPECT_EQ(mdb_get(txn, dbi, &k, &v), 0) << key;
-    return std::string(static_cast<const char*>(v.mv_data), v.mv_size);
-  };
+  RawGeneration raw(path);
+  ASSERT_TRUE(raw.ok());
+  auto get = [&](absl::string_view key) { return raw.Get(kPathTableDb, key); };
   // version 1, 1 records chunk, 8 slots, 2 records.
   EXPECT_EQ(absl::BytesToHexString(get("head")),
             "01000000"
@@ -521,19 +545,7 @@ TEST(PathTableTest, LayoutIsPinned) {
   }
   EXPECT_EQ(std::memcmp(slots.data(), want.data(), 64), 0);
   // The entries database maps each key to its record's locator (u64, little-endian).
-  MDB_dbi entries;
-  ASSERT_EQ(mdb_dbi_open(txn, kEntriesDb, 0, &entries), 0);
-  for (const auto& [p, offset] : records) {
-    const std::string key = EntryKey(p);
-    MDB_val k = Val(key), v;
-    ASSERT_EQ(mdb_get(txn, entries, &k, &v), 0) << p;
-    ASSERT_EQ(v.mv_size, 8u);
-    uint64_t locator;
-    std::memcpy(&locator, v.mv_data, 8);
-    EXPECT_EQ(locator, offset) << p;
-  }
-  mdb_txn_abort(txn);
-  mdb_env_close(env);
+  for (const auto& [p, offset] : records) EXPECT_EQ(raw.Locator(p), offset) << p;
 }
 
 // Every path shares one hash: each lookup walks a probe chain of records of other paths, so only
@@ -626,21 +638,9 @@ TEST(IndexLinksTest, LinkedFilesAreRecordedRightAfterTheirFirstLink) {
   ASSERT_TRUE((*w)->Finish(IndexMeta{}).ok());
   auto reader = IndexReader::Open(path);
   ASSERT_TRUE(reader.ok()) << reader.status();
-  MDB_env* env = nullptr;
-  MDB_txn* txn = nullptr;
-  MDB_dbi entries;
-  ASSERT_EQ(mdb_env_create(&env), 0);
-  ASSERT_EQ(mdb_env_set_maxdbs(env, 8), 0);
-  ASSERT_EQ(mdb_env_open(env, path.c_str(), MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK, 0), 0);
-  ASSERT_EQ(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), 0);
-  ASSERT_EQ(mdb_dbi_open(txn, kEntriesDb, 0, &entries), 0);
-  auto locator = [&](const std::string& p) {
-    const std::string key = EntryKey(p);
-    MDB_val k = Val(key), v;
-    uint64_t loc = ~0ull;
-    if (mdb_get(txn, entries, &k, &v) == 0 && v.mv_size == 8) std::memcpy(&loc, v.mv_data, 8);
-    return loc;
-  };
+  RawGeneration raw(path);
+  ASSERT_TRUE(raw.ok());
+  auto locator = [&](const std::string& p) { return raw.Locator(p); };
   auto right_after = [&](const std::string& link) -> uint64_t {
     const absl::StatusOr<Entry> e = (*reader)->Lookup(link);
     if (!e.ok()) return ~0ull;
@@ -667,8 +667,6 @@ TEST(IndexLinksTest, LinkedFilesAreRecordedRightAfterTheirFirstLink) {
   ASSERT_EQ(listing->size(), 3u);
   EXPECT_EQ((*listing)[0].name, "b1");
   EXPECT_EQ((*listing)[2].entry.size, 7u);
-  mdb_txn_abort(txn);
-  mdb_env_close(env);
 }
 
 // Resolving with the recorded files gives what walking every link gives, hop limit included:
