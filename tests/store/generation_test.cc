@@ -7,8 +7,11 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "core/base/hash.h"
 #include "core/env/file_util.h"
@@ -91,6 +94,21 @@ class CountingStore final : public ObjectStore {
 
  private:
   ObjectStore* const target_;
+};
+
+// Records the (offset, size) of every write, from any thread.
+class WriteRecordingEnv : public EnvWrapper {
+ public:
+  using EnvWrapper::EnvWrapper;
+  absl::StatusOr<size_t> Pwrite(int fd, const void* b, size_t n, uint64_t o) override {
+    {
+      absl::MutexLock lock(&mu);
+      writes.emplace_back(o, n);
+    }
+    return EnvWrapper::Pwrite(fd, b, n, o);
+  }
+  absl::Mutex mu;
+  std::vector<std::pair<uint64_t, uint64_t>> writes ABSL_GUARDED_BY(mu);
 };
 
 // The bytes of the file FetchGeneration made of `head` in `dir`; "" (and a failure) if it failed.
@@ -246,9 +264,24 @@ TEST(GenerationTest, ALargeGenerationIsFetchedInParallelParts) {
   const std::string key = IndexKey(ContentHash(bytes));
   ASSERT_TRUE(store->Put(key, bytes, Later()).ok());
   CountingStore counting(store.get());
-  EXPECT_EQ(FetchedBytes(&counting, {1, key, 0, 1, bytes.size()}, tmp.Sub("idx")), bytes);
+  WriteRecordingEnv env(Env::Default());
+  absl::StatusOr<std::string> fetched =
+      FetchGeneration(&counting, {1, key, 0, 1, bytes.size()}, tmp.Sub("idx"), &env, Later());
+  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  EXPECT_EQ(*ReadFile(Env::Default(), *fetched), bytes);
   EXPECT_GE(counting.gets, 2);
   EXPECT_LE(counting.gets, 4);
+  // The file is written in whole 2 MiB-aligned chunks (huge-page folios), the last one to its end.
+  constexpr uint64_t kChunk = 2 << 20;
+  absl::MutexLock lock(&env.mu);
+  int chunks = 0;
+  for (const auto& [offset, n] : env.writes) {
+    if (offset + n <= 4096) continue;  // small files beside the index (notes)
+    EXPECT_EQ(offset % kChunk, 0u) << offset << "+" << n;
+    EXPECT_TRUE(n == kChunk || offset + n == bytes.size()) << offset << "+" << n;
+    ++chunks;
+  }
+  EXPECT_EQ(chunks, (bytes.size() + kChunk - 1) / kChunk);
 }
 
 // A process that cannot map the index (an address-space limit, as under `ulimit -v` in batch
