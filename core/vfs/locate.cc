@@ -196,7 +196,10 @@ absl::StatusOr<Vfs::Target> Vfs::Find(int dirfd, absl::string_view path, bool fo
   Target t;
   int err = 0;
   bool trimmed = false;
-  if (missed_id == nullptr && resolve_cache_.Lookup(gen, id, [&](const CachedResolution& c) {
+  // Only paths admitted by OfferedBefore are inserted below: a path whose offer is not
+  // remembered is not looked for.
+  if (missed_id == nullptr && resolve_cache_.MayHoldOffered(id) &&
+      resolve_cache_.Lookup(gen, id, [&](const CachedResolution& c) {
         err = c.error;
         if (err != 0) return;
         t.virtual_entry = c.virtual_entry;
@@ -317,17 +320,18 @@ bool Vfs::StatCached(absl::string_view path, bool follow, struct stat* st, Outco
   if (key.empty()) return false;
   const Generation* gen = generations_.Current();
   const Hash128 id = ResolveCache::KeyId(key);
-  const bool hit = resolve_cache_.Lookup(gen, id, [&](const CachedResolution& c) {
-    if (c.error != 0) {
-      *out = Fail(c.error);
-    } else if (!c.virtual_entry) {
-      *out = StatPassthrough(c.real_path, c.prefix_root);
-    } else {
-      EntryToStat(c.entry, identity_, st);
-      if (canonical != nullptr) *canonical = c.path;
-      *out = Outcome::Result(0);
-    }
-  });
+  const bool hit = resolve_cache_.MayHoldOffered(id) &&  // as Find inserts
+                   resolve_cache_.Lookup(gen, id, [&](const CachedResolution& c) {
+                     if (c.error != 0) {
+                       *out = Fail(c.error);
+                     } else if (!c.virtual_entry) {
+                       *out = StatPassthrough(c.real_path, c.prefix_root);
+                     } else {
+                       EntryToStat(c.entry, identity_, st);
+                       if (canonical != nullptr) *canonical = c.path;
+                       *out = Outcome::Result(0);
+                     }
+                   });
   if (!hit) *missed_id = id;
   return hit;
 }

@@ -231,17 +231,18 @@ bool Vfs::OpenRemembered(absl::string_view path, int flags, Outcome* out,
   ContentFd record;
   std::string profile_path;
   const Hash128 id = ResolveCache::KeyId(key);
-  const bool hit = resolve_cache_.Lookup(gen, id, [&](const CachedResolution& c) {
-    if (c.error != 0 || !c.virtual_entry || c.entry.type != EntryType::kFile ||
-        FilledByBlocks(c.entry)) {
-      return;
-    }
-    file = true;
-    hash = c.entry.content_hash;
-    size = c.entry.size;
-    record = ContentRecord(c.entry, 0, 0);
-    if (profile) profile_path = c.path;
-  });
+  const bool hit = resolve_cache_.MayHoldOffered(id) &&  // as Find inserts
+                   resolve_cache_.Lookup(gen, id, [&](const CachedResolution& c) {
+                     if (c.error != 0 || !c.virtual_entry || c.entry.type != EntryType::kFile ||
+                         FilledByBlocks(c.entry)) {
+                       return;
+                     }
+                     file = true;
+                     hash = c.entry.content_hash;
+                     size = c.entry.size;
+                     record = ContentRecord(c.entry, 0, 0);
+                     if (profile) profile_path = c.path;
+                   });
   if (!hit) *missed_id = id;
   if (!file) return false;
   absl::StatusOr<int> fd = OpenCachedContent(hash, flags, profile_path, size);

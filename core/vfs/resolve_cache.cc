@@ -47,6 +47,12 @@ bool ResolveCache::OfferedBefore(const Hash128& id) {
   return false;
 }
 
+bool ResolveCache::MayHoldOffered(const Hash128& id) const {
+  if (offered_ == nullptr) return per_shard_ > 0;
+  std::atomic_ref<uint64_t> slot(offered_[id.hi % kOfferSlots]);
+  return slot.load(std::memory_order_relaxed) == (id.lo | 1);
+}
+
 bool ResolveCache::Lookup(const void* gen, const Hash128& id,
                           absl::FunctionRef<void(const CachedResolution&)> visit) const {
   if (per_shard_ == 0 || gen == nullptr) return false;

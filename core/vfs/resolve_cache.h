@@ -114,6 +114,13 @@ class ResolveCache {
   bool OfferedBefore(absl::string_view key) { return OfferedBefore(KeyId(key)); }
   bool OfferedBefore(const Hash128& id);
 
+  // False if the key `id` is surely not held among the keys admitted through OfferedBefore:
+  // its offer is not (or no longer) remembered. Callers that insert a key only once
+  // OfferedBefore said yes skip the shard's lock and probe for a path seen once (a pass over a
+  // dataset); a key whose offer was forgotten is then resolved again, never answered wrongly.
+  // Thread-safe (a relaxed load); does not record anything.
+  bool MayHoldOffered(const Hash128& id) const;
+
   // Values held now (all generations), for tests and statistics.
   size_t size() const;
 

@@ -120,6 +120,25 @@ TEST(ResolveCacheTest, OffersAreSeenTheSecondTime) {
   EXPECT_FALSE(off.OfferedBefore("F/a"));
 }
 
+// MayHoldOffered tells whether a key's offer is remembered, without recording one: a key never
+// offered, or whose slot another key took, is surely not among the admitted keys.
+TEST(ResolveCacheTest, MayHoldOfferedTellsARememberedOfferWithoutMakingOne) {
+  ResolveCache cache(64);
+  const Hash128 a = ResolveCache::KeyId("F/a");
+  EXPECT_FALSE(cache.MayHoldOffered(a));
+  EXPECT_FALSE(cache.MayHoldOffered(a)) << "asking records nothing";
+  EXPECT_FALSE(cache.OfferedBefore(a));
+  EXPECT_TRUE(cache.MayHoldOffered(a));
+  Hash128 rival = a;  // the same slot, another key
+  rival.lo ^= 2;
+  EXPECT_FALSE(cache.MayHoldOffered(rival));
+  EXPECT_FALSE(cache.OfferedBefore(rival));
+  EXPECT_FALSE(cache.MayHoldOffered(a)) << "its slot was taken: a lookup is skipped, and the "
+                                           "path is resolved again";
+  ResolveCache off(0);
+  EXPECT_FALSE(off.MayHoldOffered(a));
+}
+
 // ---- inside Vfs
 
 class VfsCacheTest : public VfsTest {
