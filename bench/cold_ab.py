@@ -24,7 +24,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from macro import dataset, servers  # noqa: E402
+from macro import ab, servers  # noqa: E402
 from macro.graves import Graves  # noqa: E402
 
 PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "macro", "probe.py")
@@ -53,14 +53,7 @@ def main():
 
     work = args.workdir or tempfile.mkdtemp(prefix="hfshim-cold-ab-")
     os.makedirs(work, exist_ok=True)
-    hub = os.path.join(work, "hub")
-    if not os.path.exists(hub):
-        dataset.make_hub_cache(hub, files=args.files, model_mb=1)
-    base = os.path.join(dataset.DATASET_REPO, "snapshots", dataset.REV_DATASET, "train")
-    manifest = os.path.join(work, "manifest.txt")
-    with open(manifest, "w") as f:
-        for i in range(args.first or args.files):
-            f.write(os.path.join(base, "%03d/%06d.jpg" % (i // 1000, i)) + "\n")
+    hub, manifest = ab.make_dataset(work, args.files, args.first)
     prefix = os.path.join(work, "prefix")
     os.makedirs(prefix, exist_ok=True)
     graves = Graves()
@@ -69,21 +62,13 @@ def main():
     if s3:
         env.update(s3.env())
     try:
-        stores = []
-        for k, install in enumerate(args.install):
-            url = ("s3://%s/build%d" % (servers.BUCKET, k) if s3
-                   else "file://" + os.path.join(work, "store%d" % k))
-            subprocess.check_call([os.path.join(install, "bin", "hfshim-push"), "--store", url,
-                                   hub], env=env, stdout=subprocess.DEVNULL)
-            stores.append(url)
+        stores = ab.push_each(args.install, hub, work, env, s3)
         for _ in range(args.rounds):
             for install, url in zip(args.install, stores):
                 cache = os.path.join(work, "cache")
                 graves.set_aside(cache)
                 servers.drop_page_cache()
-                e = dict(env)
-                e.update({"HFSHIM_STORE": url, "HFSHIM_CACHE_DIR": cache, "HFSHIM_PREFIX": prefix,
-                          "LD_PRELOAD": os.path.join(install, "lib", "libhfshim.so")})
+                e = ab.shim_env(env, install, url, cache, prefix)
                 server_cpu = s3.usage()[0] if s3 else 0.0
                 op = "read_dir" if args.first else "read_small"  # read_dir: in path order
                 cmd = [sys.executable, PROBE, op, prefix, manifest, "1"]
