@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "core/base/file_size_limit.h"
 
 namespace hfshim {
 namespace {
@@ -148,6 +149,10 @@ absl::StatusOr<MappedBuffer> MappedBuffer::CreateShared(size_t size, size_t lead
     f.dev = st.st_dev;
     f.ino = st.st_ino;
     m.length = RoundUpToGranule(lead + size);
+    if (!WithinFileSizeLimit(m.length)) {  // a memory file too counts against `ulimit -f`
+      close(f.fd);
+      return FileSizeLimitError(m.length, "a shared buffer");
+    }
     void* p = ftruncate(f.fd, static_cast<off_t>(m.length)) == 0
                   ? mmap(nullptr, m.length, PROT_READ | PROT_WRITE, MAP_SHARED, f.fd, 0)
                   : MAP_FAILED;

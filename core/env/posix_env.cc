@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/base/file_size_limit.h"
 #include "core/base/posix_error.h"
 #include "core/env/env.h"
 
@@ -47,6 +48,7 @@ class PosixEnv final : public Env {
     return static_cast<size_t>(r);
   }
   absl::StatusOr<size_t> Pwrite(int fd, const void* buf, size_t n, uint64_t off) override {
+    if (!WithinFileSizeLimit(off + n)) return FileSizeLimitError(off + n, "write");
     ssize_t r;
     do {
       r = g_libc.pwrite(fd, buf, n, static_cast<off_t>(off));
@@ -59,6 +61,7 @@ class PosixEnv final : public Env {
     return absl::OkStatus();
   }
   absl::Status Ftruncate(int fd, uint64_t length) override {
+    if (!WithinFileSizeLimit(length)) return FileSizeLimitError(length, "truncate");
     if (g_libc.ftruncate(fd, static_cast<off_t>(length)) != 0) {
       return ErrnoStatus(errno, "ftruncate");
     }

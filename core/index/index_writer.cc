@@ -30,13 +30,21 @@ constexpr char kStagingDb[] = "staging";
 
 constexpr size_t kBuildMapSize = size_t{1} << 40;  // address space only; the file grows as used
 
-// The map size to build with: kBuildMapSize, or half the address space this process may still
-// have under `ulimit -v` (RLIMIT_AS), whichever is smaller. A build that outgrows it fails with
-// MDB_MAP_FULL (LmdbError says to raise the limit).
+// The map size to build with: kBuildMapSize, at most half the address space this process may
+// have under `ulimit -v` (RLIMIT_AS) and at most its file size limit (`ulimit -f`,
+// RLIMIT_FSIZE: LMDB sizes a MDB_WRITEMAP file to the map, and past the limit the kernel kills
+// the process with SIGXFSZ). A build that outgrows it fails with MDB_MAP_FULL (LmdbError says
+// which limits to raise).
 size_t BuildMapSize() {
-  struct rlimit as;
-  if (getrlimit(RLIMIT_AS, &as) != 0 || as.rlim_cur == RLIM_INFINITY) return kBuildMapSize;
-  return std::min<size_t>(kBuildMapSize, as.rlim_cur / 2);
+  size_t size = kBuildMapSize;
+  struct rlimit r;
+  if (getrlimit(RLIMIT_AS, &r) == 0 && r.rlim_cur != RLIM_INFINITY) {
+    size = std::min<size_t>(size, r.rlim_cur / 2);
+  }
+  if (getrlimit(RLIMIT_FSIZE, &r) == 0 && r.rlim_cur != RLIM_INFINITY) {
+    size = std::min<size_t>(size, r.rlim_cur);
+  }
+  return size;
 }
 
 std::string ParentOf(absl::string_view path) {

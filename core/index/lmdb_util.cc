@@ -16,7 +16,9 @@ absl::Status LmdbError(int rc, absl::string_view what, absl::string_view path) {
   }
   if (rc == MDB_MAP_FULL) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        msg, "; the index outgrew the address space this process may map: raise ulimit -v"));
+        msg,
+        "; the index outgrew the address space or file size this process may use: raise "
+        "ulimit -v and ulimit -f"));
   }
   return absl::InternalError(msg);
 }

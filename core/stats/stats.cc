@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/base/file_size_limit.h"
 #include "core/base/log.h"
 #include "core/stats/segment.h"
 
@@ -104,7 +105,10 @@ bool StartStats() {
   mkdir(dir.c_str(), 0700);
   char path[256];
   if (!SegmentPath(path, sizeof(path), dir, getpid())) return false;
-  int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // Under a `ulimit -f` below the segment's size, ftruncate would kill the process (SIGXFSZ).
+  int fd = WithinFileSizeLimit(kSegmentSize)
+               ? open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)
+               : -1;
   if (fd < 0 || ftruncate(fd, kSegmentSize) != 0) {
     static std::atomic<bool> said{false};
     LogOnce(&said, LogLevel::kInfo,

@@ -235,6 +235,14 @@ def group_errors(w, c):
     for k, v in expect.items():
         c.ok("errno " + k, got.get(k) == v, "got %r, want %r\n%s" % (got.get(k), v,
                                                                    r.stderr.decode()[-2000:]))
+    # Under `ulimit -f` the node cache cannot hold the large file: the read fails with the
+    # limit named, and the program is not killed by SIGXFSZ (exit 153 from the shell).
+    model = os.path.join("{root}", "models--hfshim--tiny-model", "snapshots", "*",
+                         "model.safetensors")
+    r = w.run(["sh", "-c", "ulimit -f 1024 && cat %s > /dev/null; echo exit=$?" % model],
+              w.prefix, True)
+    c.ok("ulimit -f: a clear error, not SIGXFSZ", r.stdout.decode().strip() == "exit=1" and
+         "ulimit -f" in r.stderr.decode(), r.stdout.decode() + r.stderr.decode()[-2000:])
     # The rest of the prefix is the real, writable directory: the hub takes its locks there.
     r = w.run([PY, "-c", "import os, fcntl, sys; p = sys.argv[1] + '/.locks/models--x';"
                "os.makedirs(p, exist_ok=True); f = open(p + '/a.lock', 'w');"

@@ -87,6 +87,15 @@ try:
                        capture_output=True, text=True, timeout=240)
     check("push under ulimit -v 1 GiB", r.returncode == 0 and
           json.loads(r.stdout or "{}").get("generation") == 1, r.stderr)
+    # Under `ulimit -f` it stays within the limit (LMDB would size its file to the whole map,
+    # and the kernel kills a process growing a file past the limit), or fails saying so.
+    for limit, ok in (("100000", True), ("100", False)):
+        r = subprocess.run(["sh", "-c", 'ulimit -f %s && exec "$0" --store "$1" "$2"' % limit,
+                            push, "file://" + os.path.join(tmp, "store-f" + limit), hub],
+                           capture_output=True, text=True, timeout=240)
+        check("push under ulimit -f %s KiB" % limit,
+              r.returncode == 0 if ok else (r.returncode == 1 and "ulimit -f" in r.stderr),
+              "exit %d: %s" % (r.returncode, r.stderr))
     r = run(push, "--bogus")
     check("unknown option exits 2", r.returncode == 2 and "Try 'hfshim-push --help'" in r.stderr,
           r.stderr)
