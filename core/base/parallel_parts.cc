@@ -3,10 +3,25 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
 namespace hfshim {
+
+void RunOnWorkers(int count, const std::function<void(int worker)>& body) {
+  std::vector<std::thread> threads;
+  threads.reserve(count > 1 ? count - 1 : 0);
+  for (int w = 1; w < count; ++w) {
+    try {
+      threads.emplace_back(body, w);
+    } catch (const std::system_error&) {
+      break;  // no more threads to be had: the ones running share out the work
+    }
+  }
+  body(0);
+  for (std::thread& t : threads) t.join();
+}
 
 absl::Status RunParts(uint64_t parts, int parallel,
                       const std::function<absl::Status(uint64_t part, int worker)>& part) {
@@ -25,11 +40,7 @@ absl::Status RunParts(uint64_t parts, int parallel,
       }
     }
   };
-  const int n = static_cast<int>(std::min<uint64_t>(std::max(parallel, 1), parts));
-  std::vector<std::thread> threads;
-  for (int w = 1; w < n; ++w) threads.emplace_back(work, w);
-  work(0);
-  for (std::thread& t : threads) t.join();
+  RunOnWorkers(static_cast<int>(std::min<uint64_t>(std::max(parallel, 1), parts)), work);
   return first_error;
 }
 

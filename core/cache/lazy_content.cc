@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <optional>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/base/log.h"
+#include "core/base/parallel_parts.h"
 #include "core/cache/block_writer.h"
 #include "core/stats/stats.h"
 
@@ -105,11 +105,7 @@ absl::Status LazyContent::Ensure(uint64_t offset, uint64_t length, absl::Time de
       }
     }
   };
-  const size_t workers = std::min<size_t>(parallel_, runs.size());
-  std::vector<std::thread> threads;
-  for (size_t i = 1; i < workers; ++i) threads.emplace_back(work);
-  work();
-  for (auto& t : threads) t.join();
+  RunOnWorkers(static_cast<int>(std::min<size_t>(parallel_, runs.size())), [&](int) { work(); });
   if (fetched_blocks != nullptr) *fetched_blocks += fetched;
   if (first_error.ok()) MaybePromote();
   if (fetched > 0 && after_fill_) after_fill_();

@@ -3,13 +3,13 @@
 #include <atomic>
 #include <map>
 #include <mutex>
-#include <thread>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "core/base/parallel_parts.h"
 #include "core/base/status_macros.h"
 #include "core/push/repo_id.h"
 
@@ -181,10 +181,7 @@ WarmResult WarmContents(ContentCache* cache, const IndexReader& index,
       if (progress) progress(p);
     }
   };
-  std::vector<std::thread> workers;
-  for (int t = 1; t < std::max(threads, 1); ++t) workers.emplace_back(work);
-  work();
-  for (auto& w : workers) w.join();
+  RunOnWorkers(std::max(threads, 1), [&](int) { work(); });
   return result;
 }
 

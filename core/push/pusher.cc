@@ -5,13 +5,13 @@
 
 #include <atomic>
 #include <mutex>
-#include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/base/hash.h"
+#include "core/base/parallel_parts.h"
 #include "core/base/status_macros.h"
 #include "core/env/file_util.h"
 #include "core/index/index_reader.h"
@@ -230,10 +230,8 @@ class Pusher {
         }
       }
     };
-    std::vector<std::thread> workers;
-    const int n = std::max(1, std::min<int>(o_.threads, static_cast<int>(large.size())));
-    for (int i = 0; i < n; ++i) workers.emplace_back(work);
-    for (auto& w : workers) w.join();
+    RunOnWorkers(std::max(1, std::min<int>(o_.threads, static_cast<int>(large.size()))),
+                 [&](int) { work(); });
     return first_error;
   }
 

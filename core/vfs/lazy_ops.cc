@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/base/log.h"
+#include "core/base/parallel_parts.h"
 #include "core/base/posix_error.h"
 #include "core/cache/lazy_content.h"
 #include "core/cache/partial_file.h"
@@ -124,13 +125,7 @@ void Vfs::StartReadahead(const std::shared_ptr<LazyFd>& lazy, uint64_t offset, u
           if (absl::Now() > deadline) return;
         }
       };
-      std::vector<std::thread> workers;
-      try {
-        for (int i = 1; i < content.parallel(); ++i) workers.emplace_back(worker);
-      } catch (...) {  // fewer threads than asked: the others still work
-      }
-      worker();
-      for (auto& w : workers) w.join();
+      RunOnWorkers(content.parallel(), [&](int) { worker(); });
       lazy->readahead_running.store(false);
     }).detach();
   } catch (...) {  // no thread to be had: reads fetch synchronously
