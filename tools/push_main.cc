@@ -104,7 +104,7 @@ int Main(int argc, char** argv) {
     return ReportFailure(kTool, PushFailure(summary.status()));
   }
   // Jobs started next on this node see the new generation at once, not after HFSHIM_REFRESH.
-  if (!summary->up_to_date) ForgetGenerationCheck(NodeIndexDir(config), Env::Default());
+  if (!summary->up_to_date) ForgetGenerationCheck(NodeIndexDir(config), **store, Env::Default());
   if (json) {
     std::cout << SummaryJson(*summary, (*store)->Describe());
   } else if (summary->up_to_date) {

@@ -211,7 +211,17 @@ absl::StatusOr<std::optional<HeadRecord>> FindLatestHead(ObjectStore* store, abs
 
 namespace {
 
-std::string LastPath(const std::string& local_dir) { return local_dir + "/last"; }
+// The node's record of the last generation fetched from `store`: "last-<hash of the store's
+// identity>". The record "last" is kept too, for older libraries of the node (which read it for
+// whatever store they use).
+std::string LastPath(const std::string& local_dir, const ObjectStore& store) {
+  char hex[17];
+  uint64_t h = PathHash(store.Identity());
+  for (int i = 15; i >= 0; --i, h >>= 4) hex[i] = "0123456789abcdef"[h & 0xf];
+  hex[16] = '\0';
+  return absl::StrCat(local_dir, "/last-", hex);
+}
+std::string LegacyLastPath(const std::string& local_dir) { return local_dir + "/last"; }
 std::string LastHeadPath(const std::string& local_dir) { return local_dir + "/last-head"; }
 
 // Whether `etag` can be kept in the note's one-line, space-separated format.
@@ -221,14 +231,16 @@ bool NotableEtag(absl::string_view etag) {
   });
 }
 
-// Records `path` as current in the store now. Best effort: a node that cannot record it only
+// Records `path` as current in `store` now. Best effort: a node that cannot record it only
 // loses the offline fallback, and its processes ask the store themselves.
-void RememberGeneration(const std::string& local_dir, const std::string& path, uint64_t sequence,
-                        Env* env) {
+void RememberGeneration(const std::string& local_dir, const ObjectStore& store,
+                        const std::string& path, uint64_t sequence, Env* env) {
   const std::string line = absl::StrCat(sequence, " ", path.substr(path.rfind('/') + 1), "\n");
-  absl::StatusOr<std::string> old = ReadFile(env, LastPath(local_dir));
-  if (old.ok() && *old == line && env->SetTimes(LastPath(local_dir), absl::Now()).ok()) return;
-  WriteFileAtomic(env, LastPath(local_dir), line, /*durable=*/false).IgnoreError();
+  for (const std::string& record : {LastPath(local_dir, store), LegacyLastPath(local_dir)}) {
+    absl::StatusOr<std::string> old = ReadFile(env, record);
+    if (old.ok() && *old == line && env->SetTimes(record, absl::Now()).ok()) continue;
+    WriteFileAtomic(env, record, line, /*durable=*/false).IgnoreError();
+  }
 }
 
 }  // namespace
@@ -245,7 +257,7 @@ absl::StatusOr<std::string> FetchGeneration(ObjectStore* store, const HeadRecord
   if (env->Stat(path, &st).ok()) {
     absl::StatusOr<std::unique_ptr<IndexReader>> local = IndexReader::Open(path);
     if (local.ok()) {
-      RememberGeneration(local_dir, path, head.sequence, env);
+      RememberGeneration(local_dir, *store, path, head.sequence, env);
       return path;
     }
     // Only a damaged copy is fetched again; a process that cannot open a good one (out of
@@ -284,27 +296,33 @@ absl::StatusOr<std::string> FetchGeneration(ObjectStore* store, const HeadRecord
     if (absl::IsDataLoss(reader.status())) env->Unlink(path).IgnoreError();
     return reader.status();
   }
-  RememberGeneration(local_dir, path, head.sequence, env);
+  RememberGeneration(local_dir, *store, path, head.sequence, env);
   return path;
 }
 
-void ForgetGenerationCheck(const std::string& local_dir, Env* env) {
-  env->SetTimes(LastPath(local_dir), absl::UnixEpoch()).IgnoreError();
+void ForgetGenerationCheck(const std::string& local_dir, const ObjectStore& store, Env* env) {
+  env->SetTimes(LastPath(local_dir, store), absl::UnixEpoch()).IgnoreError();
+  env->SetTimes(LegacyLastPath(local_dir), absl::UnixEpoch()).IgnoreError();
 }
 
-absl::StatusOr<LocalGeneration> LastFetchedGeneration(const std::string& local_dir, Env* env) {
-  absl::StatusOr<std::string> line = ReadFile(env, LastPath(local_dir));
-  if (!line.ok()) return absl::NotFoundError("no generation was fetched into " + local_dir);
+absl::StatusOr<LocalGeneration> LastFetchedGeneration(const std::string& local_dir,
+                                                      const ObjectStore& store, Env* env) {
+  const std::string record = LastPath(local_dir, store);
+  absl::StatusOr<std::string> line = ReadFile(env, record);
+  if (!line.ok()) {
+    return absl::NotFoundError(
+        absl::StrCat("no generation of ", store.Describe(), " was fetched into ", local_dir));
+  }
   std::vector<std::string> parts = absl::StrSplit(absl::StripTrailingAsciiWhitespace(*line), ' ');
   LocalGeneration g;
   if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &g.sequence) ||
       parts[1].find('/') != std::string::npos) {
-    return absl::NotFoundError(LastPath(local_dir) + " is malformed");
+    return absl::NotFoundError(record + " is malformed");
   }
   g.path = local_dir + "/" + parts[1];
   struct stat st;
   if (!env->Stat(g.path, &st).ok()) return absl::NotFoundError(g.path + " is gone");
-  if (env->Stat(LastPath(local_dir), &st).ok()) {
+  if (env->Stat(record, &st).ok()) {
     g.checked_ago = absl::Now() - absl::TimeFromTimespec(st.st_mtim);
   }
   return g;

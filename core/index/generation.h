@@ -87,9 +87,11 @@ absl::StatusOr<std::string> FetchGeneration(ObjectStore* store, const HeadRecord
                                             const std::string& local_dir, Env* env,
                                             absl::Time deadline);
 
-// The last generation FetchGeneration made available in `local_dir` (recorded in
-// `local_dir`/last as "<sequence> <file name>"), if its file is still there: what a node serves
-// while its store cannot be reached. NotFound if there is none.
+// The last generation FetchGeneration made available in `local_dir` from `store` (recorded in
+// `local_dir`/last-<hash of store->Identity()> as "<sequence> <file name>"), if its file is still
+// there: what a node serves while its store cannot be reached. NotFound if there is none, also
+// when the node's last generation came from another store (a node switched to another
+// HFSHIM_STORE never shows the old store's tree).
 // The record's modification time is when a process of the node last found that generation
 // current in the store (FetchGeneration sets it on every call), so `checked_ago` tells a new
 // process whether the node asked the store recently enough to skip asking again. Negative if the
@@ -99,12 +101,13 @@ struct LocalGeneration {
   uint64_t sequence = 0;
   absl::Duration checked_ago = absl::InfiniteDuration();
 };
-absl::StatusOr<LocalGeneration> LastFetchedGeneration(const std::string& local_dir, Env* env);
+absl::StatusOr<LocalGeneration> LastFetchedGeneration(const std::string& local_dir,
+                                                      const ObjectStore& store, Env* env);
 
-// Makes the node's record of its last check old (it stays the offline fallback), so the next
-// process of the node asks the store: for hfshim-push, after publishing a generation that jobs
-// started next on this node should see. Best effort.
-void ForgetGenerationCheck(const std::string& local_dir, Env* env);
+// Makes the node's record of its last check of `store` old (it stays the offline fallback), so
+// the next process of the node asks the store: for hfshim-push, after publishing a generation
+// that jobs started next on this node should see. Best effort.
+void ForgetGenerationCheck(const std::string& local_dir, const ObjectStore& store, Env* env);
 
 }  // namespace hfshim
 

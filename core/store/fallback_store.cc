@@ -78,6 +78,11 @@ class FallbackStore final : public ObjectStore {
     for (const auto& s : stores_) names.push_back(s->Describe());
     return absl::StrJoin(names, ",");
   }
+  std::string Identity() const override {
+    std::vector<std::string> names;
+    for (const auto& s : stores_) names.push_back(s->Identity());
+    return absl::StrJoin(names, ",");
+  }
 
  private:
   ObjectStore* primary() const { return stores_.back().get(); }

@@ -80,6 +80,11 @@ class ObjectStore {
 
   // A description for messages: the URL without credentials.
   virtual std::string Describe() const = 0;
+
+  // What tells this store from any other a node may use (records the node keeps per store, such
+  // as the last generation it fetched, are filed under it): Describe(), plus what Describe leaves
+  // out but tells stores apart (an S3 endpoint).
+  virtual std::string Identity() const { return Describe(); }
 };
 
 // Opens the store named by `url` ("file:///dir", "s3://bucket/prefix", "http(s)://...", or a

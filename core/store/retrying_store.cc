@@ -80,6 +80,7 @@ class RetryingStore final : public ObjectStore {
   }
 
   std::string Describe() const override { return target_->Describe(); }
+  std::string Identity() const override { return target_->Identity(); }
 
  private:
   const std::unique_ptr<ObjectStore> target_;

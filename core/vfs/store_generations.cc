@@ -61,7 +61,8 @@ class StoreGenerations final : public GenerationSource {
   std::optional<GenerationFile> CheckedRecently() const {
     const absl::Duration refresh = absl::Seconds(config_.refresh_seconds);
     if (refresh <= absl::ZeroDuration()) return std::nullopt;
-    absl::StatusOr<LocalGeneration> last = LastFetchedGeneration(index_dir_, Env::Default());
+    absl::StatusOr<LocalGeneration> last =
+        LastFetchedGeneration(index_dir_, *store_, Env::Default());
     if (!last.ok() || last->checked_ago < absl::ZeroDuration() || last->checked_ago >= refresh) {
       return std::nullopt;
     }
@@ -72,7 +73,8 @@ class StoreGenerations final : public GenerationSource {
   // last generation this node fetched, if it is still in the index dir; else `error`. Content
   // served from it is verified like any other.
   absl::StatusOr<GenerationFile> LastKnown(const absl::Status& error) {
-    absl::StatusOr<LocalGeneration> last = LastFetchedGeneration(index_dir_, Env::Default());
+    absl::StatusOr<LocalGeneration> last =
+        LastFetchedGeneration(index_dir_, *store_, Env::Default());
     if (!last.ok()) return error;
     static std::atomic<bool> said{false};
     LogOnce(&said, LogLevel::kWarn,

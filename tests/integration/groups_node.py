@@ -208,6 +208,18 @@ def group_node(w, c):
     after_ls, after_err = listing()
     c.ok("... and the next process after hfshim-push on the node sees the push",
          "models--pushed-here" in after_ls, after_ls + after_err)
+    # Right after that check, a process of the node pointed at another store (HFSHIM_STORE
+    # changed, the node cache kept) shows that store's tree, not the last one the node read.
+    other = os.path.join(w.tmp, "other-hub")
+    shutil.copytree(os.path.join(w.native, "models--solo"),
+                    os.path.join(other, "models--other-store"), symlinks=True)
+    other_store = "file://" + os.path.join(w.tmp, "other-store")
+    subprocess.check_call([os.environ["HFSHIM_PUSH_BIN"], "--store", other_store, other],
+                          env=w.env(False), stdout=subprocess.DEVNULL)
+    listing()
+    other_ls, other_err = listing(HFSHIM_STORE=other_store)
+    c.ok("another store on the same node cache shows its own tree at once",
+         other_ls.split() == ["models--other-store"], other_ls + other_err)
 
     # Processes cold-reading one dataset together fetch it (about) once.
     bad1, one = read_dataset_cold(w, 1)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <utility>
 #include <vector>
 
@@ -354,11 +355,24 @@ class StoreGenerationsTest : public ::testing::Test {
     EXPECT_TRUE(g.ok()) << g.status();
     return g.ok() ? *g : GenerationFile{};
   }
-  // Sets the time the node last found its generation current in the store to `ago` ago.
+  // Sets the time the node last found its generation current in the store to `ago` ago: the
+  // node's records of its last generation ("last", "last-<store>").
   void CheckedAgo(absl::Duration ago) {
     const timespec t = absl::ToTimespec(absl::Now() - ago);
     const timespec times[2] = {t, t};
-    ASSERT_EQ(utimensat(AT_FDCWD, (index_dir_ + "/last").c_str(), times, 0), 0);
+    int records = 0;
+    for (const std::string& name : {std::string("last"), LastRecordOf(*store_)}) {
+      ASSERT_EQ(utimensat(AT_FDCWD, (index_dir_ + "/" + name).c_str(), times, 0), 0) << name;
+      ++records;
+    }
+    ASSERT_EQ(records, 2);
+  }
+  // The name of the node's record of the last generation fetched from `store` (FORMAT.md).
+  std::string LastRecordOf(const ObjectStore& store) {
+    char hex[17];
+    std::snprintf(hex, sizeof(hex), "%016llx",
+                  static_cast<unsigned long long>(PathHash(store.Identity())));
+    return std::string("last-") + hex;
   }
 
   TempDir tmp_;
@@ -393,11 +407,42 @@ TEST_F(StoreGenerationsTest, ANewProcessTrustsTheNodesRecentCheckForTheRefreshIn
   }
   // hfshim-push forgets the node's check after publishing: the next process asks the store.
   Publish(++newest);
-  ForgetGenerationCheck(index_dir_, Env::Default());
+  ForgetGenerationCheck(index_dir_, *store_, Env::Default());
   EXPECT_EQ(FirstAnswer(30).sequence, newest);
   // HFSHIM_REFRESH=0 asks on every check.
   Publish(++newest);
   EXPECT_EQ(FirstAnswer(0).sequence, newest);
+}
+
+// A node whose processes switch to another store (HFSHIM_STORE changed, the node cache kept)
+// never answers from the other store's generation: not while the last check is recent, not when
+// the new store is unreachable. Each store keeps its own record.
+TEST_F(StoreGenerationsTest, AnotherStoreNeverAnswersWithThisStoresGeneration) {
+  const GenerationFile first = FirstAnswer(30);
+  auto other = NewLocalStore(tmp_.Sub("other"));
+  std::string key, bytes;
+  PutGeneration(tmp_, other.get(), &key, &bytes, "models--other--1");
+  ASSERT_TRUE(other->PutIfAbsent(HeadKey(1), EncodeHead({1, key, 0, 1}), Later()).ok());
+  Config config;
+  config.refresh_seconds = 30;
+  absl::StatusOr<GenerationFile> g =
+      MakeStoreGenerationSource(other.get(), config, index_dir_)->Latest();
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_NE(g->path, first.path) << "the other store's generation, not the node's last";
+  EXPECT_TRUE((*IndexReader::Open(g->path))->Lookup("models--other--1").ok());
+  // Back to the first store within its refresh: its own record, not the other's.
+  EXPECT_EQ(FirstAnswer(30).path, first.path);
+  // A third store never read from, unreachable: nothing, rather than another store's tree.
+  auto missing = NewLocalStore(tmp_.Sub("never-there"));
+  EXPECT_FALSE(MakeStoreGenerationSource(missing.get(), config, index_dir_)->Latest().ok());
+  // The other store unreachable (its directory gone) and asked on every check: the node serves
+  // that store's own last generation.
+  std::filesystem::remove_all(tmp_.Sub("other"));
+  config.refresh_seconds = 0;
+  absl::StatusOr<GenerationFile> offline =
+      MakeStoreGenerationSource(other.get(), config, index_dir_)->Latest();
+  ASSERT_TRUE(offline.ok()) << offline.status();
+  EXPECT_EQ(offline->path, g->path);
 }
 
 // A process that trusted a check made `a` seconds earlier checks again `refresh - a` seconds

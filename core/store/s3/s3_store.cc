@@ -156,6 +156,10 @@ class S3Store final : public ObjectStore {
   }
 
   std::string Describe() const override { return client_.settings().Describe(); }
+  std::string Identity() const override {
+    const S3Settings& s = client_.settings();
+    return absl::StrCat(s.Describe(), " at ", s.scheme, "://", s.host);
+  }
 
  private:
   std::string FullKey(absl::string_view key) const {
