@@ -2,16 +2,15 @@
 // thread is never an exception (the shim's callers are libc entry points).
 #include "core/base/parallel_parts.h"
 
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdio>
 #include <mutex>
 #include <set>
 
 #include "gtest/gtest.h"
+#include "tests/testing/process_limits.h"
 
 namespace hfshim {
 namespace {
@@ -42,13 +41,7 @@ TEST(RunPartsTest, WhenNoThreadCanBeStartedTheCallerDoesAllTheParts) {
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    long pages = 0;
-    FILE* statm = fopen("/proc/self/statm", "r");
-    if (statm == nullptr || fscanf(statm, "%ld", &pages) != 1) _exit(2);
-    fclose(statm);
-    const rlim_t limit = static_cast<rlim_t>(pages) * sysconf(_SC_PAGESIZE) + (1 << 20);
-    const struct rlimit rl { limit, limit };
-    if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(3);
+    if (!LimitAddressSpaceToCurrentPlus(1 << 20)) _exit(3);
     std::atomic<int> runs{0};
     absl::Status s = RunParts(64, 16, [&](uint64_t, int) {
       ++runs;

@@ -22,6 +22,7 @@
 #include "core/vfs/generations.h"
 #include "core/vfs/store_generations.h"
 #include "gtest/gtest.h"
+#include "tests/testing/process_limits.h"
 #include "tests/testing/temp_dir.h"
 
 namespace hfshim {
@@ -302,13 +303,7 @@ TEST(GenerationTest, ProcessThatCannotMapTheIndexKeepsTheCopyAndNamesTheLimit) {
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     // No room for another mapping: LMDB maps the whole file, and not a byte more is left.
-    long pages = 0;
-    FILE* statm = fopen("/proc/self/statm", "r");
-    if (statm == nullptr || fscanf(statm, "%ld", &pages) != 1) _exit(2);
-    fclose(statm);
-    const rlim_t limit = static_cast<rlim_t>(pages) * sysconf(_SC_PAGESIZE);
-    const struct rlimit rl { limit, limit };
-    if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(3);
+    if (!LimitAddressSpaceToCurrentPlus(0)) _exit(3);
     auto again = FetchGeneration(store.get(), head, tmp.Sub("idx"), Env::Default(), Later());
     const std::string report =
         absl::StrCat(static_cast<int>(again.status().code()), " ", again.status().message());

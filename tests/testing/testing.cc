@@ -1,14 +1,29 @@
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 
 #include "core/base/posix_error.h"
 #include "tests/testing/fault_env.h"
+#include "tests/testing/process_limits.h"
 #include "tests/testing/temp_dir.h"
 
 namespace hfshim {
+
+bool LimitAddressSpaceToCurrentPlus(size_t headroom) {
+  long pages = 0;
+  FILE* statm = fopen("/proc/self/statm", "r");
+  if (statm == nullptr) return false;
+  const bool read = fscanf(statm, "%ld", &pages) == 1;
+  fclose(statm);
+  if (!read) return false;
+  const rlim_t limit = static_cast<rlim_t>(pages) * sysconf(_SC_PAGESIZE) + headroom;
+  const struct rlimit rl { limit, limit };
+  return setrlimit(RLIMIT_AS, &rl) == 0;
+}
 
 TempDir::TempDir() {
   const char* tmp = getenv("TMPDIR");
