@@ -34,6 +34,9 @@ uint64_t BlockChecksum(absl::string_view data);
 // The 64-bit hash of a path, used to derive stable inode numbers.
 uint64_t PathHash(absl::string_view path);
 
+// `v` as 16 lowercase hex digits (most significant first) at `out`, no NUL. PRELOAD-SAFE.
+void Hex64To(uint64_t v, char* out);
+
 // Incremental XXH3-128 over a stream (a file read in chunks). Not thread-safe.
 class ContentHasher {
  public:

@@ -215,11 +215,9 @@ namespace {
 // identity>". The record "last" is kept too, for older libraries of the node (which read it for
 // whatever store they use).
 std::string LastPath(const std::string& local_dir, const ObjectStore& store) {
-  char hex[17];
-  uint64_t h = PathHash(store.Identity());
-  for (int i = 15; i >= 0; --i, h >>= 4) hex[i] = "0123456789abcdef"[h & 0xf];
-  hex[16] = '\0';
-  return absl::StrCat(local_dir, "/last-", hex);
+  char hex[16];
+  Hex64To(PathHash(store.Identity()), hex);
+  return absl::StrCat(local_dir, "/last-", absl::string_view(hex, sizeof(hex)));
 }
 std::string LegacyLastPath(const std::string& local_dir) { return local_dir + "/last"; }
 std::string LastHeadPath(const std::string& local_dir) { return local_dir + "/last-head"; }

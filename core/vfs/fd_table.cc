@@ -116,9 +116,7 @@ size_t DefaultPlaceholderRoot(const char* xdg_runtime_dir, char* out) {
 }
 
 void PlaceholderName(absl::string_view rel, char* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  uint64_t h = PathHash(rel);
-  for (int i = 15; i >= 0; --i, h >>= 4) out[i] = kHex[h & 0xf];
+  Hex64To(PathHash(rel), out);
   out[16] = '\0';
 }
 

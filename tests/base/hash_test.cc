@@ -12,6 +12,14 @@ TEST(HashTest, ContentHashIsStableXxh3) {
   EXPECT_EQ(BlockChecksum("hello"), 0x9555e8555c62dcfdULL);
 }
 
+TEST(HashTest, Hex64IsSixteenDigitsMostSignificantFirst) {
+  char out[17] = {};
+  Hex64To(0x0123456789abcdefULL, out);
+  EXPECT_STREQ(out, "0123456789abcdef");
+  Hex64To(0xf0, out);
+  EXPECT_STREQ(out, "00000000000000f0");
+}
+
 TEST(HashTest, HexRoundTrips) {
   Hash128 h = ContentHash("some content");
   Hash128 back;
