@@ -169,6 +169,21 @@ absl::StatusOr<std::string> Placeholders::PathFor(absl::string_view rel) {
   return path;
 }
 
+absl::StatusOr<std::string> Placeholders::LinkFor(absl::string_view rel, absl::string_view target) {
+  const std::string path = absl::StrCat(root_, "/", NameFor(rel), ".link");
+  ForkMutexLock lock(&mu_);
+  RETURN_IF_ERROR(EnsureRoot());
+  absl::StatusOr<std::string> existing = env_->ReadLink(path);
+  if (existing.ok() && *existing == target) return path;
+  static std::atomic<uint64_t> counter{0};
+  const std::string tmp = absl::StrCat(path, ".tmp.", getpid(), ".", counter++);
+  RETURN_IF_ERROR(env_->Symlink(std::string(target), tmp));
+  absl::Status renamed = env_->Rename(tmp, path);
+  if (!renamed.ok()) env_->Unlink(tmp).IgnoreError();
+  RETURN_IF_ERROR(renamed);
+  return path;
+}
+
 bool Placeholders::Lookup(dev_t dev, ino_t ino, std::string* rel) {
   ForkMutexLock lock(&mu_);
   auto it = by_inode_.find({dev, ino});

@@ -122,6 +122,11 @@ class Placeholders {
   // root), created with its sidecar if missing, and remembered by (dev, ino).
   absl::StatusOr<std::string> PathFor(absl::string_view rel);
 
+  // A real symlink with `target` standing for virtual symlink `rel` ("<name>.link" beside the
+  // directory placeholders, replaced atomically when its target differs), for an
+  // open(O_PATH | O_NOFOLLOW) of the virtual link: readlinkat(fd, "") then reads the target.
+  absl::StatusOr<std::string> LinkFor(absl::string_view rel, absl::string_view target);
+
   // The virtual directory whose placeholder is (dev, ino); false if none is known.
   bool Lookup(dev_t dev, ino_t ino, std::string* rel);
   // The virtual directory of placeholder path `real_path` (a path under root(), e.g. from

@@ -162,6 +162,7 @@ Outcome Vfs::Open(int dirfd, absl::string_view path, int flags, mode_t mode) {
   const bool write = WriteIntent(flags & ~O_CREAT);
   switch (r.entry.type) {
     case EntryType::kSymlink:  // O_NOFOLLOW on a symlink
+      if ((flags & O_PATH) && !(flags & O_DIRECTORY)) return OpenSymlinkPath(r, flags);
       return Fail((flags & O_DIRECTORY) ? ENOTDIR : ELOOP);
     case EntryType::kDirectory: {
       if ((flags & O_TMPFILE) == O_TMPFILE) return Fail(EROFS);
@@ -214,6 +215,21 @@ Outcome Vfs::Open(int dirfd, absl::string_view path, int flags, mode_t mode) {
     return evicted ? Fail(EIO) : Fail(fd.status());
   }
   return FinishContentOpen(*fd, ContentRecord(r.entry, 0, 0), r.entry.size);
+}
+
+Outcome Vfs::OpenSymlinkPath(const Resolved& r, int flags) {
+  absl::StatusOr<std::string> link = placeholders_.LinkFor(r.path, r.entry.symlink_target);
+  if (!link.ok()) {
+    Log(LogLevel::kError,
+        absl::StrCat("cannot open symlink ", r.path, ": ", link.status().message()));
+    return Fail(link.status());
+  }
+  absl::StatusOr<int> fd = env_->Open(*link, O_PATH | O_NOFOLLOW, 0);
+  if (!fd.ok()) return Fail(fd.status());
+  MatchCloexec(*fd, flags);
+  fds_.Put(*fd, ContentRecord(r.entry, 0, 0));  // fstat: the link's metadata in the index
+  SetFdHint(*fd, FdKind::kContent);
+  return Outcome::Result(*fd);
 }
 
 bool Vfs::OpenRemembered(absl::string_view path, int flags, Outcome* out,

@@ -279,6 +279,9 @@ class Vfs {
   // The fd-table record of a content fd opened on `entry` (backing identity dev/ino, 0 if not
   // known yet).
   ContentFd ContentRecord(const Entry& entry, dev_t dev, ino_t ino) const;
+  // open(O_PATH | O_NOFOLLOW) of virtual symlink `r`: an fd on a real symlink with its target
+  // (Placeholders::LinkFor), whose fstat reports the index's metadata of the link.
+  Outcome OpenSymlinkPath(const Resolved& r, int flags);
   // Open of a large file that is not cached yet: a lazy fd, or -errno.
   Outcome OpenLazy(const Resolved& r, int kept_flags, int flags);
   // The fill state of lazy fd `fd`, re-learnt from /proc/self/fd when inherited across exec.

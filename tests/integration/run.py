@@ -30,6 +30,8 @@ def no_totals(out):
 def group_tree(w, c):
     differential(w, c, "python os.walk/stat/scandir/realpath/sha256/mmap/glob",
                  [PY, os.path.join(HERE, "probe_tree.py"), "{root}"])
+    differential(w, c, "open(O_PATH | O_NOFOLLOW) of a symlink",
+                 [PY, os.path.join(HERE, "probe_opath.py"), "{root}"])
 
 
 def group_coreutils(w, c):
