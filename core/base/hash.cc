@@ -19,16 +19,15 @@ constexpr std::array<char, 512> kHexPairs = [] {
   return pairs;
 }();
 
-void PutHex64Digits(uint64_t v, char* out) {
-  for (int i = 7; i >= 0; --i, v >>= 8) std::memcpy(out + 2 * i, &kHexPairs[2 * (v & 0xff)], 2);
-}
 }  // namespace
 
-void Hex64To(uint64_t v, char* out) { PutHex64Digits(v, out); }
+void Hex64To(uint64_t v, char* out) {
+  for (int i = 7; i >= 0; --i, v >>= 8) std::memcpy(out + 2 * i, &kHexPairs[2 * (v & 0xff)], 2);
+}
 
 void Hash128::HexTo(char* out) const {
-  PutHex64Digits(hi, out);
-  PutHex64Digits(lo, out + 16);
+  Hex64To(hi, out);
+  Hex64To(lo, out + 16);
 }
 
 std::string Hash128::Hex() const {

@@ -73,18 +73,17 @@ class FallbackStore final : public ObjectStore {
                                                "': ", absl::StrJoin(errors, "; ")));
   }
 
-  std::string Describe() const override {
+  std::string Describe() const override { return JoinOfStores(&ObjectStore::Describe); }
+  std::string Identity() const override { return JoinOfStores(&ObjectStore::Identity); }
+
+ private:
+  // `name` of every store, comma-separated, in the order of the URL list.
+  std::string JoinOfStores(std::string (ObjectStore::*name)() const) const {
     std::vector<std::string> names;
-    for (const auto& s : stores_) names.push_back(s->Describe());
-    return absl::StrJoin(names, ",");
-  }
-  std::string Identity() const override {
-    std::vector<std::string> names;
-    for (const auto& s : stores_) names.push_back(s->Identity());
+    for (const auto& s : stores_) names.push_back((s.get()->*name)());
     return absl::StrJoin(names, ",");
   }
 
- private:
   ObjectStore* primary() const { return stores_.back().get(); }
 
   // Tries `op` on each store in order. All misses -> NotFound; otherwise the failures, joined.

@@ -55,9 +55,12 @@ Outcome Vfs::ReadlinkFdLink(int fd, std::string* target) {
   struct stat st;
   if (kind == FdKind::kPrefixRoot || !env_->Fstat(fd, &st).ok()) return Outcome::Pass();
   std::string rel;
-  const bool known = IsContentKind(kind) ? ContentPathOfFd(fd, kind, st, &rel)
-                                         : placeholders_.Lookup(st.st_dev, st.st_ino, &rel) ||
-                                               PlaceholderDir(fd, &rel);
+  // Content fds name a cache file; placeholders stand for directories and (opened with O_PATH |
+  // O_NOFOLLOW) symlinks.
+  const bool known =
+      IsContentKind(kind) && !S_ISLNK(st.st_mode)
+          ? ContentPathOfFd(fd, kind, st, &rel)
+          : placeholders_.Lookup(st.st_dev, st.st_ino, &rel) || PlaceholderDir(fd, &rel);
   if (!known) return Outcome::Pass();
   Count(Counter::kVirtualReadlinks);
   *target = rel.empty() ? std::string(prefix_->real()) : absl::StrCat(prefix_->real(), "/", rel);
@@ -67,17 +70,15 @@ Outcome Vfs::ReadlinkFdLink(int fd, std::string* target) {
 bool Vfs::ContentPathOfFd(int fd, FdKind kind, const struct stat& st, std::string* rel) {
   ContentFd record;
   if (!fds_.Get(fd, st.st_dev, st.st_ino, &record)) return false;
-  // The content is named by the cache file behind the fd: <hash>, or <hash>.partial (lazy); a
-  // symlink opened with O_PATH | O_NOFOLLOW by its placeholder link, <PlaceholderName>.link.
+  // The content is named by the cache file behind the fd: <hash>, or <hash>.partial (lazy).
   absl::StatusOr<std::string> cached = env_->ReadLink(absl::StrCat("/proc/self/fd/", fd));
   if (!cached.ok()) return false;
   absl::string_view name = *cached;
   name = name.substr(name.rfind('/') + 1);
   if (kind == FdKind::kLazy) absl::ConsumeSuffix(&name, kPartialSuffix);
-  const bool link = S_ISLNK(record.virtual_stat.st_mode) && absl::ConsumeSuffix(&name, ".link");
   Hash128 hash;
   const Generation* gen = generations_.Current();
-  if ((!link && !Hash128::FromHex(name, &hash)) || gen == nullptr) return false;
+  if (!Hash128::FromHex(name, &hash) || gen == nullptr) return false;
   // Inode numbers are derived from paths (InodeForPath): the paths are scanned without decoding
   // their entries, and the one whose number matches is checked.
   bool found = false;
@@ -85,13 +86,7 @@ bool Vfs::ContentPathOfFd(int fd, FdKind kind, const struct stat& st, std::strin
       ->ForEachPath([&](absl::string_view path) {
         if (InodeForPath(path) != record.virtual_stat.st_ino) return true;
         absl::StatusOr<Entry> e = gen->reader->Lookup(path);
-        if (link) {
-          char placeholder[17];
-          PlaceholderName(path, placeholder);
-          found = e.ok() && e->type == EntryType::kSymlink && name == placeholder;
-        } else {
-          found = e.ok() && e->type == EntryType::kFile && e->content_hash == hash;
-        }
+        found = e.ok() && e->type == EntryType::kFile && e->content_hash == hash;
         if (found) *rel = std::string(path);
         return !found;
       })

@@ -174,13 +174,17 @@ absl::StatusOr<std::string> Placeholders::LinkFor(absl::string_view rel, absl::s
   ForkMutexLock lock(&mu_);
   RETURN_IF_ERROR(EnsureRoot());
   absl::StatusOr<std::string> existing = env_->ReadLink(path);
-  if (existing.ok() && *existing == target) return path;
-  static std::atomic<uint64_t> counter{0};
-  const std::string tmp = absl::StrCat(path, ".tmp.", getpid(), ".", counter++);
-  RETURN_IF_ERROR(env_->Symlink(std::string(target), tmp));
-  absl::Status renamed = env_->Rename(tmp, path);
-  if (!renamed.ok()) env_->Unlink(tmp).IgnoreError();
-  RETURN_IF_ERROR(renamed);
+  if (!existing.ok() || *existing != target) {
+    static std::atomic<uint64_t> counter{0};
+    const std::string tmp = absl::StrCat(path, ".tmp.", getpid(), ".", counter++);
+    RETURN_IF_ERROR(env_->Symlink(std::string(target), tmp));
+    absl::Status renamed = env_->Rename(tmp, path);
+    if (!renamed.ok()) env_->Unlink(tmp).IgnoreError();
+    RETURN_IF_ERROR(renamed);
+  }
+  struct stat st;
+  RETURN_IF_ERROR(env_->Lstat(path, &st));
+  by_inode_[{st.st_dev, st.st_ino}] = std::string(rel);  // Lookup names fds opened on it
   return path;
 }
 

@@ -125,9 +125,10 @@ class Placeholders {
   // A real symlink with `target` standing for virtual symlink `rel` ("<name>.link" beside the
   // directory placeholders, replaced atomically when its target differs), for an
   // open(O_PATH | O_NOFOLLOW) of the virtual link: readlinkat(fd, "") then reads the target.
+  // Remembered by (dev, ino) like a directory placeholder.
   absl::StatusOr<std::string> LinkFor(absl::string_view rel, absl::string_view target);
 
-  // The virtual directory whose placeholder is (dev, ino); false if none is known.
+  // The virtual directory or symlink whose placeholder is (dev, ino); false if none is known.
   bool Lookup(dev_t dev, ino_t ino, std::string* rel);
   // The virtual directory of placeholder path `real_path` (a path under root(), e.g. from
   // getcwd or /proc/self/fd), read from the in-process map or the sidecar; false otherwise.

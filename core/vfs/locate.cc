@@ -180,26 +180,20 @@ bool CacheableError(int err) {
 }  // namespace
 
 absl::StatusOr<Vfs::Target> Vfs::Find(int dirfd, absl::string_view path, bool follow,
-                                      const Hash128* missed_id) {
-  Hash128 id;  // the key's, hashed once for the lookup, the offer and the insert
-  if (missed_id != nullptr) {
-    id = *missed_id;
-  } else {
-    char buf[kVfsPathMax + 1];
-    const absl::string_view key =
-        resolve_cache_.enabled() ? ResolveCacheKey(path, follow, buf) : absl::string_view();
-    if (key.empty()) return FindUncached(dirfd, path, follow);
-    id = ResolveCache::KeyId(key);
-  }
+                                      const std::optional<Hash128>& missed_id) {
+  // The key's id, hashed once for the lookup, the offer and the insert.
+  const std::optional<Hash128> id = missed_id.has_value() || !resolve_cache_.enabled()
+                                        ? missed_id
+                                        : ResolveCacheKeyId(path, follow);
+  if (!id.has_value()) return FindUncached(dirfd, path, follow);
   const Generation* gen = generations_.Current();
   if (gen == nullptr) return FindUncached(dirfd, path, follow);
   Target t;
   int err = 0;
   bool trimmed = false;
-  // Only paths admitted by OfferedBefore are inserted below: a path whose offer is not
-  // remembered is not looked for.
-  if (missed_id == nullptr && resolve_cache_.MayHoldOffered(id) &&
-      resolve_cache_.Lookup(gen, id, [&](const CachedResolution& c) {
+  // Only paths admitted by OfferedBefore are inserted below.
+  if (!missed_id.has_value() &&
+      resolve_cache_.LookupAdmitted(gen, *id, [&](const CachedResolution& c) {
         err = c.error;
         if (err != 0) return;
         t.virtual_entry = c.virtual_entry;
@@ -228,7 +222,7 @@ absl::StatusOr<Vfs::Target> Vfs::Find(int dirfd, absl::string_view path, bool fo
   // unchanged pointer after the walk means no refresh happened in between.
   if (generations_.Peek() != gen) return r;
   // Only a path asked for before: a pass over a dataset asks for each path once.
-  if (!resolve_cache_.OfferedBefore(id)) return r;
+  if (!resolve_cache_.OfferedBefore(*id)) return r;
   CachedResolution c;
   if (!r.ok()) {
     c.error = StatusToErrno(r.status());
@@ -244,7 +238,7 @@ absl::StatusOr<Vfs::Target> Vfs::Find(int dirfd, absl::string_view path, bool fo
       c.SetEntry(&r->resolved.entry);
     }
   }
-  resolve_cache_.Insert(gen, id, std::move(c));
+  resolve_cache_.Insert(gen, *id, std::move(c));
   return r;
 }
 
@@ -314,24 +308,21 @@ bool Vfs::FindViaParent(const Generation* gen, absl::string_view path, bool foll
 
 bool Vfs::StatCached(absl::string_view path, bool follow, struct stat* st, Outcome* out,
                      std::string* canonical, std::optional<Hash128>* missed_id) {
-  char buf[kVfsPathMax + 1];
-  const absl::string_view key =
-      resolve_cache_.enabled() ? ResolveCacheKey(path, follow, buf) : absl::string_view();
-  if (key.empty()) return false;
+  const std::optional<Hash128> id =
+      resolve_cache_.enabled() ? ResolveCacheKeyId(path, follow) : std::nullopt;
+  if (!id.has_value()) return false;
   const Generation* gen = generations_.Current();
-  const Hash128 id = ResolveCache::KeyId(key);
-  const bool hit = resolve_cache_.MayHoldOffered(id) &&  // as Find inserts
-                   resolve_cache_.Lookup(gen, id, [&](const CachedResolution& c) {
-                     if (c.error != 0) {
-                       *out = Fail(c.error);
-                     } else if (!c.virtual_entry) {
-                       *out = StatPassthrough(c.real_path, c.prefix_root);
-                     } else {
-                       EntryToStat(c.entry, identity_, st);
-                       if (canonical != nullptr) *canonical = c.path;
-                       *out = Outcome::Result(0);
-                     }
-                   });
+  const bool hit = resolve_cache_.LookupAdmitted(gen, *id, [&](const CachedResolution& c) {
+    if (c.error != 0) {
+      *out = Fail(c.error);
+    } else if (!c.virtual_entry) {
+      *out = StatPassthrough(c.real_path, c.prefix_root);
+    } else {
+      EntryToStat(c.entry, identity_, st);
+      if (canonical != nullptr) *canonical = c.path;
+      *out = Outcome::Result(0);
+    }
+  });
   if (!hit) *missed_id = id;
   return hit;
 }

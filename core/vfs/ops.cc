@@ -43,7 +43,7 @@ Outcome Vfs::Stat(int dirfd, absl::string_view path, int flags, struct stat* st)
     }
     return cached;
   }
-  absl::StatusOr<Target> t = Find(dirfd, path, follow, missed_id ? &*missed_id : nullptr);
+  absl::StatusOr<Target> t = Find(dirfd, path, follow, missed_id);
   if (!t.ok()) return Fail(t.status());
   if (!t->virtual_entry) return StatPassthrough(std::move(t->real_path), t->prefix_root);
   Count(Counter::kVirtualStats);
@@ -132,8 +132,7 @@ Outcome Vfs::Open(int dirfd, absl::string_view path, int flags, mode_t mode) {
   int linked;
   absl::string_view rest;
   if (VirtualFdLink(path, &linked, &rest)) return OpenFdLink(linked, path, rest, flags, mode);
-  absl::StatusOr<Target> t =
-      Find(dirfd, path, (flags & O_NOFOLLOW) == 0, missed_id ? &*missed_id : nullptr);
+  absl::StatusOr<Target> t = Find(dirfd, path, (flags & O_NOFOLLOW) == 0, missed_id);
   if (!t.ok()) {
     if ((flags & O_CREAT) && absl::IsNotFound(t.status())) {
       // A new name in a virtual directory: EROFS if that directory exists.
@@ -235,9 +234,8 @@ Outcome Vfs::OpenSymlinkPath(const Resolved& r, int flags) {
 bool Vfs::OpenRemembered(absl::string_view path, int flags, Outcome* out,
                          std::optional<Hash128>* missed_id) {
   if (WriteIntent(flags) || (flags & O_DIRECTORY) || !resolve_cache_.enabled()) return false;
-  char buf[kVfsPathMax + 1];
-  const absl::string_view key = ResolveCacheKey(path, (flags & O_NOFOLLOW) == 0, buf);
-  if (key.empty()) return false;
+  const std::optional<Hash128> id = ResolveCacheKeyId(path, (flags & O_NOFOLLOW) == 0);
+  if (!id.has_value()) return false;
   const Generation* gen = generations_.Current();
   if (gen == nullptr) return false;
   const bool profile = ProfileEnabled();
@@ -246,19 +244,17 @@ bool Vfs::OpenRemembered(absl::string_view path, int flags, Outcome* out,
   uint64_t size = 0;
   ContentFd record;
   std::string profile_path;
-  const Hash128 id = ResolveCache::KeyId(key);
-  const bool hit = resolve_cache_.MayHoldOffered(id) &&  // as Find inserts
-                   resolve_cache_.Lookup(gen, id, [&](const CachedResolution& c) {
-                     if (c.error != 0 || !c.virtual_entry || c.entry.type != EntryType::kFile ||
-                         FilledByBlocks(c.entry)) {
-                       return;
-                     }
-                     file = true;
-                     hash = c.entry.content_hash;
-                     size = c.entry.size;
-                     record = ContentRecord(c.entry, 0, 0);
-                     if (profile) profile_path = c.path;
-                   });
+  const bool hit = resolve_cache_.LookupAdmitted(gen, *id, [&](const CachedResolution& c) {
+    if (c.error != 0 || !c.virtual_entry || c.entry.type != EntryType::kFile ||
+        FilledByBlocks(c.entry)) {
+      return;
+    }
+    file = true;
+    hash = c.entry.content_hash;
+    size = c.entry.size;
+    record = ContentRecord(c.entry, 0, 0);
+    if (profile) profile_path = c.path;
+  });
   if (!hit) *missed_id = id;
   if (!file) return false;
   absl::StatusOr<int> fd = OpenCachedContent(hash, flags, profile_path, size);

@@ -9,11 +9,12 @@
 
 namespace hfshim {
 
-absl::string_view ResolveCacheKey(absl::string_view path, bool follow, char* buf) {
-  if (path.empty() || path[0] != '/' || path.size() >= kVfsPathMax) return {};
-  buf[0] = follow ? 'F' : 'N';
-  std::memcpy(buf + 1, path.data(), path.size());
-  return absl::string_view(buf, path.size() + 1);
+std::optional<Hash128> ResolveCacheKeyId(absl::string_view path, bool follow) {
+  if (path.empty() || path[0] != '/' || path.size() >= kVfsPathMax) return std::nullopt;
+  char key[kVfsPathMax + 1];
+  key[0] = follow ? 'F' : 'N';
+  std::memcpy(key + 1, path.data(), path.size());
+  return ResolveCache::KeyId(absl::string_view(key, path.size() + 1));
 }
 
 void CachedResolution::SetEntry(Entry* e) {

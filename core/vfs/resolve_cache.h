@@ -34,6 +34,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
@@ -64,10 +65,10 @@ struct CachedResolution {
   bool entry_trimmed = false;
 };
 
-// The resolution-cache key of an absolute `path` ("F" or "N" for follow, then the path as
-// given) in `buf` (kVfsPathMax + 1 bytes); empty if the path is not cacheable: a relative path
-// depends on the working directory or dirfd, which the key does not capture.
-absl::string_view ResolveCacheKey(absl::string_view path, bool follow, char* buf);
+// The id (ResolveCache::KeyId) of the resolution-cache key of an absolute `path` ("F" or "N" for
+// follow, then the path as given); nullopt if the path is not cacheable: a relative path depends
+// on the working directory or dirfd, which the key does not capture.
+std::optional<Hash128> ResolveCacheKeyId(absl::string_view path, bool follow);
 
 class ResolveCache {
  public:
@@ -102,6 +103,14 @@ class ResolveCache {
     Insert(gen, KeyId(key), std::move(value));
   }
   void Insert(const void* gen, const Hash128& id, CachedResolution value);
+
+  // Lookup of a key that is inserted only once OfferedBefore admitted it (Vfs's "F"/"N" keys of
+  // resolved paths): the shard is not touched when the key's offer is not remembered
+  // (MayHoldOffered), as for every path of a first pass over a dataset.
+  bool LookupAdmitted(const void* gen, const Hash128& id,
+                      absl::FunctionRef<void(const CachedResolution&)> visit) const {
+    return MayHoldOffered(id) && Lookup(gen, id, visit);
+  }
 
   // Second-sight admission: true if `key` was offered here before (recently); records it either
   // way. Callers that resolve many paths once each (a pass stating or opening every file of a

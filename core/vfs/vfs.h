@@ -212,10 +212,10 @@ class Vfs {
   // Find answers absolute paths from resolve_cache_ when it can (exactly what FindUncached
   // would answer on the same generation), else resolves, and remembers the result if the path
   // was asked for before (ResolveCache::OfferedBefore).
-  // `missed_id` not null: the caller just looked the path up in resolve_cache_ and missed; it is
-  // the key's id (ResolveCache::KeyId), so Find neither probes nor hashes it again.
+  // `missed_id` set: the caller just looked the path up in resolve_cache_ and missed; it is the
+  // key's id (ResolveCacheKeyId), so Find neither probes nor hashes it again.
   absl::StatusOr<Target> Find(int dirfd, absl::string_view path, bool follow,
-                              const Hash128* missed_id = nullptr);
+                              const std::optional<Hash128>& missed_id = std::nullopt);
   absl::StatusOr<Target> FindUncached(int dirfd, absl::string_view path, bool follow);
   // Find of a plainly spelled absolute path from its parent directory's remembered resolution
   // (resolve_cache_ key "P<parent>"): true with *out set when that gives the exact answer,
